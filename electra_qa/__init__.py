@@ -1,0 +1,11 @@
+"""electra_qa: extractive question answering with ELECTRA (Keras 3), exact to NVIDIA's NGC SQuAD reference."""
+
+from electra_qa.config import ElectraConfig
+from electra_qa.errors import CheckpointError, ConfigError, ElectraQAError, InputError
+from electra_qa.checkpoints import load_ngc_checkpoint
+from electra_qa.models import ElectraDiscriminator, ElectraEncoder, ElectraForQuestionAnswering
+
+__version__ = "0.1.0"
+
+__all__ = ["ElectraConfig", "ElectraForQuestionAnswering", "ElectraDiscriminator", "ElectraEncoder",
+           "load_ngc_checkpoint", "ElectraQAError", "CheckpointError", "ConfigError", "InputError"]

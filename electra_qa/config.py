@@ -1,0 +1,112 @@
+"""ELECTRA encoder configuration."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any
+
+from electra_qa.errors import ConfigError
+
+SUPPORTED_ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu")
+
+
+@dataclasses.dataclass
+class ElectraConfig:
+    """Sizes of an ELECTRA encoder.
+
+    Field names and defaults follow the ``config.json`` that NVIDIA's and Hugging Face's ELECTRA code write, so a
+    file missing a field means what it meant there. Use :meth:`base`, :meth:`small` or :meth:`large` for the standard
+    discriminators (the NGC SQuAD checkpoint is :meth:`base`).
+    """
+
+    vocab_size: int = 30522
+    embedding_size: int = 128
+    hidden_size: int = 256
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 4
+    intermediate_size: int = 1024
+    hidden_act: str = "gelu"
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 2
+    layer_norm_eps: float = 1e-12
+    initializer_range: float = 0.02
+    hidden_dropout_prob: float = 0.1
+    attention_probs_dropout_prob: float = 0.1
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "embedding_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                     "intermediate_size", "max_position_embeddings", "type_vocab_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ConfigError(f"ElectraConfig.{name} must be a positive integer, got {value!r}")
+        if self.hidden_size % self.num_attention_heads:
+            raise ConfigError(
+                f"hidden_size ({self.hidden_size}) is not a multiple of num_attention_heads "
+                f"({self.num_attention_heads})")
+        if self.hidden_act not in SUPPORTED_ACTIVATIONS:
+            raise ConfigError(f"hidden_act {self.hidden_act!r} is not supported; use one of {SUPPORTED_ACTIVATIONS}")
+        if not self.layer_norm_eps > 0:
+            raise ConfigError(f"layer_norm_eps must be positive, got {self.layer_norm_eps!r}")
+
+    @property
+    def head_size(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+    @classmethod
+    def base(cls, **overrides: Any) -> "ElectraConfig":
+        """ELECTRA-base discriminator (google/electra-base-discriminator; the NGC SQuAD checkpoint)."""
+        fields = dict(embedding_size=768, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+                      intermediate_size=3072)
+        return cls(**{**fields, **overrides})
+
+    @classmethod
+    def small(cls, **overrides: Any) -> "ElectraConfig":
+        """ELECTRA-small discriminator (embedding 128 projected to hidden 256)."""
+        fields = dict(embedding_size=128, hidden_size=256, num_hidden_layers=12, num_attention_heads=4,
+                      intermediate_size=1024)
+        return cls(**{**fields, **overrides})
+
+    @classmethod
+    def large(cls, **overrides: Any) -> "ElectraConfig":
+        """ELECTRA-large discriminator."""
+        fields = dict(embedding_size=1024, hidden_size=1024, num_hidden_layers=24, num_attention_heads=16,
+                      intermediate_size=4096)
+        return cls(**{**fields, **overrides})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ElectraConfig":
+        """Build from a dict such as NVIDIA's or Hugging Face's config.json; unknown keys are ignored."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"an ElectraConfig needs a dict, got {type(data).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ElectraConfig":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"config is not valid JSON: {e}") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike) -> "ElectraConfig":
+        """Read a config.json (NVIDIA's, Hugging Face's or our own)."""
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except OSError as e:
+            raise ConfigError(f"cannot read config file {os.fspath(path)!r}: {e.strerror}") from None
+        return cls.from_json(text)
+
+    def save(self, path: str | os.PathLike) -> None:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(self.to_json() + "\n")

@@ -1,0 +1,11 @@
+"""Keras 3 ELECTRA layers and models (written with ``keras.ops``: TensorFlow, JAX and PyTorch backends)."""
+
+from electra_qa.models.embeddings import ElectraEmbeddings
+from electra_qa.models.transformer_layer import ElectraTransformerLayer
+from electra_qa.models.encoder import ElectraEncoder
+from electra_qa.models.qa_heads import JointQAHead, SimpleQAHead
+from electra_qa.models.question_answering import ElectraForQuestionAnswering
+from electra_qa.models.discriminator import ElectraDiscriminator
+
+__all__ = ["ElectraEmbeddings", "ElectraTransformerLayer", "ElectraEncoder", "JointQAHead", "SimpleQAHead",
+           "ElectraForQuestionAnswering", "ElectraDiscriminator"]

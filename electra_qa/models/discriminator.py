@@ -1,0 +1,53 @@
+"""ELECTRA discriminator: the encoder plus the replaced-token-detection head."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from electra_qa.config import ElectraConfig
+from electra_qa.models.encoder import ElectraEncoder
+from electra_qa.models.transformer_layer import activation_fn
+
+
+class ElectraDiscriminator(keras.Model):
+    """Encoder (``electra``) + ``dense`` (H->H, config activation) + ``dense_prediction`` (H->1).
+
+    Returns ``{"logits": [batch, seq], "sequence_output": [batch, seq, hidden]}``: one replaced-token logit per
+    position, as in the pre-trained ELECTRA discriminators.
+    """
+
+    def __init__(self, config: ElectraConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        self.electra = ElectraEncoder(config, name="electra", dtype=self.dtype_policy)
+        self.dense = keras.layers.Dense(config.hidden_size, name="dense", dtype=self.dtype_policy)
+        self.dense_prediction = keras.layers.Dense(1, name="dense_prediction", dtype=self.dtype_policy)
+        self._activation = activation_fn(config.hidden_act)
+        self.build()
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        self.electra.build()
+        self.dense.build((None, None, self.config.hidden_size))
+        self.dense_prediction.build((None, None, self.config.hidden_size))
+        self.built = True
+
+    def call(self, inputs, training=None):
+        hidden = self.electra(inputs["input_ids"], inputs.get("attention_mask"), inputs.get("token_type_ids"))
+        logits = self.dense_prediction(self._activation(self.dense(hidden)))
+        return {"logits": ops.cast(ops.squeeze(logits, -1), "float32"),
+                "sequence_output": ops.cast(hidden, "float32")}
+
+    def get_config(self):
+        return {"name": self.name, "config": self.config.to_dict(),
+                "dtype": keras.dtype_policies.serialize(self.dtype_policy)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["config"] = ElectraConfig.from_dict(config["config"])
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
+        return cls(**config)

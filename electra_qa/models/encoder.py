@@ -1,0 +1,68 @@
+"""The ELECTRA encoder: embeddings, optional projection, a stack of transformer blocks."""
+
+import keras
+from keras import ops
+
+from electra_qa.config import ElectraConfig
+from electra_qa.models.embeddings import ElectraEmbeddings
+from electra_qa.models.transformer_layer import ElectraTransformerLayer
+
+MASK_BIAS = -10000.0  # the reference adds (1 - mask) * -10000 to the attention scores
+
+
+class ElectraEncoder(keras.layers.Layer):
+    """ELECTRA discriminator body: returns the last hidden state [batch, seq, hidden].
+
+    ``embeddings`` -> ``embeddings_project`` (only when embedding_size != hidden_size; Dense, no activation)
+    -> ``layer_0`` ... ``layer_{n-1}``.
+    """
+
+    def __init__(self, config: ElectraConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        c = config
+        self.embeddings = ElectraEmbeddings(
+            c.vocab_size, c.embedding_size, c.max_position_embeddings, c.type_vocab_size, c.layer_norm_eps,
+            c.initializer_range, name="embeddings", dtype=self.dtype_policy)
+        self.embeddings_project = None
+        if c.embedding_size != c.hidden_size:
+            self.embeddings_project = keras.layers.Dense(
+                c.hidden_size, name="embeddings_project", dtype=self.dtype_policy,
+                kernel_initializer=keras.initializers.TruncatedNormal(stddev=c.initializer_range))
+        self.transformer_layers = [
+            ElectraTransformerLayer(c.hidden_size, c.num_attention_heads, c.intermediate_size, c.hidden_act,
+                                    c.layer_norm_eps, c.initializer_range, name=f"layer_{i}",
+                                    dtype=self.dtype_policy)
+            for i in range(c.num_hidden_layers)]
+
+    def build(self, input_shape=None):
+        self.embeddings.build()
+        if self.embeddings_project is not None:
+            self.embeddings_project.build((None, None, self.config.embedding_size))
+        for layer in self.transformer_layers:
+            layer.build()
+        self.built = True
+
+    def call(self, input_ids, attention_mask=None, token_type_ids=None):
+        if attention_mask is None:
+            attention_mask = ops.ones_like(input_ids)
+        if token_type_ids is None:
+            token_type_ids = ops.zeros_like(input_ids)
+        x = self.embeddings(input_ids, token_type_ids)
+        if self.embeddings_project is not None:
+            x = self.embeddings_project(x)
+        mask = ops.cast(attention_mask, "float32")
+        attention_bias = (1.0 - mask[:, None, None, :]) * MASK_BIAS
+        for layer in self.transformer_layers:
+            x = layer(x, attention_bias)
+        return x
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(config=self.config.to_dict())
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(ElectraConfig.from_dict(config.pop("config")), **config)

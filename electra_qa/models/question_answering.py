@@ -1,0 +1,78 @@
+"""ELECTRA with a SQuAD span head: the model that answers questions."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from electra_qa.config import ElectraConfig
+from electra_qa.models.encoder import ElectraEncoder
+from electra_qa.models.qa_heads import JointQAHead, SimpleQAHead
+
+HEAD_TYPES = ("joint", "simple")
+
+
+class ElectraForQuestionAnswering(keras.Model):
+    """ELECTRA encoder (``electra``) plus a span head (``qa_head``).
+
+    Call it on a dict ``{input_ids, attention_mask, token_type_ids, p_mask (optional)}`` of [batch, seq] arrays.
+    It returns a dict with ``sequence_output`` and, for ``head="joint"``: ``start_top_log_probs``,
+    ``start_top_index``, ``end_top_log_probs``, ``end_top_index``, ``cls_logits``; for ``head="simple"``:
+    ``start_logits``, ``end_logits``. Float outputs are float32 whatever the dtype policy.
+
+    Args:
+        config: encoder sizes.
+        head: "joint" (NVIDIA's beam-search head, the NGC checkpoint's) or "simple" (``qa_outputs``).
+        beam_size: start and end candidates kept by the joint head (NGC: 4).
+        version_2: SQuAD 2.0 joint head with the answer-class pooler.
+        amp: the joint head's end-mask constant as in an AMP run of the reference (see ``JointQAHead``).
+        dtype: a Keras dtype policy for this model only ("float32", "mixed_float16", ...).
+    """
+
+    def __init__(self, config: ElectraConfig, head: str = "joint", beam_size: int = 4, version_2: bool = False,
+                 amp: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        if head not in HEAD_TYPES:
+            raise ValueError(f"head must be one of {HEAD_TYPES}, got {head!r}")
+        if head == "simple" and version_2:
+            raise ValueError("version_2 applies to the joint head; the simple head scores null answers itself")
+        self.config = config
+        self.head_type = head
+        self.beam_size = beam_size
+        self.version_2 = version_2
+        self.amp = amp
+        self.electra = ElectraEncoder(config, name="electra", dtype=self.dtype_policy)
+        if head == "joint":
+            self.qa_head = JointQAHead(config.hidden_size, beam_size, version_2, amp, config.layer_norm_eps,
+                                       config.initializer_range, name="qa_head", dtype=self.dtype_policy)
+        else:
+            self.qa_head = SimpleQAHead(config.hidden_size, config.initializer_range, name="qa_head",
+                                        dtype=self.dtype_policy)
+        self.build()
+
+    def build(self, input_shape=None):
+        """Create every weight from the config alone (no tracing); the model is usable straight away."""
+        if self.built:
+            return
+        self.electra.build()
+        self.qa_head.build()
+        self.built = True
+
+    def call(self, inputs, training=None):
+        sequence_output = self.electra(inputs["input_ids"], inputs.get("attention_mask"), inputs.get("token_type_ids"))
+        outputs = self.qa_head(sequence_output, inputs.get("p_mask"))
+        outputs["sequence_output"] = ops.cast(sequence_output, "float32")
+        return outputs
+
+    def get_config(self):
+        return {"name": self.name, "config": self.config.to_dict(), "head": self.head_type,
+                "beam_size": self.beam_size, "version_2": self.version_2, "amp": self.amp,
+                "dtype": keras.dtype_policies.serialize(self.dtype_policy)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["config"] = ElectraConfig.from_dict(config["config"])
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
+        return cls(**config)

@@ -1,0 +1,90 @@
+"""One post-LayerNorm BERT/ELECTRA transformer block."""
+
+import math
+
+import keras
+from keras import ops
+
+
+def activation_fn(name):
+    """The activation named in an ELECTRA config: "gelu" is the exact erf form, "gelu_new" the tanh form."""
+    if name == "gelu":
+        return lambda x: keras.activations.gelu(x, approximate=False)
+    if name in ("gelu_new", "gelu_pytorch_tanh"):
+        return lambda x: keras.activations.gelu(x, approximate=True)
+    if name == "relu":
+        return keras.activations.relu
+    raise ValueError(f"unsupported activation {name!r}")
+
+
+class ElectraTransformerLayer(keras.layers.Layer):
+    """Self-attention + feed-forward block, post-LayerNorm, as in BERT and ELECTRA.
+
+    ``a = LN(x + W_o·attention(x))``; ``y = LN(a + W_2·act(W_1·a))``. The attention mask is additive
+    ([batch, 1, 1, seq], 0 where attended, -10000 where masked) and is applied to float32 scores.
+    Sublayers: ``query``, ``key``, ``value``, ``attention_output``, ``attention_layer_norm``, ``intermediate``,
+    ``output_dense``, ``output_layer_norm``.
+    """
+
+    def __init__(self, hidden_size, num_attention_heads, intermediate_size, hidden_act="gelu",
+                 layer_norm_eps=1e-12, initializer_range=0.02, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_size = hidden_size
+        self.num_attention_heads = num_attention_heads
+        self.intermediate_size = intermediate_size
+        self.hidden_act = hidden_act
+        self.layer_norm_eps = layer_norm_eps
+        self.initializer_range = initializer_range
+        self.head_size = hidden_size // num_attention_heads
+        self._activation = activation_fn(hidden_act)
+
+        def dense(units, name):
+            return keras.layers.Dense(
+                units, name=name, dtype=self.dtype_policy,
+                kernel_initializer=keras.initializers.TruncatedNormal(stddev=initializer_range))
+
+        def layer_norm(name):
+            return keras.layers.LayerNormalization(epsilon=layer_norm_eps, name=name, dtype=self.dtype_policy)
+
+        self.query = dense(hidden_size, "query")
+        self.key = dense(hidden_size, "key")
+        self.value = dense(hidden_size, "value")
+        self.attention_output = dense(hidden_size, "attention_output")
+        self.attention_layer_norm = layer_norm("attention_layer_norm")
+        self.intermediate = dense(intermediate_size, "intermediate")
+        self.output_dense = dense(hidden_size, "output_dense")
+        self.output_layer_norm = layer_norm("output_layer_norm")
+
+    def build(self, input_shape=None):
+        h = (None, None, self.hidden_size)
+        for layer in (self.query, self.key, self.value, self.attention_output, self.intermediate):
+            layer.build(h)
+        self.attention_layer_norm.build(h)
+        self.output_dense.build((None, None, self.intermediate_size))
+        self.output_layer_norm.build(h)
+        self.built = True
+
+    def _split_heads(self, x, batch, seq):
+        x = ops.reshape(x, (batch, seq, self.num_attention_heads, self.head_size))
+        return ops.transpose(x, (0, 2, 1, 3))
+
+    def call(self, x, attention_bias):
+        batch, seq = ops.shape(x)[0], ops.shape(x)[1]
+        q = self._split_heads(self.query(x), batch, seq)
+        k = self._split_heads(self.key(x), batch, seq)
+        v = self._split_heads(self.value(x), batch, seq)
+        scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2)))
+        scores = ops.cast(scores, "float32") / math.sqrt(self.head_size) + attention_bias
+        probs = ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype)
+        context = ops.transpose(ops.matmul(probs, v), (0, 2, 1, 3))
+        context = ops.reshape(context, (batch, seq, self.hidden_size))
+        a = self.attention_layer_norm(x + self.attention_output(context))
+        m = self._activation(self.intermediate(a))
+        return self.output_layer_norm(a + self.output_dense(m))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(hidden_size=self.hidden_size, num_attention_heads=self.num_attention_heads,
+                      intermediate_size=self.intermediate_size, hidden_act=self.hidden_act,
+                      layer_norm_eps=self.layer_norm_eps, initializer_range=self.initializer_range)
+        return config
