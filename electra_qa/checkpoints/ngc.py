@@ -180,6 +180,7 @@ def load_ngc_checkpoint(path: str | os.PathLike, config: ElectraConfig | dict | 
     naming every missing, unexpected or mis-shaped key, and then no model is returned.
     """
     from electra_qa.models import ElectraForQuestionAnswering
+    from electra_qa.models.initializers import weights_to_be_loaded
 
     prefix = resolve_prefix(path)
     bundle = TensorBundle(prefix)
@@ -190,8 +191,9 @@ def load_ngc_checkpoint(path: str | os.PathLike, config: ElectraConfig | dict | 
                               f"(keys look like {sample}). {NGC_HINT}")
     head, version_2 = detect_head(shapes)
     model_config = _resolve_config(config, prefix, shapes)
-    model = ElectraForQuestionAnswering(model_config, head=head, beam_size=beam_size, version_2=version_2,
-                                        amp=amp, dtype=dtype, name="electra_qa")
+    with weights_to_be_loaded():
+        model = ElectraForQuestionAnswering(model_config, head=head, beam_size=beam_size, version_2=version_2,
+                                            amp=amp, dtype=dtype, name="electra_qa")
     variables = variable_map(model)
     bundle.check_readable([k + VALUE_SUFFIX for k in variables if k in shapes])
     assign_strict(variables, shapes, lambda k: bundle.read(k + VALUE_SUFFIX), source=f"checkpoint {prefix!r}")

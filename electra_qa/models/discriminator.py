@@ -7,6 +7,7 @@ from keras import ops
 
 from electra_qa.config import ElectraConfig
 from electra_qa.models.encoder import ElectraEncoder
+from electra_qa.models.initializers import kernel_initializer
 from electra_qa.models.transformer_layer import activation_fn
 
 
@@ -21,8 +22,11 @@ class ElectraDiscriminator(keras.Model):
         super().__init__(**kwargs)
         self.config = config
         self.electra = ElectraEncoder(config, name="electra", dtype=self.dtype_policy)
-        self.dense = keras.layers.Dense(config.hidden_size, name="dense", dtype=self.dtype_policy)
-        self.dense_prediction = keras.layers.Dense(1, name="dense_prediction", dtype=self.dtype_policy)
+        init = kernel_initializer(config.initializer_range)
+        self.dense = keras.layers.Dense(config.hidden_size, name="dense", dtype=self.dtype_policy,
+                                        kernel_initializer=init)
+        self.dense_prediction = keras.layers.Dense(1, name="dense_prediction", dtype=self.dtype_policy,
+                                                   kernel_initializer=init)
         self._activation = activation_fn(config.hidden_act)
         self.build()
 

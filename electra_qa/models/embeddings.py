@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from electra_qa.models.initializers import kernel_initializer
+
 
 class ElectraEmbeddings(keras.layers.Layer):
     """``LayerNorm(word[ids] + position[0..L-1] + token_type[type_ids])``, width ``embedding_size``.
@@ -24,7 +26,7 @@ class ElectraEmbeddings(keras.layers.Layer):
                                                           dtype=self.dtype_policy)
 
     def build(self, input_shape=None):
-        init = keras.initializers.TruncatedNormal(stddev=self.initializer_range)
+        init = kernel_initializer(self.initializer_range)
         self.word_embeddings = self.add_weight(
             shape=(self.vocab_size, self.embedding_size), initializer=init, name="word_embeddings")
         self.position_embeddings = self.add_weight(

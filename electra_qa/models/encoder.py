@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from electra_qa.models.initializers import kernel_initializer
+
 from electra_qa.config import ElectraConfig
 from electra_qa.models.embeddings import ElectraEmbeddings
 from electra_qa.models.transformer_layer import ElectraTransformerLayer
@@ -28,7 +30,7 @@ class ElectraEncoder(keras.layers.Layer):
         if c.embedding_size != c.hidden_size:
             self.embeddings_project = keras.layers.Dense(
                 c.hidden_size, name="embeddings_project", dtype=self.dtype_policy,
-                kernel_initializer=keras.initializers.TruncatedNormal(stddev=c.initializer_range))
+                kernel_initializer=kernel_initializer(c.initializer_range))
         self.transformer_layers = [
             ElectraTransformerLayer(c.hidden_size, c.num_attention_heads, c.intermediate_size, c.hidden_act,
                                     c.layer_norm_eps, c.initializer_range, name=f"layer_{i}",

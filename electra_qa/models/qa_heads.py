@@ -3,13 +3,15 @@
 import keras
 from keras import ops
 
+from electra_qa.models.initializers import kernel_initializer
+
 START_MASK_VALUE = 1e30
 AMP_END_MASK_VALUE = 65500.0  # the reference masks end logits with 65500 whenever config.amp is set
 
 
 def _dense(units, name, dtype, initializer_range, use_bias=True):
     return keras.layers.Dense(units, name=name, dtype=dtype, use_bias=use_bias,
-                              kernel_initializer=keras.initializers.TruncatedNormal(stddev=initializer_range))
+                              kernel_initializer=kernel_initializer(initializer_range))
 
 
 def _apply_p_mask(logits, p_mask, value):

@@ -5,6 +5,8 @@ import math
 import keras
 from keras import ops
 
+from electra_qa.models.initializers import kernel_initializer
+
 
 def activation_fn(name):
     """The activation named in an ELECTRA config: "gelu" is the exact erf form, "gelu_new" the tanh form."""
@@ -41,7 +43,7 @@ class ElectraTransformerLayer(keras.layers.Layer):
         def dense(units, name):
             return keras.layers.Dense(
                 units, name=name, dtype=self.dtype_policy,
-                kernel_initializer=keras.initializers.TruncatedNormal(stddev=initializer_range))
+                kernel_initializer=kernel_initializer(initializer_range))
 
         def layer_norm(name):
             return keras.layers.LayerNormalization(epsilon=layer_norm_eps, name=name, dtype=self.dtype_policy)

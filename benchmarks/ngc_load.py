@@ -1,0 +1,87 @@
+"""Load time and peak memory of an ELECTRA-base NGC checkpoint (with its Adam slots, 1.32 GB on disk).
+
+    python benchmarks/ngc_load.py [--dir benchmarks/out/ngc_base] [--repeats 3]
+
+Writes the checkpoint once (random weights, NGC key layout, m and v slots, written by TensorFlow's SaveV2), then
+loads it in fresh processes and reports wall time of ``load_ngc_checkpoint`` and memory: peak RSS of the process,
+its RSS right after the imports (TensorFlow alone maps ~470 MB of shared libraries), and the peak growth over that.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PREFIX = "electra_base_qa_v2_False_epoch_2_ckpt"
+
+
+def _status():
+    fields = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmHWM", "VmRSS", "RssAnon", "RssFile"):
+                fields[key] = int(value.split()[0]) / 1024
+    return fields
+
+
+def write(folder):
+    import numpy as np
+
+    from electra_qa import ElectraConfig, ElectraForQuestionAnswering
+    from electra_qa.checkpoints.ngc import variable_map
+    from electra_qa.testing import write_ngc_checkpoint
+
+    os.makedirs(folder, exist_ok=True)
+    model = ElectraForQuestionAnswering(ElectraConfig.base(), head="joint")
+    rng = np.random.default_rng(0)
+    weights = {k: rng.normal(0, 0.02, size=v.shape).astype("float32") for k, v in variable_map(model).items()}
+    del model
+    write_ngc_checkpoint(os.path.join(folder, PREFIX), weights)
+
+
+def load(folder):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import electra_qa
+
+    after_import = _status()
+    t0 = time.perf_counter()
+    model = electra_qa.load_ngc_checkpoint(folder, config=electra_qa.ElectraConfig.base())
+    seconds = time.perf_counter() - t0
+    end = _status()
+    print(json.dumps({"load_s": seconds, "params": model.count_params(), "rss_after_import_mb": after_import["VmRSS"],
+                      "peak_rss_mb": end["VmHWM"], "peak_growth_mb": end["VmHWM"] - after_import["VmRSS"],
+                      "rss_anon_end_mb": end["RssAnon"], "rss_file_end_mb": end["RssFile"]}))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dir", default=os.path.join(HERE, "out", "ngc_base"))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--_load", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args._load:
+        return load(args.dir)
+    if not os.path.exists(os.path.join(args.dir, PREFIX + ".index")):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {HERE!r}); import ngc_load; "
+                        f"ngc_load.write({args.dir!r})"], check=True)
+        print(f"wrote checkpoint in {time.perf_counter() - t0:.1f} s")
+    size = sum(os.path.getsize(os.path.join(args.dir, f)) for f in os.listdir(args.dir))
+    print(f"checkpoint: {args.dir} ({size / 1e9:.2f} GB, {size / 2**30:.2f} GiB)")
+    runs = []
+    for _ in range(args.repeats):
+        out = subprocess.run([sys.executable, __file__, "--dir", args.dir, "--_load"], check=True,
+                             capture_output=True, text=True).stdout
+        runs.append(json.loads(out.strip().splitlines()[-1]))
+        print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in runs[-1].items()}))
+    best = min(runs, key=lambda r: r["load_s"])
+    print(f"best load {best['load_s']:.2f} s; peak RSS {max(r['peak_rss_mb'] for r in runs):.0f} MB "
+          f"(after imports {best['rss_after_import_mb']:.0f} MB; growth {max(r['peak_growth_mb'] for r in runs):.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()
