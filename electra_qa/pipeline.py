@@ -1,0 +1,216 @@
+"""The user-facing API: ``QuestionAnswerer``, ``answer()`` and ``predict_squad()``."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from electra_qa import postprocess
+from electra_qa.errors import InputError
+from electra_qa.features import Feature, build_features, pad_batch
+from electra_qa.postprocess import Answer
+from electra_qa.tokenization import load_tokenizer
+
+# Windows are padded to the smallest of these lengths that fits (capped at max_seq_length): short inputs cost less,
+# and the model is compiled for a bounded number of shapes.
+LENGTH_BUCKETS = (64, 128, 192, 256, 320, 384, 448, 512)
+
+
+def _bucket(length: int, max_seq_length: int) -> int:
+    for b in LENGTH_BUCKETS:
+        if length <= b:
+            return min(b, max_seq_length)
+    return max_seq_length
+
+
+def _check_text(name: str, value) -> str:
+    if not isinstance(value, str):
+        raise InputError(f"{name} must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise InputError(f"{name} is empty")
+    return value
+
+
+class QuestionAnswerer:
+    """Answers questions about a context with an ELECTRA SQuAD model.
+
+    >>> qa = QuestionAnswerer.from_checkpoint("ngc_folder", vocab="vocab.txt")   # doctest: +SKIP
+    >>> qa("What food does Harry like?", "My name is Harry. I love apples.")     # doctest: +SKIP
+    Answer(text='apples', start=26, end=32, score=0.93, reason=None)
+
+    Args:
+        model: an ``ElectraForQuestionAnswering`` (joint or simple head).
+        tokenizer: from ``electra_qa.tokenization`` (``load_tokenizer(path)``).
+        max_seq_length, doc_stride, max_query_length: windowing, as the reference (384, 128, 64); max_seq_length
+            defaults to 384, or less if the model has fewer positions.
+        n_best_size: candidate spans kept per question (20); max_answer_length: in tokens (30).
+        version_2_with_negative: allow "no answer" (SQuAD 2.0); default: True for a joint head with an answer-class
+            pooler, else False. null_score_diff_threshold: the reference's threshold for that decision.
+        batch_size: windows per model call.
+    """
+
+    def __init__(self, model, tokenizer, *, max_seq_length: int | None = None, doc_stride: int = 128,
+                 max_query_length: int = 64, n_best_size: int = 20, max_answer_length: int = 30,
+                 version_2_with_negative: bool | None = None, null_score_diff_threshold: float = 0.0,
+                 batch_size: int = 32):
+        config = model.config
+        if max_seq_length is None:
+            max_seq_length = min(384, config.max_position_embeddings)
+        for name, value in (("max_seq_length", max_seq_length), ("doc_stride", doc_stride),
+                            ("max_query_length", max_query_length), ("n_best_size", n_best_size),
+                            ("max_answer_length", max_answer_length), ("batch_size", batch_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InputError(f"{name} must be a positive integer, got {value!r}")
+        if max_seq_length > config.max_position_embeddings:
+            raise InputError(f"max_seq_length {max_seq_length} exceeds the model's max_position_embeddings "
+                             f"{config.max_position_embeddings}")
+        if tokenizer.max_id >= config.vocab_size:
+            raise InputError(f"the vocabulary does not fit the checkpoint: it has ids up to {tokenizer.max_id}, but "
+                             f"the model's embedding table has {config.vocab_size} rows (the NGC ELECTRA-base model "
+                             "uses the 30522-line BERT-uncased vocab.txt)")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.max_seq_length = max_seq_length
+        self.doc_stride = doc_stride
+        self.max_query_length = max_query_length
+        self.n_best_size = n_best_size
+        self.max_answer_length = max_answer_length
+        self.version_2_with_negative = (model.head_type == "joint" and model.version_2
+                                        if version_2_with_negative is None else version_2_with_negative)
+        self.null_score_diff_threshold = null_score_diff_threshold
+        self.batch_size = batch_size
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike, vocab: str | os.PathLike | None = None, config=None,
+                        beam_size: int = 4, do_lower_case: bool = True, dtype=None,
+                        **kwargs) -> "QuestionAnswerer":
+        """Load a checkpoint and its tokenizer.
+
+        ``vocab``: a vocab.txt, tokenizer.json or sentencepiece model (default: one found beside the checkpoint; the
+        NGC download has none, pass BERT-uncased vocab.txt). Other keyword arguments go to the constructor.
+        """
+        from electra_qa.checkpoints import load_ngc_checkpoint
+
+        model = load_ngc_checkpoint(path, config=config, beam_size=beam_size, dtype=dtype)
+        if vocab is None:
+            folder = path if os.path.isdir(path) else os.path.dirname(os.fspath(path))
+            try:
+                tokenizer = load_tokenizer(folder, do_lower_case)
+            except InputError:
+                raise InputError(f"no vocab.txt or tokenizer.json beside {os.fspath(path)!r}: pass vocab= (the NGC "
+                                 "ELECTRA model uses the BERT-uncased vocab.txt, 30522 lines)") from None
+        else:
+            tokenizer = load_tokenizer(vocab, do_lower_case)
+        return cls(model, tokenizer, **kwargs)
+
+    # ------------------------------------------------------------------ running
+
+    def features(self, pairs: Sequence[tuple[str, str]]) -> list[list[Feature]]:
+        """The window features of each (question, context) pair."""
+        questions = self.tokenizer.encode_batch([q for q, _ in pairs])
+        contexts = self.tokenizer.encode_batch([c for _, c in pairs])
+        return [build_features(i, q, c, pairs[i][1], cls_id=self.tokenizer.cls_id, sep_id=self.tokenizer.sep_id,
+                               max_seq_length=self.max_seq_length, doc_stride=self.doc_stride,
+                               max_query_length=self.max_query_length)
+                for i, (q, c) in enumerate(zip(questions, contexts))]
+
+    def run_model(self, features: list[Feature], batch_size: int | None = None) -> list[dict]:
+        """Model outputs (numpy, one dict per feature), batching windows of similar length together."""
+        batch_size = batch_size or self.batch_size
+        order = sorted(range(len(features)), key=lambda i: features[i].length)
+        results: list[dict | None] = [None] * len(features)
+        for begin in range(0, len(order), batch_size):
+            chunk = order[begin:begin + batch_size]
+            length = _bucket(max(features[i].length for i in chunk), self.max_seq_length)
+            outputs = self.model.predict_on_batch(pad_batch([features[i] for i in chunk], length))
+            outputs = {k: np.asarray(v) for k, v in outputs.items() if k != "sequence_output"}
+            for row, i in enumerate(chunk):
+                results[i] = {k: v[row] for k, v in outputs.items()}
+        return results
+
+    def _answers(self, context: str, features: list[Feature], outputs: list[dict]) -> list[Answer]:
+        head = self.model.head_type
+        candidates = []
+        for feature, out in zip(features, outputs):
+            if head == "joint":
+                candidates += postprocess.joint_candidates(feature, out, self.max_answer_length)
+            else:
+                candidates += postprocess.simple_candidates(feature, out, self.n_best_size, self.max_answer_length)
+        answers = postprocess.best_answers(context, candidates, self.n_best_size)
+        if self.version_2_with_negative:
+            null = postprocess.null_score(outputs, head)
+            best = answers[0] if not answers[0].is_empty else None
+            if head == "joint":
+                no_answer = null > self.null_score_diff_threshold
+            else:
+                best_sum = max((c.score for c in candidates), default=-np.inf)
+                no_answer = best is None or null - best_sum > self.null_score_diff_threshold
+            if no_answer:
+                answers = [Answer("", 0, 0, 1.0, postprocess.NULL_ANSWER)] + [a for a in answers if not a.is_empty]
+        return answers
+
+    def batch(self, pairs: Iterable[tuple[str, str]], batch_size: int | None = None,
+              top_k: int | None = None) -> list:
+        """Answer many (question, context) pairs, running all their windows through the model together.
+
+        Returns one ``Answer`` per pair, or a list of up to ``top_k`` answers per pair when ``top_k`` is given.
+        """
+        pairs = [(_check_text("question", q), _check_text("context", c)) for q, c in pairs]
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+            raise InputError(f"top_k must be a positive integer, got {top_k!r}")
+        per_pair = self.features(pairs)
+        flat = [f for fs in per_pair for f in fs]
+        outputs = self.run_model(flat, batch_size)
+        results, pos = [], 0
+        for (_, context), fs in zip(pairs, per_pair):
+            answers = self._answers(context, fs, outputs[pos:pos + len(fs)])
+            pos += len(fs)
+            results.append(answers[0] if top_k is None else answers[:top_k])
+        return results
+
+    def __call__(self, question: str, context: str, top_k: int | None = None):
+        """The best ``Answer`` to ``question`` in ``context``, or a list of the ``top_k`` best."""
+        return self.batch([(question, context)], top_k=top_k)[0]
+
+
+_CACHE: dict = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def answer(question: str, context: str, checkpoint: str | os.PathLike | None = None, vocab=None, config=None,
+           **kwargs) -> Answer:
+    """One-off question answering; the loaded model is cached per (checkpoint, vocab, settings).
+
+    >>> answer("Who won?", "The Broncos won.", checkpoint="ngc_folder", vocab="vocab.txt")  # doctest: +SKIP
+    """
+    if checkpoint is None:
+        raise InputError("answer() needs checkpoint= (a folder with the NGC checkpoint); automatic download of the "
+                         "default model is not available yet")
+    key = (os.path.abspath(os.fspath(checkpoint)), vocab and os.path.abspath(os.fspath(vocab)),
+           repr(config), tuple(sorted(kwargs.items())))
+    with _CACHE_LOCK:
+        qa = _CACHE.get(key)
+        if qa is None:
+            qa = _CACHE[key] = QuestionAnswerer.from_checkpoint(checkpoint, vocab=vocab, config=config, **kwargs)
+    return qa(question, context)
+
+
+def predict_squad(qa: QuestionAnswerer, squad, batch_size: int | None = None) -> dict[str, str]:
+    """Predictions ``{question id: answer text}`` for a SQuAD v1.1 or v2.0 file (a path or the parsed dict)."""
+    if not isinstance(squad, dict):
+        try:
+            with open(squad, encoding="utf-8") as f:
+                squad = json.load(f)
+        except (OSError, json.JSONDecodeError) as e:
+            raise InputError(f"cannot read SQuAD file {os.fspath(squad)!r}: {e}") from None
+    try:
+        items = [(q["id"], q["question"], p["context"]) for article in squad["data"]
+                 for p in article["paragraphs"] for q in p["qas"]]
+    except (KeyError, TypeError) as e:
+        raise InputError(f"not a SQuAD-format file: missing {e}") from None
+    answers = qa.batch([(q, c) for _, q, c in items], batch_size=batch_size)
+    return {qid: a.text for (qid, _, _), a in zip(items, answers)}

@@ -1,0 +1,147 @@
+"""Tokenizers with character offsets into the caller's original string.
+
+``WordPieceTokenizer`` is BERT-uncased WordPiece built with the ``tokenizers`` library (lower-casing, accent stripping,
+punctuation and CJK splitting as the reference's BasicTokenizer does); ``SentencePieceTokenizer`` wraps a
+``sentencepiece`` model for ELECTRA variants that ship one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Sequence
+
+from electra_qa.errors import InputError
+
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+@dataclasses.dataclass
+class Encoding:
+    """Token ids of one text and, for each token, its [start, end) character span in that text."""
+
+    ids: list[int]
+    offsets: list[tuple[int, int]]
+
+
+class WordPieceTokenizer:
+    """BERT WordPiece (``vocab.txt`` or ``tokenizer.json``), no special tokens added, offsets into the input."""
+
+    def __init__(self, tokenizer, cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]"):
+        self._tokenizer = tokenizer
+        vocab = tokenizer.get_vocab(with_added_tokens=True)
+        missing = [t for t in (cls_token, sep_token, pad_token) if t not in vocab]
+        if missing:
+            raise InputError(f"the vocabulary lacks the special tokens {missing}")
+        self.cls_id, self.sep_id, self.pad_id = vocab[cls_token], vocab[sep_token], vocab[pad_token]
+        self.max_id = max(vocab.values())
+        self.vocab_size = self.max_id + 1  # rows the embedding table needs
+
+    @classmethod
+    def from_vocab(cls, path: str | os.PathLike, do_lower_case: bool = True) -> "WordPieceTokenizer":
+        """From a BERT ``vocab.txt`` (one token per line, line number = id)."""
+        from tokenizers import Tokenizer, normalizers, pre_tokenizers
+        from tokenizers.models import WordPiece
+
+        try:
+            with open(path, encoding="utf-8") as f:
+                tokens = [line.rstrip("\n").rstrip("\r") for line in f]
+        except (OSError, UnicodeDecodeError) as e:
+            raise InputError(f"cannot read vocab file {os.fspath(path)!r}: {e}") from None
+        vocab = {}
+        for i, token in enumerate(tokens):
+            if token:
+                vocab[token] = i
+        if "[UNK]" not in vocab:
+            raise InputError(f"{os.fspath(path)!r} is not a BERT vocab.txt: it has no [UNK] line")
+        tokenizer = Tokenizer(WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=100))
+        tokenizer.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True,
+                                                          strip_accents=None, lowercase=do_lower_case)
+        tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        return cls(tokenizer)
+
+    @classmethod
+    def from_tokenizer_json(cls, path: str | os.PathLike) -> "WordPieceTokenizer":
+        """From a Hugging Face ``tokenizer.json``; its post-processor is not used (we add [CLS]/[SEP] ourselves)."""
+        from tokenizers import Tokenizer
+
+        try:
+            tokenizer = Tokenizer.from_file(os.fspath(path))
+        except Exception as e:  # the Rust side raises a generic Exception
+            raise InputError(f"cannot read tokenizer file {os.fspath(path)!r}: {e}") from None
+        return cls(tokenizer)
+
+    def encode_batch(self, texts: Sequence[str]) -> list[Encoding]:
+        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [Encoding(e.ids, e.offsets) for e in encodings]
+
+    def encode(self, text: str) -> Encoding:
+        return self.encode_batch([text])[0]
+
+    def id_to_token(self, i: int) -> str | None:
+        return self._tokenizer.id_to_token(i)
+
+
+class SentencePieceTokenizer:
+    """A ``sentencepiece`` model; ids are the model's, offsets are characters of the input string."""
+
+    def __init__(self, processor, cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]"):
+        self._sp = processor
+        ids = {t: processor.piece_to_id(t) for t in (cls_token, sep_token, pad_token)}
+        unk = processor.unk_id()
+        missing = [t for t, i in ids.items() if i == unk]
+        if missing:
+            raise InputError(f"the sentencepiece model lacks the special pieces {missing}")
+        self.cls_id, self.sep_id, self.pad_id = ids[cls_token], ids[sep_token], ids[pad_token]
+        self.vocab_size = processor.get_piece_size()
+        self.max_id = self.vocab_size - 1
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike, **kwargs) -> "SentencePieceTokenizer":
+        import sentencepiece
+
+        processor = sentencepiece.SentencePieceProcessor()
+        try:
+            processor.Load(os.fspath(path))
+        except (OSError, RuntimeError) as e:
+            raise InputError(f"cannot read sentencepiece model {os.fspath(path)!r}: {e}") from None
+        return cls(processor, **kwargs)
+
+    def encode(self, text: str) -> Encoding:
+        proto = self._sp.encode(text, out_type="immutable_proto")
+        # sentencepiece reports byte offsets into the UTF-8 text; turn them into character offsets.
+        byte_to_char = {}
+        pos = 0
+        for ci, ch in enumerate(text):
+            byte_to_char[pos] = ci
+            pos += len(ch.encode("utf-8"))
+        byte_to_char[pos] = len(text)
+        ids, offsets = [], []
+        for piece in proto.pieces:
+            start, end = byte_to_char.get(piece.begin, 0), byte_to_char.get(piece.end, len(text))
+            while start < end and text[start].isspace():  # the "▁" piece prefix covers the space before a word
+                start += 1
+            ids.append(piece.id)
+            offsets.append((start, end))
+        return Encoding(ids, offsets)
+
+    def encode_batch(self, texts: Sequence[str]) -> list[Encoding]:
+        return [self.encode(t) for t in texts]
+
+    def id_to_token(self, i: int) -> str | None:
+        return self._sp.id_to_piece(i)
+
+
+def load_tokenizer(path: str | os.PathLike, do_lower_case: bool = True):
+    """A tokenizer from ``vocab.txt``, ``tokenizer.json``, a sentencepiece ``.model``, or a folder holding one."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        for name in ("tokenizer.json", "vocab.txt", "spiece.model", "sentencepiece.model"):
+            if os.path.isfile(os.path.join(path, name)):
+                return load_tokenizer(os.path.join(path, name), do_lower_case)
+        raise InputError(f"no vocab.txt, tokenizer.json or sentencepiece model in {path!r}")
+    if path.endswith(".json"):
+        return WordPieceTokenizer.from_tokenizer_json(path)
+    if path.endswith(".model"):
+        return SentencePieceTokenizer.from_file(path)
+    return WordPieceTokenizer.from_vocab(path, do_lower_case)

@@ -1,0 +1,130 @@
+"""Pipeline behaviour without shared data: a tiny random model and a vocab made here."""
+
+import string
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from electra_qa import ElectraConfig, ElectraForQuestionAnswering, InputError, QuestionAnswerer, load_tokenizer
+
+WORDS = ["the", "river", "bridge", "was", "built", "in", "town", "who", "what", "when", "cafe", "paris", "##ed"]
+
+
+@pytest.fixture(scope="module")
+def vocab(tmp_path_factory):
+    tokens = ["[PAD]"] + [f"[unused{i}]" for i in range(99)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    chars = list(string.ascii_lowercase + string.digits + string.punctuation) + ["中", "文", "é"]
+    tokens += chars + ["##" + c for c in string.ascii_lowercase + string.digits] + WORDS
+    path = tmp_path_factory.mktemp("vocab") / "vocab.txt"
+    path.write_text("\n".join(tokens) + "\n", encoding="utf-8")
+    return path
+
+
+def _qa(vocab, head="joint", **kwargs):
+    tok = load_tokenizer(vocab)
+    cfg = ElectraConfig(vocab_size=tok.vocab_size, embedding_size=16, hidden_size=32, num_hidden_layers=1,
+                        num_attention_heads=2, intermediate_size=32, max_position_embeddings=64)
+    model = ElectraForQuestionAnswering(cfg, head=head)
+    rng = np.random.default_rng(0)
+    for v in model.weights:
+        v.assign(rng.normal(0, 0.5, size=v.shape).astype("float32"))
+    return QuestionAnswerer(model, tok, max_seq_length=48, doc_stride=16, max_query_length=12, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def joint(vocab):
+    return _qa(vocab, "joint")
+
+
+@pytest.fixture(scope="module")
+def simple(vocab):
+    return _qa(vocab, "simple")
+
+
+texts = st.text(alphabet=st.sampled_from(list("abcdé xyz.,\t\n  中文Ünï0123-—'\"") + ["\u00a0", "\u202f", "\u200b"]),
+                min_size=1, max_size=300).filter(lambda s: s.strip())
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(context=texts)
+def test_answer_is_always_an_exact_substring(joint, simple, context):
+    for qa in (joint, simple):
+        for a in qa("what was built?", context, top_k=3):
+            assert a.text == context[a.start:a.end]
+            assert 0 <= a.start <= a.end <= len(context)
+            if not a.is_empty:
+                assert a.text.strip() and 0 < a.score <= 1
+
+
+def test_long_context_spans_many_windows(joint):
+    context = " ".join(["the river bridge was built in town"] * 120)
+    features = joint.features([("when was it built?", context)])[0]
+    assert len(features) > 40
+    a = joint("when was it built?", context)
+    assert a.text == context[a.start:a.end] and a.text
+
+
+def test_top_k_sorted_and_consistent(joint, simple):
+    context = "the river bridge was built in 1610 in the town of paris, cafe owners said."
+    for qa in (joint, simple):
+        top = qa("when was the bridge built?", context, top_k=5)
+        assert 1 <= len(top) <= 5
+        assert [a.score for a in top] == sorted((a.score for a in top), reverse=True)
+        assert len({a.text for a in top}) == len(top)
+        assert top[0] == qa("when was the bridge built?", context)
+
+
+def test_batch_equals_one_by_one(joint, simple):
+    pairs = [("who built it?", "the town built the bridge."), ("what?", " ".join(["river town"] * 60)),
+             ("when?", "in 1610."), ("where is the cafe?", "the cafe is in paris, by the river.")]
+    for qa in (joint, simple):
+        together = qa.batch(pairs, batch_size=3, top_k=2)
+        for (q, c), got in zip(pairs, together):
+            single = qa(q, c, top_k=2)
+            assert [a.text for a in got] == [a.text for a in single]
+            np.testing.assert_allclose([a.score for a in got], [a.score for a in single], rtol=1e-4)
+
+
+def test_no_surviving_span_gives_an_empty_answer_with_a_reason(joint):
+    a = joint("what?", "\u200b\u200b")  # only zero-width characters: no context tokens at all
+    assert a.text == "" and a.is_empty and "no span" in a.reason and (a.start, a.end) == (0, 0)
+
+
+@pytest.mark.parametrize("question, context, words", [
+    ("", "ctx", "question is empty"), ("q", "   ", "context is empty"), (3, "ctx", "question must be a string"),
+    ("q", None, "context must be a string")])
+def test_bad_input_raises_input_error(joint, question, context, words):
+    with pytest.raises(InputError, match=words):
+        joint(question, context)
+    assert issubclass(InputError, ValueError)
+
+
+def test_bad_top_k(joint):
+    with pytest.raises(InputError, match="top_k"):
+        joint("q", "c", top_k=0)
+
+
+def test_vocab_that_does_not_fit_the_model(vocab):
+    tok = load_tokenizer(vocab)
+    cfg = ElectraConfig(vocab_size=50, embedding_size=16, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=64)
+    with pytest.raises(InputError, match="vocabulary does not fit the checkpoint.*50 rows"):
+        QuestionAnswerer(ElectraForQuestionAnswering(cfg), tok)
+
+
+def test_question_too_long_for_the_window(vocab):
+    tok = load_tokenizer(vocab)
+    cfg = ElectraConfig(vocab_size=tok.vocab_size, embedding_size=16, hidden_size=32, num_hidden_layers=1,
+                        num_attention_heads=2, intermediate_size=32, max_position_embeddings=64)
+    qa = QuestionAnswerer(ElectraForQuestionAnswering(cfg), tok, max_seq_length=48, max_query_length=64)
+    with pytest.raises(InputError, match="leaves no room for context"):
+        qa(" ".join(["river"] * 60), "the town")
+
+
+def test_unreadable_vocab(tmp_path):
+    with pytest.raises(InputError, match="cannot read vocab"):
+        load_tokenizer(tmp_path / "missing.txt")
+    (tmp_path / "v.txt").write_text("a\nb\n")
+    with pytest.raises(InputError, match="no \\[UNK\\]"):
+        load_tokenizer(tmp_path / "v.txt")
