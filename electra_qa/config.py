@@ -107,6 +107,15 @@ class ElectraConfig:
             raise ConfigError(f"cannot read config file {os.fspath(path)!r}: {e.strerror}") from None
         return cls.from_json(text)
 
+    @classmethod
+    def coerce(cls, value: "ElectraConfig | dict | str | os.PathLike") -> "ElectraConfig":
+        """An ElectraConfig from an ElectraConfig, a dict, or a config.json path."""
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, dict):
+            return cls.from_dict(value)
+        return cls.from_file(value)
+
     def save(self, path: str | os.PathLike) -> None:
         with open(path, "w", encoding="utf-8") as f:
             f.write(self.to_json() + "\n")

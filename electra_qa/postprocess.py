@@ -61,12 +61,13 @@ def joint_candidates(feature: Feature, out: dict, max_answer_length: int) -> lis
     starts, start_lp = out["start_top_index"], out["start_top_log_probs"]
     ends, end_lp = out["end_top_index"], out["end_top_log_probs"]
     k = len(starts)
+    k_end = len(ends) // k
     result = []
     for i in range(k):
-        for j in range(len(ends) // k):
-            s, e = int(starts[i]), int(ends[i * (len(ends) // k) + j])
+        for j in range(i * k_end, (i + 1) * k_end):
+            s, e = int(starts[i]), int(ends[j])
             if _valid(feature, s, e, max_answer_length):
-                result.append(_candidate(feature, s, e, float(start_lp[i]), float(end_lp[i * (len(ends) // k) + j])))
+                result.append(_candidate(feature, s, e, float(start_lp[i]), float(end_lp[j])))
     return result
 
 

@@ -70,10 +70,8 @@ def load_hf_safetensors(path: str | os.PathLike, config=None, dtype=None):
         if not os.path.isfile(config_path):
             raise CheckpointError(f"no config.json beside {file!r}; pass config=")
         config = ElectraConfig.from_file(config_path)
-    elif isinstance(config, dict):
-        config = ElectraConfig.from_dict(config)
-    elif not isinstance(config, ElectraConfig):
-        config = ElectraConfig.from_file(config)
+    else:
+        config = ElectraConfig.coerce(config)
     try:
         handle = safe_open(file, framework="numpy")
     except Exception as e:  # safetensors raises its own error types for corrupt headers

@@ -152,12 +152,8 @@ def variable_map(model) -> dict:
 
 
 def _resolve_config(config, prefix, shapes) -> ElectraConfig:
-    if isinstance(config, ElectraConfig):
-        return config
-    if isinstance(config, dict):
-        return ElectraConfig.from_dict(config)
     if config is not None:
-        return ElectraConfig.from_file(config)
+        return ElectraConfig.coerce(config)
     beside = os.path.join(os.path.dirname(prefix), "config.json")
     if os.path.isfile(beside):
         return ElectraConfig.from_file(beside)
