@@ -84,7 +84,10 @@ class ElectraConfig:
         if not isinstance(data, dict):
             raise ConfigError(f"an ElectraConfig needs a dict, got {type(data).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        fields = {k: v for k, v in data.items() if k in names}
+        if "embedding_size" not in data and data.get("model_type") == "bert" and "hidden_size" in data:
+            fields["embedding_size"] = data["hidden_size"]  # BERT has no separate embedding size
+        return cls(**fields)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)

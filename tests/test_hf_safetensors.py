@@ -5,7 +5,7 @@ import pytest
 
 from conftest import fixture_dir
 from electra_qa import CheckpointError
-from electra_qa.checkpoints.huggingface import load_hf_safetensors
+from electra_qa import load_model as load_hf_safetensors
 
 pytest.importorskip("safetensors")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable, Mapping
 
 import numpy as np
@@ -17,38 +18,60 @@ def _listing(items) -> str:
     return shown + (f", ... ({len(items) - _MAX_LISTED} more)" if len(items) > _MAX_LISTED else "")
 
 
-def assign_strict(variables: Mapping[str, object], shapes: Mapping[str, tuple], read: Callable[[str], np.ndarray],
-                  source: str, transforms: Mapping[str, Callable[[np.ndarray], np.ndarray]] | None = None) -> None:
-    """Load ``read(key)`` into ``variables[key]`` for every key, after checking that the two sides fit exactly.
+@dataclasses.dataclass
+class Fit:
+    """How a checkpoint's keys meet a model's variables."""
 
-    ``variables`` maps checkpoint keys to Keras variables; ``shapes`` maps every model-weight key the checkpoint
-    holds to its stored shape; ``transforms`` (optional) turns a stored array into the variable's layout (e.g. a
-    transpose), and the shape check applies to the transformed shape. Raises CheckpointError naming every missing,
-    unexpected and mis-shaped key before anything is assigned.
-    """
-    transforms = transforms or {}
-    missing = [k for k in variables if k not in shapes]
-    unexpected = [k for k in shapes if k not in variables]
+    missing: list[str]       # the model needs them, the checkpoint lacks them
+    unexpected: list[str]    # model-weight keys in the checkpoint that the model has no place for
+    mismatched: list[str]    # "key: checkpoint shape, model shape"
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.unexpected or self.mismatched)
+
+    def problems(self) -> str:
+        parts = []
+        if self.missing:
+            parts.append(f"missing from the checkpoint ({len(self.missing)}): {_listing(self.missing)}")
+        if self.unexpected:
+            parts.append(f"in the checkpoint but not in the model ({len(self.unexpected)}): "
+                         f"{_listing(self.unexpected)}")
+        if self.mismatched:
+            parts.append(f"shape mismatch ({len(self.mismatched)}): {_listing(self.mismatched)}")
+        return "; ".join(parts)
+
+
+def check_fit(variables: Mapping[str, object], shapes: Mapping[str, tuple],
+              transposed: frozenset | set = frozenset()) -> Fit:
+    """Compare checkpoint keys/shapes with ``variables`` (checkpoint key -> variable); ``transposed`` keys are
+    stored with their two axes swapped."""
+    missing = sorted(k for k in variables if k not in shapes)
+    unexpected = sorted(k for k in shapes if k not in variables)
     mismatched = []
     for key, var in variables.items():
         if key not in shapes:
             continue
         stored = tuple(shapes[key])
-        if key in transforms:
-            stored = transforms[key](np.empty(stored, dtype=np.uint8)).shape
-        if tuple(stored) != tuple(var.shape):
-            mismatched.append(f"{key}: checkpoint {tuple(shapes[key])}, model {tuple(var.shape)}")
-    problems = []
-    if missing:
-        problems.append(f"missing from the checkpoint ({len(missing)}): {_listing(missing)}")
-    if unexpected:
-        problems.append(f"in the checkpoint but not in the model ({len(unexpected)}): {_listing(unexpected)}")
-    if mismatched:
-        problems.append(f"shape mismatch ({len(mismatched)}): {_listing(mismatched)}")
-    if problems:
-        raise CheckpointError(f"{source} does not fit the model: " + "; ".join(problems))
+        fitted = stored[::-1] if key in transposed else stored
+        if fitted != tuple(var.shape):
+            mismatched.append(f"{key}: checkpoint {stored}, model {tuple(var.shape)}"
+                              + (" (stored transposed)" if key in transposed else ""))
+    return Fit(missing, unexpected, mismatched)
+
+
+def assign_strict(variables: Mapping[str, object], shapes: Mapping[str, tuple], read: Callable[[str], np.ndarray],
+                  source: str, transposed: frozenset | set = frozenset()) -> None:
+    """Load ``read(key)`` into ``variables[key]`` for every key, after checking that the two sides fit exactly.
+
+    ``shapes`` maps every model-weight key the checkpoint holds to its stored shape. Raises CheckpointError naming
+    every missing, unexpected and mis-shaped key before anything is assigned.
+    """
+    fit = check_fit(variables, shapes, transposed)
+    if not fit.ok:
+        raise CheckpointError(f"{source} does not fit the model: {fit.problems()}")
     for key, var in variables.items():
         value = read(key)
-        if key in transforms:
-            value = transforms[key](value)
+        if key in transposed:
+            value = np.transpose(value)
         var.assign(np.asarray(value, dtype=var.dtype))

@@ -6,6 +6,7 @@ from electra_qa.models.encoder import ElectraEncoder
 from electra_qa.models.qa_heads import JointQAHead, SimpleQAHead
 from electra_qa.models.question_answering import ElectraForQuestionAnswering
 from electra_qa.models.discriminator import ElectraDiscriminator
+from electra_qa.models.electra_model import ElectraModel
 
 __all__ = ["ElectraEmbeddings", "ElectraTransformerLayer", "ElectraEncoder", "JointQAHead", "SimpleQAHead",
-           "ElectraForQuestionAnswering", "ElectraDiscriminator"]
+           "ElectraForQuestionAnswering", "ElectraDiscriminator", "ElectraModel"]

@@ -1,0 +1,140 @@
+"""Open a checkpoint file of any supported format as a ``Source``: stored keys and shapes, and a tensor reader.
+
+Formats: NVIDIA NGC and google-research TF checkpoints (``.index`` + ``.data``), Hugging Face ``model.safetensors``
+(PyTorch layout) and ``tf_model.h5`` (TF2 layout). Keys are normalised so that one naming table per format
+(``layout.FORMATS``) fits every model class of that family: a bare ``ElectraModel``/``BertModel`` checkpoint gets the
+``electra`` prefix that ``ElectraForQuestionAnswering`` files carry. Keys that are not model weights (optimizer
+state, generator tower, pooler, step counters) are set aside as ``ignored`` and never read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from typing import Callable
+
+import numpy as np
+
+from electra_qa.checkpoints.tf_bundle import TensorBundle
+from electra_qa.errors import CheckpointError
+
+NGC_VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+@dataclasses.dataclass
+class Source:
+    """The model-weight tensors of one checkpoint, in one format's naming (see ``layout.FORMATS``)."""
+
+    format: str
+    path: str                                   # the weights file (or TF checkpoint prefix)
+    shapes: dict[str, tuple[int, ...]]          # key -> stored shape, model weights only
+    read: Callable[[str], np.ndarray]
+    ignored: list[str]                          # stored keys that are not model weights (never read)
+    close: Callable[[], None] = lambda: None
+    check_readable: Callable[[list[str]], None] = lambda keys: None  # fail early on missing/truncated data
+
+
+# ------------------------------------------------------------------------------------------ TF checkpoints
+
+
+_GOOGLE_IGNORED = re.compile(r"(^global_step$|/adam_[mv]$|^generator/|^generator_predictions/|^_CHECKPOINTABLE)")
+
+
+def open_tf_checkpoint(prefix: str) -> Source:
+    """NGC (object-based, ``.../.ATTRIBUTES/VARIABLE_VALUE``) or google-research (TF1 variable names) checkpoint."""
+    bundle = TensorBundle(prefix)
+    keys = bundle.keys()
+    if any(k.endswith(NGC_VALUE_SUFFIX) for k in keys):
+        shapes, ignored = {}, []
+        for key in keys:
+            path = key[:-len(NGC_VALUE_SUFFIX)] if key.endswith(NGC_VALUE_SUFFIX) else None
+            if path is None or ".OPTIMIZER_SLOT" in key or path.startswith("optimizer/") or path == "save_counter":
+                ignored.append(key)
+            else:
+                shapes[path] = bundle.entries[key].shape
+        return Source("ngc", prefix, shapes, lambda k: bundle.read(k + NGC_VALUE_SUFFIX), ignored,
+                      check_readable=lambda ks: bundle.check_readable([k + NGC_VALUE_SUFFIX for k in ks]))
+    shapes, ignored = {}, []
+    for key in keys:
+        if _GOOGLE_IGNORED.search(key) or bundle.entries[key].dtype is None:
+            ignored.append(key)
+        else:
+            shapes[key] = bundle.entries[key].shape
+    return Source("google", prefix, shapes, bundle.read, ignored, check_readable=bundle.check_readable)
+
+
+# ------------------------------------------------------------------------------------------ Hugging Face
+
+
+_HF_PT_IGNORED = re.compile(r"(^electra\.embeddings\.position_ids$|^electra\.pooler\.|^cls\.|^generator|"
+                            r"^electra\.embeddings\.token_type_ids$)")
+
+
+def _normalise_hf_pt(key: str) -> str:
+    if key.startswith("bert."):
+        key = "electra." + key[len("bert."):]
+    elif key.startswith(("embeddings.", "encoder.", "embeddings_project.", "pooler.")):
+        key = "electra." + key
+    return key
+
+
+def open_safetensors(file: str) -> Source:
+    try:
+        from safetensors import safe_open
+    except ImportError:
+        raise CheckpointError(f"reading {file!r} needs the safetensors package: pip install 'electra-qa[safetensors]' "
+                              "(or use the tf_model.h5 of the same model)") from None
+    try:
+        handle = safe_open(file, framework="numpy")
+    except Exception as e:  # safetensors raises its own error types for corrupt headers
+        raise CheckpointError(f"cannot read {file!r}: {e}") from None
+    f = handle.__enter__()
+    shapes, ignored, stored_key = {}, [], {}
+    for key in f.keys():
+        name = _normalise_hf_pt(key)
+        if _HF_PT_IGNORED.search(name):
+            ignored.append(key)
+            continue
+        stored_key[name] = key
+        shapes[name] = tuple(f.get_slice(key).get_shape())
+
+    def read(name):
+        try:
+            return f.get_tensor(stored_key[name])
+        except Exception as e:
+            raise CheckpointError(f"cannot read tensor {stored_key[name]!r} from {file!r}: {e}") from None
+
+    return Source("hf_pt", file, shapes, read, ignored, close=lambda: handle.__exit__(None, None, None))
+
+
+_HF_TF_IGNORED = re.compile(r"(^electra/pooler/|^generator|^mlm___cls/|^nsp___cls/|^cls/)")
+
+
+def open_hf_h5(file: str) -> Source:
+    """A Keras-2 HDF5 weights file as written by transformers' TF classes (``tf_model.h5``)."""
+    import h5py
+
+    try:
+        f = h5py.File(file, "r")
+    except OSError as e:
+        raise CheckpointError(f"cannot read {file!r} as HDF5: {e}") from None
+    if "layer_names" not in f.attrs:
+        f.close()
+        raise CheckpointError(f"{file!r} is not a Keras-2 weights file (no 'layer_names' attribute); a Keras 3 "
+                              "'.weights.h5' belongs in a folder saved by QuestionAnswerer.save")
+    shapes, ignored, dataset = {}, [], {}
+    for layer in f.attrs["layer_names"]:
+        layer = layer.decode() if isinstance(layer, bytes) else str(layer)
+        group = f[layer]
+        for weight in group.attrs.get("weight_names", []):
+            weight = weight.decode() if isinstance(weight, bytes) else str(weight)
+            name = weight.split("/", 1)[1] if "/" in weight else weight  # drop the model-name component
+            if name.startswith("bert/"):
+                name = "electra/" + name[len("bert/"):]
+            if _HF_TF_IGNORED.search(name):
+                ignored.append(weight)
+                continue
+            dataset[name] = group[weight]
+            shapes[name] = tuple(group[weight].shape)
+    return Source("hf_tf", file, shapes, lambda k: dataset[k][()], ignored, close=f.close)
