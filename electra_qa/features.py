@@ -32,6 +32,7 @@ class Feature:
     char_spans: np.ndarray         # [window_len, 2] character [start, end) of each window token in the context
     word_index: np.ndarray         # [window_len] index of the whitespace-separated context word of each token
     is_max_context: np.ndarray     # [window_len] bool: this window gives the token its most context
+    word_spans: np.ndarray | None = None  # [window_len, 2] characters of the tokenizer word holding each token
 
     @property
     def length(self) -> int:
@@ -82,6 +83,21 @@ def max_context_mask(spans: list[tuple[int, int]]) -> list[np.ndarray]:
     return [best_span[start:start + length] == k for k, (start, length) in enumerate(spans)]
 
 
+def tokenizer_word_spans(offsets: np.ndarray, words) -> np.ndarray | None:
+    """For each token, the [start, end) characters of the whole pre-tokenizer word it belongs to."""
+    if words is None or any(w is None for w in words):
+        return None
+    words = np.asarray(words, dtype=np.int64)
+    if not len(words):
+        return np.zeros((0, 2), np.int64)
+    n = words.max() + 1
+    starts = np.full(n, np.iinfo(np.int64).max)
+    ends = np.zeros(n, np.int64)
+    np.minimum.at(starts, words, offsets[:, 0])
+    np.maximum.at(ends, words, offsets[:, 1])
+    return np.stack([starts[words], ends[words]], axis=1)
+
+
 def build_features(example_index: int, question: Encoding, context: Encoding, context_text: str, *, cls_id: int,
                    sep_id: int, max_seq_length: int, doc_stride: int, max_query_length: int) -> list[Feature]:
     """All window features of one (question, context) pair."""
@@ -94,6 +110,7 @@ def build_features(example_index: int, question: Encoding, context: Encoding, co
     offsets = np.asarray(context.offsets, dtype=np.int64).reshape(-1, 2)
     words = word_starts(context_text)
     token_words = words[offsets[:, 0]] if len(offsets) else np.zeros(0, np.int64)
+    word_spans = tokenizer_word_spans(offsets, context.words)
     spans = window_spans(len(ctx_ids), max_window, doc_stride)
     head = [cls_id, *q_ids, sep_id]
     features = []
@@ -105,7 +122,8 @@ def build_features(example_index: int, question: Encoding, context: Encoding, co
         p_mask[0] = 0
         p_mask[len(head):len(head) + length] = 0
         features.append(Feature(example_index, k, ids, types, p_mask, len(head), offsets[start:start + length],
-                                token_words[start:start + length], max_ctx))
+                                token_words[start:start + length], max_ctx,
+                                None if word_spans is None else word_spans[start:start + length]))
     return features
 
 

@@ -20,6 +20,11 @@ from electra_qa.tokenization import load_tokenizer
 LENGTH_BUCKETS = (64, 128, 192, 256, 320, 384, 448, 512)
 
 
+SETTINGS = ("max_seq_length", "doc_stride", "max_query_length", "n_best_size", "max_answer_length",
+            "version_2_with_negative", "null_score_diff_threshold", "batch_size", "scoring", "align_to_words")
+SCORINGS = ("squad", "hf_pipeline")
+
+
 def _bucket(length: int, max_seq_length: int) -> int:
     for b in LENGTH_BUCKETS:
         if length <= b:
@@ -51,13 +56,24 @@ class QuestionAnswerer:
         version_2_with_negative: allow "no answer" (SQuAD 2.0); default: True for a joint head with an answer-class
             pooler, else False. null_score_diff_threshold: the reference's threshold for that decision.
         batch_size: windows per model call.
+        scoring: "squad" (default): NVIDIA's/SQuAD's post-processing, spans start at a token in its max-context
+            window, score = probability among the question's n-best. "hf_pipeline": the Hugging Face
+            question-answering pipeline's scoring for simple-head models (per-window p_start * p_end, equal texts
+            merged by adding scores, null answer from [CLS] when version_2_with_negative); ``doc_stride`` stays the
+            step between window starts (HF's ``doc_stride`` is the overlap: ours = window length - theirs).
+        align_to_words: with "hf_pipeline", widen spans to whole tokenizer words (the pipeline's default).
     """
 
     def __init__(self, model, tokenizer, *, max_seq_length: int | None = None, doc_stride: int = 128,
                  max_query_length: int = 64, n_best_size: int = 20, max_answer_length: int = 30,
                  version_2_with_negative: bool | None = None, null_score_diff_threshold: float = 0.0,
-                 batch_size: int = 32):
+                 batch_size: int = 32, scoring: str = "squad", align_to_words: bool = True):
         config = model.config
+        if scoring not in SCORINGS:
+            raise InputError(f"scoring must be one of {SCORINGS}, got {scoring!r}")
+        if scoring == "hf_pipeline" and model.head_type != "simple":
+            raise InputError("scoring='hf_pipeline' needs a simple-head (qa_outputs) model; NVIDIA's joint head "
+                             "gives beam log-probabilities, not per-token logits")
         if max_seq_length is None:
             max_seq_length = min(384, config.max_position_embeddings)
         for name, value in (("max_seq_length", max_seq_length), ("doc_stride", doc_stride),
@@ -83,21 +99,32 @@ class QuestionAnswerer:
                                         if version_2_with_negative is None else version_2_with_negative)
         self.null_score_diff_threshold = null_score_diff_threshold
         self.batch_size = batch_size
+        self.scoring = scoring
+        self.align_to_words = bool(align_to_words)
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, vocab: str | os.PathLike | None = None, config=None,
                         beam_size: int = 4, do_lower_case: bool = True, dtype=None,
                         **kwargs) -> "QuestionAnswerer":
-        """Load a checkpoint and its tokenizer.
+        """Load a question-answering checkpoint of any supported format (see ``load_model``) and its tokenizer.
 
-        ``vocab``: a vocab.txt, tokenizer.json or sentencepiece model (default: one found beside the checkpoint; the
-        NGC download has none, pass BERT-uncased vocab.txt). Other keyword arguments go to the constructor.
+        ``path``: an NGC checkpoint folder, a Hugging Face folder (``model.safetensors`` or ``tf_model.h5``), a folder
+        written by :meth:`save`, or the weights file itself. ``vocab``: a vocab.txt, tokenizer.json or sentencepiece
+        model; default: one found beside the weights (the NGC download has none: pass the BERT-uncased vocab.txt).
+        Other keyword arguments go to the constructor; a folder written by :meth:`save` supplies its saved settings
+        as defaults.
+
+        >>> qa = QuestionAnswerer.from_checkpoint("hf_electra_squad_folder")   # doctest: +SKIP
         """
-        from electra_qa.checkpoints import load_ngc_checkpoint
+        from electra_qa.checkpoints.keras_native import read_section
+        from electra_qa.checkpoints.loader import locate, load_model
 
-        model = load_ngc_checkpoint(path, config=config, beam_size=beam_size, dtype=dtype)
+        kind, file = locate(path)
+        folder = os.path.dirname(file)
+        model = load_model(path, config=config, beam_size=beam_size, dtype=dtype, require_qa=True)
+        if kind == "keras":
+            kwargs = {**read_section(folder)[1].get("pipeline", {}), **kwargs}
         if vocab is None:
-            folder = path if os.path.isdir(path) else os.path.dirname(os.fspath(path))
             try:
                 tokenizer = load_tokenizer(folder, do_lower_case)
             except InputError:
@@ -106,6 +133,22 @@ class QuestionAnswerer:
         else:
             tokenizer = load_tokenizer(vocab, do_lower_case)
         return cls(model, tokenizer, **kwargs)
+
+    def settings(self) -> dict:
+        """The constructor's keyword arguments as set on this instance (saved by :meth:`save`)."""
+        return {name: getattr(self, name) for name in SETTINGS}
+
+    def save(self, folder: str | os.PathLike) -> str:
+        """Write model (Keras ``model.weights.h5`` + ``config.json``), tokenizer and settings into one folder that
+        :meth:`from_checkpoint` reloads. Returns the folder.
+
+        >>> qa.save("my_model"); QuestionAnswerer.from_checkpoint("my_model")   # doctest: +SKIP
+        """
+        from electra_qa.checkpoints.keras_native import save_model
+
+        folder = save_model(self.model, folder, pipeline=self.settings())
+        self.tokenizer.save(folder)
+        return folder
 
     # ------------------------------------------------------------------ running
 
@@ -132,7 +175,10 @@ class QuestionAnswerer:
                 results[i] = {k: v[row] for k, v in outputs.items()}
         return results
 
-    def _answers(self, context: str, features: list[Feature], outputs: list[dict]) -> list[Answer]:
+    def _answers(self, context: str, features: list[Feature], outputs: list[dict], top_k: int) -> list[Answer]:
+        if self.scoring == "hf_pipeline":
+            return postprocess.pipeline_answers(context, features, outputs, top_k, self.max_answer_length,
+                                                self.align_to_words, self.version_2_with_negative)
         head = self.model.head_type
         candidates = []
         for feature, out in zip(features, outputs):
@@ -167,7 +213,7 @@ class QuestionAnswerer:
         outputs = self.run_model(flat, batch_size)
         results, pos = [], 0
         for (_, context), fs in zip(pairs, per_pair):
-            answers = self._answers(context, fs, outputs[pos:pos + len(fs)])
+            answers = self._answers(context, fs, outputs[pos:pos + len(fs)], top_k or 1)
             pos += len(fs)
             results.append(answers[0] if top_k is None else answers[:top_k])
         return results

@@ -106,3 +106,74 @@ def best_answers(context: str, candidates: list[Candidate], n_best_size: int) ->
     total = sum(weights)
     return [Answer(context[c.char_start:c.char_end], c.char_start, c.char_end, w / total)
             for c, w in zip(kept, weights)]
+
+
+# ------------------------------------------------------------------------------ Hugging Face pipeline scoring
+
+
+@dataclasses.dataclass
+class PipelineSpan:
+    score: float
+    char_start: int
+    char_end: int
+
+
+def pipeline_spans(feature: Feature, out: dict, top_k: int, max_answer_length: int,
+                   align_to_words: bool) -> tuple[list[PipelineSpan], float]:
+    """One window scored as the Hugging Face question-answering pipeline does, and its null score.
+
+    Start and end probabilities are softmaxes over the window (non-context tokens other than [CLS] set to -10000);
+    a span scores p_start * p_end; spans end at or after their start and within ``max_answer_length`` tokens; the
+    best ``top_k * 2 + 10`` (``top_k`` without word alignment) are kept. With ``align_to_words`` a span grows to
+    the whole tokenizer words at its ends.
+    """
+    n = feature.length
+    desired = feature.p_mask[:n] == 0
+    start = np.where(desired, out["start_logits"][:n], -10000.0).astype(np.float32)
+    end = np.where(desired, out["end_logits"][:n], -10000.0).astype(np.float32)
+    start = np.exp(start - start.max())
+    start /= start.sum()
+    end = np.exp(end - end.max())
+    end /= end.sum()
+    null = float(start[0] * end[0])
+    start[0] = end[0] = 0.0
+    scores = np.tril(np.triu(np.outer(start, end)), max_answer_length - 1).ravel()
+    pool = top_k * 2 + 10 if align_to_words else top_k
+    if pool >= len(scores):
+        best = np.argsort(-scores, kind="stable")
+    else:
+        best = np.argpartition(-scores, pool)[:pool]
+        best = best[np.argsort(-scores[best], kind="stable")]
+    spans = []
+    cs = feature.context_start
+    char_spans = feature.word_spans if align_to_words and feature.word_spans is not None else feature.char_spans
+    for flat in best:
+        s, e = divmod(int(flat), n)
+        if not (desired[s] and desired[e]) or s < cs or e < cs:
+            continue
+        spans.append(PipelineSpan(float(scores[flat]), int(char_spans[s - cs, 0]), int(char_spans[e - cs, 1])))
+    return spans, null
+
+
+def pipeline_answers(context: str, features: list[Feature], outputs: list[dict], top_k: int, max_answer_length: int,
+                     align_to_words: bool = True, handle_impossible_answer: bool = False) -> list[Answer]:
+    """Answers as the Hugging Face pipeline returns them: candidates of all windows, equal texts (ignoring case)
+    merged by adding their scores, the null answer (smallest over windows) added when asked, best ``top_k`` first."""
+    merged: list[PipelineSpan] = []
+    by_text: dict[str, PipelineSpan] = {}
+    null = math.inf
+    for feature, out in zip(features, outputs):
+        spans, window_null = pipeline_spans(feature, out, top_k, max_answer_length, align_to_words)
+        null = min(null, window_null)
+        for span in spans:
+            key = context[span.char_start:span.char_end].lower()
+            if key in by_text:
+                by_text[key].score += span.score
+            else:
+                by_text[key] = span
+                merged.append(span)
+    answers = [Answer(context[s.char_start:s.char_end], s.char_start, s.char_end, s.score) for s in merged]
+    if handle_impossible_answer:
+        answers.append(Answer("", 0, 0, null, NULL_ANSWER))
+    answers.sort(key=lambda a: a.score, reverse=True)
+    return answers[:top_k] or [Answer("", 0, 0, 0.0, NO_SPAN)]

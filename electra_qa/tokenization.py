@@ -18,10 +18,12 @@ SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 @dataclasses.dataclass
 class Encoding:
-    """Token ids of one text and, for each token, its [start, end) character span in that text."""
+    """Token ids of one text and, for each token, its [start, end) character span in that text and the index of the
+    pre-tokenizer word it belongs to (``words``; None where the tokenizer has no word information)."""
 
     ids: list[int]
     offsets: list[tuple[int, int]]
+    words: list[int | None] | None = None
 
 
 class WordPieceTokenizer:
@@ -69,17 +71,34 @@ class WordPieceTokenizer:
             tokenizer = Tokenizer.from_file(os.fspath(path))
         except Exception as e:  # the Rust side raises a generic Exception
             raise InputError(f"cannot read tokenizer file {os.fspath(path)!r}: {e}") from None
+        # Files saved for sentence embedding often fix truncation/padding (e.g. 128); windows are our job.
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
         return cls(tokenizer)
 
     def encode_batch(self, texts: Sequence[str]) -> list[Encoding]:
         encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        return [Encoding(e.ids, e.offsets) for e in encodings]
+        return [Encoding(e.ids, e.offsets, e.word_ids) for e in encodings]
 
     def encode(self, text: str) -> Encoding:
         return self.encode_batch([text])[0]
 
     def id_to_token(self, i: int) -> str | None:
         return self._tokenizer.id_to_token(i)
+
+    def save(self, folder: str | os.PathLike) -> list[str]:
+        """Write ``tokenizer.json`` (exact settings) and ``vocab.txt`` into ``folder``; returns the paths."""
+        folder = os.fspath(folder)
+        json_path = os.path.join(folder, "tokenizer.json")
+        self._tokenizer.save(json_path)
+        vocab = self._tokenizer.get_vocab(with_added_tokens=True)
+        lines = [""] * (self.max_id + 1)
+        for token, i in vocab.items():
+            lines[i] = token
+        vocab_path = os.path.join(folder, "vocab.txt")
+        with open(vocab_path, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+        return [json_path, vocab_path]
 
 
 class SentencePieceTokenizer:
@@ -130,6 +149,13 @@ class SentencePieceTokenizer:
 
     def id_to_token(self, i: int) -> str | None:
         return self._sp.id_to_piece(i)
+
+    def save(self, folder: str | os.PathLike) -> list[str]:
+        """Write the model as ``spiece.model`` into ``folder``; returns the path."""
+        path = os.path.join(os.fspath(folder), "spiece.model")
+        with open(path, "wb") as f:
+            f.write(self._sp.serialized_model_proto())
+        return [path]
 
 
 def load_tokenizer(path: str | os.PathLike, do_lower_case: bool = True):
