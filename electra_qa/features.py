@@ -121,7 +121,9 @@ def build_features(example_index: int, question: Encoding, context: Encoding, co
         p_mask = np.ones(len(ids), np.float32)
         p_mask[0] = 0
         p_mask[len(head):len(head) + length] = 0
-        features.append(Feature(example_index, k, ids, types, p_mask, len(head), offsets[start:start + length],
+        window_offsets = offsets[start:start + length]
+        p_mask[len(head):len(head) + length][window_offsets[:, 1] <= window_offsets[:, 0]] = 1  # covers no text
+        features.append(Feature(example_index, k, ids, types, p_mask, len(head), window_offsets,
                                 token_words[start:start + length], max_ctx,
                                 None if word_spans is None else word_spans[start:start + length]))
     return features

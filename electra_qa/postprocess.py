@@ -45,7 +45,7 @@ def _valid(feature: Feature, s: int, e: int, max_answer_length: int) -> bool:
     cs, n = feature.context_start, feature.window_length
     if not (cs <= s < cs + n and cs <= e < cs + n):
         return False
-    if not feature.is_max_context[s - cs]:
+    if not feature.is_max_context[s - cs] or feature.p_mask[s] or feature.p_mask[e]:
         return False
     return s <= e and e - s + 1 <= max_answer_length
 

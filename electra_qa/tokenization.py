@@ -127,22 +127,27 @@ class SentencePieceTokenizer:
         return cls(processor, **kwargs)
 
     def encode(self, text: str) -> Encoding:
+        try:  # sentencepiece >= 0.2.1 reports character offsets itself
+            result = self._sp.encode(text, return_type="offset_mapping")
+            ids, spans = result["ids"], result["offsets"]
+        except (TypeError, ValueError):
+            ids, spans = self._encode_with_byte_offsets(text)
+        offsets = []
+        for start, end in spans:
+            while start < end and text[start].isspace():  # the "▁" piece prefix covers the space before a word
+                start += 1
+            offsets.append((start, end))
+        return Encoding(list(ids), offsets)
+
+    def _encode_with_byte_offsets(self, text: str):
         proto = self._sp.encode(text, out_type="immutable_proto")
-        # sentencepiece reports byte offsets into the UTF-8 text; turn them into character offsets.
-        byte_to_char = {}
-        pos = 0
+        byte_to_char, pos = {}, 0
         for ci, ch in enumerate(text):
             byte_to_char[pos] = ci
             pos += len(ch.encode("utf-8"))
         byte_to_char[pos] = len(text)
-        ids, offsets = [], []
-        for piece in proto.pieces:
-            start, end = byte_to_char.get(piece.begin, 0), byte_to_char.get(piece.end, len(text))
-            while start < end and text[start].isspace():  # the "▁" piece prefix covers the space before a word
-                start += 1
-            ids.append(piece.id)
-            offsets.append((start, end))
-        return Encoding(ids, offsets)
+        return ([p.id for p in proto.pieces],
+                [(byte_to_char.get(p.begin, 0), byte_to_char.get(p.end, len(text))) for p in proto.pieces])
 
     def encode_batch(self, texts: Sequence[str]) -> list[Encoding]:
         return [self.encode(t) for t in texts]
