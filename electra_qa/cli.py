@@ -1,4 +1,4 @@
-"""Command line: ``electra-qa answer --checkpoint DIR --vocab FILE -q QUESTION -c CONTEXT``."""
+"""Command line: ``electra-qa answer|inspect|convert|download``."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ import sys
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="electra-qa", description="Extractive question answering with ELECTRA.")
     sub = parser.add_subparsers(dest="command", required=True)
+
     ans = sub.add_parser("answer", help="answer a question about a context")
-    ans.add_argument("--checkpoint", required=True, help="NGC checkpoint folder, state file or prefix")
+    ans.add_argument("--checkpoint", help="checkpoint folder or file of any supported format (NGC, Hugging Face, "
+                                          "google-research, saved by electra-qa); default: the pretrained NGC model")
     ans.add_argument("--vocab", help="vocab.txt / tokenizer.json (default: found beside the checkpoint)")
     ans.add_argument("--config", help="config.json (default: beside the checkpoint, else inferred from shapes)")
     ans.add_argument("-q", "--question", required=True)
@@ -21,10 +23,28 @@ def _parser() -> argparse.ArgumentParser:
     src.add_argument("-c", "--context", help="the context text")
     src.add_argument("--context-file", help="read the context from this file ('-' = standard input)")
     ans.add_argument("--top-k", type=int, default=1)
-    ans.add_argument("--max-seq-length", type=int, default=None, help="default: 384 or the model's maximum")
-    ans.add_argument("--doc-stride", type=int, default=128)
-    ans.add_argument("--max-query-length", type=int, default=64)
+    ans.add_argument("--max-seq-length", type=int, help="default: 384 or the model's maximum")
+    ans.add_argument("--doc-stride", type=int, help="step between window starts (default 128)")
+    ans.add_argument("--max-query-length", type=int, help="default 64")
     ans.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+    ins = sub.add_parser("inspect", help="show a checkpoint's format, config, head, size and key fit")
+    ins.add_argument("path")
+    ins.add_argument("--config", help="config.json to check the checkpoint against")
+
+    conv = sub.add_parser("convert", help="convert a checkpoint into an electra-qa folder or Hugging Face layout")
+    conv.add_argument("src")
+    conv.add_argument("dst")
+    conv.add_argument("--to", choices=("keras", "hf"), default="keras",
+                      help="keras: config.json + model.weights.h5 (+ tokenizer), fast to reload (default); "
+                           "hf: config.json + model.safetensors (simple head, discriminator or encoder)")
+    conv.add_argument("--vocab", help="tokenizer file to store with the model (default: found beside SRC)")
+    conv.add_argument("--config", help="config.json for SRC (default: beside it, else inferred)")
+
+    dl = sub.add_parser("download", help="download and convert a registered model into the cache")
+    dl.add_argument("name", nargs="?", default="nvidia/electra-base-squad1.1")
+    dl.add_argument("--cache-dir")
+    dl.add_argument("--url", help="download from this URL instead of the registered ones")
     return parser
 
 
@@ -39,21 +59,17 @@ def _context(args) -> str:
     raise SystemExit("electra-qa: give the context with -c, --context-file FILE, or on standard input")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from electra_qa.errors import ElectraQAError
+def _answer(args) -> int:
     from electra_qa.pipeline import QuestionAnswerer
 
-    try:
-        context = _context(args)
-        qa = QuestionAnswerer.from_checkpoint(args.checkpoint, vocab=args.vocab, config=args.config,
-                                              max_seq_length=args.max_seq_length, doc_stride=args.doc_stride,
-                                              max_query_length=args.max_query_length)
-        answers = qa(args.question, context, top_k=args.top_k)
-    except (ElectraQAError, OSError) as e:
-        print(f"electra-qa: {e}", file=sys.stderr)
-        return 2
+    context = _context(args)
+    settings = {k: v for k, v in (("max_seq_length", args.max_seq_length), ("doc_stride", args.doc_stride),
+                                  ("max_query_length", args.max_query_length)) if v is not None}
+    if args.checkpoint is None:
+        qa = QuestionAnswerer.from_pretrained(**settings)
+    else:
+        qa = QuestionAnswerer.from_checkpoint(args.checkpoint, vocab=args.vocab, config=args.config, **settings)
+    answers = qa(args.question, context, top_k=args.top_k)
     if args.json:
         print(json.dumps([dataclasses.asdict(a) for a in answers], ensure_ascii=False, indent=2))
     else:
@@ -61,6 +77,57 @@ def main(argv: list[str] | None = None) -> int:
             shown = a.text if not a.is_empty else f"(no answer: {a.reason})"
             print(f"{shown}\tscore={a.score:.4f}\tchars={a.start}:{a.end}")
     return 0
+
+
+def _inspect(args) -> int:
+    from electra_qa.checkpoints import inspect_checkpoint
+
+    info = inspect_checkpoint(args.path, config=args.config)
+    print(info.summary())
+    return 0 if info.fit.ok else 1
+
+
+def _convert(args) -> int:
+    from electra_qa.checkpoints import export_huggingface, load_model, save_model
+    from electra_qa.checkpoints.loader import locate
+    from electra_qa.errors import InputError
+    from electra_qa.tokenization import load_tokenizer
+
+    model = load_model(args.src, config=args.config)
+    try:
+        tokenizer = load_tokenizer(args.vocab or os.path.dirname(locate(args.src)[1]))
+    except InputError:
+        if args.vocab:
+            raise
+        tokenizer = None
+    if args.to == "hf":
+        export_huggingface(model, args.dst)
+    else:
+        save_model(model, args.dst)
+    if tokenizer is not None:
+        tokenizer.save(args.dst)
+    print(f"wrote {type(model).__name__} to {args.dst}" + ("" if tokenizer else " (no tokenizer found: pass --vocab)"))
+    return 0
+
+
+def _download(args) -> int:
+    from electra_qa import hub
+
+    print(hub.fetch(args.name, cache_dir=args.cache_dir, url=args.url))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from electra_qa.errors import ElectraQAError
+
+    command = {"answer": _answer, "inspect": _inspect, "convert": _convert, "download": _download}[args.command]
+    try:
+        return command(args)
+    except (ElectraQAError, OSError) as e:
+        print(f"electra-qa: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

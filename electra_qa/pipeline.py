@@ -134,6 +134,23 @@ class QuestionAnswerer:
             tokenizer = load_tokenizer(vocab, do_lower_case)
         return cls(model, tokenizer, **kwargs)
 
+    @classmethod
+    def from_pretrained(cls, name: str | os.PathLike = "nvidia/electra-base-squad1.1", *,
+                        cache_dir: str | os.PathLike | None = None, url: str | None = None, progress: bool = True,
+                        **kwargs) -> "QuestionAnswerer":
+        """A registered model (default: NVIDIA's NGC ELECTRA-base SQuAD 1.1, 20.07.0_amp), downloaded and converted
+        once into the cache (see ``electra_qa.hub``); a local path; or a Hugging Face hub id (needs huggingface_hub).
+
+        >>> qa = QuestionAnswerer.from_pretrained()   # doctest: +SKIP
+        """
+        from electra_qa import hub
+
+        if os.path.exists(name):
+            return cls.from_checkpoint(name, **kwargs)
+        if name in hub.REGISTRY:
+            return cls.from_checkpoint(hub.fetch(name, cache_dir=cache_dir, url=url, progress=progress), **kwargs)
+        return cls.from_checkpoint(hub.from_huggingface_hub(os.fspath(name), cache_dir=cache_dir), **kwargs)
+
     def settings(self) -> dict:
         """The constructor's keyword arguments as set on this instance (saved by :meth:`save`)."""
         return {name: getattr(self, name) for name in SETTINGS}
@@ -231,17 +248,22 @@ def answer(question: str, context: str, checkpoint: str | os.PathLike | None = N
            **kwargs) -> Answer:
     """One-off question answering; the loaded model is cached per (checkpoint, vocab, settings).
 
+    Without ``checkpoint`` it uses ``QuestionAnswerer.from_pretrained()`` (NVIDIA's NGC ELECTRA-base SQuAD 1.1,
+    downloaded once into the cache).
+
+    >>> answer("Who won?", "The Broncos won.")                                          # doctest: +SKIP
     >>> answer("Who won?", "The Broncos won.", checkpoint="ngc_folder", vocab="vocab.txt")  # doctest: +SKIP
     """
-    if checkpoint is None:
-        raise InputError("answer() needs checkpoint= (a folder with the NGC checkpoint); automatic download of the "
-                         "default model is not available yet")
-    key = (os.path.abspath(os.fspath(checkpoint)), vocab and os.path.abspath(os.fspath(vocab)),
-           repr(config), tuple(sorted(kwargs.items())))
+    where = "pretrained" if checkpoint is None else os.path.abspath(os.fspath(checkpoint))
+    key = (where, vocab and os.path.abspath(os.fspath(vocab)), repr(config), tuple(sorted(kwargs.items())))
     with _CACHE_LOCK:
         qa = _CACHE.get(key)
         if qa is None:
-            qa = _CACHE[key] = QuestionAnswerer.from_checkpoint(checkpoint, vocab=vocab, config=config, **kwargs)
+            if checkpoint is None:
+                qa = QuestionAnswerer.from_pretrained(**kwargs)
+            else:
+                qa = QuestionAnswerer.from_checkpoint(checkpoint, vocab=vocab, config=config, **kwargs)
+            _CACHE[key] = qa
     return qa(question, context)
 
 

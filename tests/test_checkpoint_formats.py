@@ -296,3 +296,25 @@ def test_inspect_ngc():
     assert info.parameters == model.count_params()
     text = info.summary()
     assert "format:      ngc" in text and f"parameters:  {model.count_params():,}" in text and "loads:       yes" in text
+
+
+def test_cli_inspect_and_convert(tmp_path, capsys):
+    from electra_qa.cli import main
+
+    folder = fixture_dir("hf_tiny")
+    assert main(["inspect", str(folder / "tf_model.h5")]) == 0
+    out = capsys.readouterr().out
+    assert "format:      hf_tf" in out and "head:        simple" in out and "loads:       yes" in out
+    assert main(["convert", str(folder / "tf_model.h5"), str(tmp_path / "k")]) == 0
+    assert {"config.json", "model.weights.h5", "tokenizer.json", "vocab.txt"} <= set(os.listdir(tmp_path / "k"))
+    assert main(["convert", str(tmp_path / "k"), str(tmp_path / "h"), "--to", "hf"]) == 0
+    assert {"config.json", "model.safetensors", "vocab.txt"} <= set(os.listdir(tmp_path / "h"))
+    ctx = "The Denver Broncos won Super Bowl 50 in February, beating the Carolina Panthers."
+    capsys.readouterr()
+    assert main(["answer", "--checkpoint", str(tmp_path / "h"), "-q", "Who won?", "-c", ctx, "--json"]) == 0
+    via_hf = capsys.readouterr().out
+    assert main(["answer", "--checkpoint", str(folder / "tf_model.h5"), "-q", "Who won?", "-c", ctx, "--json"]) == 0
+    assert capsys.readouterr().out == via_hf
+    (tmp_path / "bad").mkdir()
+    assert main(["inspect", str(tmp_path / "bad")]) == 2
+    assert "no ELECTRA checkpoint found" in capsys.readouterr().err

@@ -1,0 +1,254 @@
+"""Download and cache pretrained models: ``QuestionAnswerer.from_pretrained("nvidia/electra-base-squad1.1")``.
+
+The NGC checkpoint comes as a zip (1.23 GB, with Adam slots). It is downloaded once (progress on stderr, resumed
+after an interruption, SHA-256 recorded and checked when known), converted into a compact folder (config.json, Keras
+model.weights.h5 of about 440 MB, BERT-uncased vocab) that is moved into the cache in one rename, and the zip is
+then deleted, so later loads never touch it.
+
+Cache: ``cache_dir=`` argument, else ``$ELECTRA_QA_CACHE``, else ``$XDG_CACHE_HOME/electra_qa`` or
+``~/.cache/electra_qa``. The download URL can be overridden with ``url=`` or ``$ELECTRA_QA_NGC_URL``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import zipfile
+
+from electra_qa.errors import ElectraQAError
+
+DEFAULT_MODEL = "nvidia/electra-base-squad1.1"
+NGC_ZIP_URL = "https://api.ngc.nvidia.com/v2/models/{model}/versions/{version}/zip"
+PACKAGED_VOCAB = pathlib.Path(__file__).parent / "data" / "bert_uncased_vocab.txt"
+_CHUNK = 1 << 20
+
+
+class DownloadError(ElectraQAError):
+    """A model could not be fetched or installed into the cache."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainedModel:
+    """A downloadable checkpoint: where it is, what it is, how to check it."""
+
+    name: str
+    urls: tuple[str, ...]                 # tried in order
+    config: dict | None = None            # ElectraConfig fields (None: config.json in the zip, or inferred)
+    vocab: str = "bert-uncased"           # "bert-uncased" (shipped with electra_qa) or "in-archive"
+    sha256: str | None = None             # of the download; None: recorded on first download, not checked
+    beam_size: int = 4
+    description: str = ""
+
+
+_BASE = {"embedding_size": 768, "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
+         "intermediate_size": 3072, "vocab_size": 30522, "max_position_embeddings": 512, "type_vocab_size": 2}
+
+REGISTRY: dict[str, PretrainedModel] = {}
+
+
+def register(model: PretrainedModel) -> None:
+    """Make ``model.name`` known to ``from_pretrained`` (e.g. a mirror of the NGC zip on your own server)."""
+    REGISTRY[model.name] = model
+
+
+register(PretrainedModel(
+    name=DEFAULT_MODEL,
+    urls=(NGC_ZIP_URL.format(model="nvidia/dle/electra_base_tf2_ckpt_mode-qa_ds-squad11", version="20.07.0_amp"),
+          NGC_ZIP_URL.format(model="nvidia/electra_tf_ckpt_base_qa_squad11_amp", version="20.07.0_amp")),
+    config=_BASE,
+    description="NVIDIA NGC: Electra-Base, TensorFlow2, AMP, SQuAD 1.1, seqLen 384 (20.07.0_amp), joint head"))
+
+
+def cache_root(cache_dir: str | os.PathLike | None = None) -> pathlib.Path:
+    if cache_dir is not None:
+        return pathlib.Path(cache_dir)
+    if os.environ.get("ELECTRA_QA_CACHE"):
+        return pathlib.Path(os.environ["ELECTRA_QA_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return pathlib.Path(base) / "electra_qa"
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "--" for c in name)
+
+
+class _Progress:
+    def __init__(self, label: str, total: int | None, done: int, enabled: bool, stream=None):
+        self.label, self.total, self.done, self.enabled = label, total, done, enabled
+        self.stream = stream or sys.stderr
+        self.start, self.start_done, self.last = time.monotonic(), done, 0.0
+
+    def update(self, n: int) -> None:
+        self.done += n
+        now = time.monotonic()
+        if self.enabled and (now - self.last > 0.25 or (self.total and self.done >= self.total)):
+            self.last = now
+            rate = (self.done - self.start_done) / max(now - self.start, 1e-6) / 1e6
+            if self.total:
+                text = f"{100 * self.done / self.total:5.1f}% {self.done / 1e6:8.1f}/{self.total / 1e6:.1f} MB"
+            else:
+                text = f"{self.done / 1e6:8.1f} MB"
+            self.stream.write(f"\r{self.label}: {text} {rate:6.1f} MB/s")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _sha256(path: pathlib.Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download(url: str, dest: str | os.PathLike, sha256: str | None = None, progress: bool = True,
+             retries: int = 3, timeout: float = 60.0) -> str:
+    """Fetch ``url`` into ``dest`` through ``dest + ".part"``, resuming a partial file with an HTTP Range request.
+
+    Returns the file's SHA-256. A checksum mismatch deletes the partial file and raises DownloadError; so does a
+    failure after ``retries`` resumed attempts (the partial file is kept for the next call).
+    """
+    dest = pathlib.Path(dest)
+    part = dest.with_name(dest.name + ".part")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    attempt = 0
+    while True:
+        have = part.stat().st_size if part.exists() else 0
+        request = urllib.request.Request(url, headers={"User-Agent": "electra-qa"})
+        if have:
+            request.add_header("Range", f"bytes={have}-")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                resumed = have and response.status == 206
+                if not resumed:
+                    have = 0
+                length = response.headers.get("Content-Length")
+                total = int(length) + have if length is not None else None
+                bar = _Progress(f"Downloading {dest.name}", total, have, progress)
+                try:
+                    with open(part, "ab" if resumed else "wb") as f:
+                        while chunk := response.read(_CHUNK):
+                            f.write(chunk)
+                            bar.update(len(chunk))
+                finally:
+                    bar.close()
+                if total is not None and part.stat().st_size < total:
+                    raise ConnectionError(f"connection closed after {part.stat().st_size:,} of {total:,} bytes")
+            break
+        except urllib.error.HTTPError as e:
+            if e.code == 416 and have:  # the partial file is already complete
+                break
+            raise DownloadError(f"cannot download {url}: HTTP {e.code} {e.reason}") from None
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as e:
+            got_some = part.exists() and part.stat().st_size > have
+            attempt += 1
+            if attempt > retries or not got_some:
+                raise DownloadError(f"cannot download {url}: {getattr(e, 'reason', e)}. The partial file "
+                                    f"{part} is kept and a later call resumes it.") from None
+    digest = _sha256(part)
+    if sha256 is not None and digest != sha256.lower():
+        part.unlink()
+        raise DownloadError(f"checksum mismatch for {url}: got SHA-256 {digest}, expected {sha256}; the download was "
+                            "deleted and nothing was installed")
+    os.replace(part, dest)
+    return digest
+
+
+def _find_checkpoint(folder: pathlib.Path) -> pathlib.Path:
+    indexes = sorted(folder.rglob("*.index"))
+    if len(indexes) != 1:
+        raise DownloadError(f"the downloaded archive holds {len(indexes)} TensorFlow checkpoints "
+                            f"({', '.join(p.name for p in indexes) or 'none'}); expected one")
+    return indexes[0].with_suffix("")
+
+
+def _offline_message(spec: PretrainedModel, errors: list[str]) -> str:
+    return (f"could not download {spec.name!r} ({'; '.join(errors)}). If this machine is offline, download the "
+            f"zip elsewhere ({spec.urls[0]}), unzip it, and load it with QuestionAnswerer.from_checkpoint(folder"
+            + (", vocab=<BERT-uncased vocab.txt>" if spec.vocab == "bert-uncased" else "")
+            + "), or point url= / $ELECTRA_QA_NGC_URL at a reachable copy, or $ELECTRA_QA_CACHE at a cache that "
+            "already holds it.")
+
+
+def fetch(name: str = DEFAULT_MODEL, cache_dir: str | os.PathLike | None = None, url: str | None = None,
+          progress: bool = True, keep_download: bool = False) -> pathlib.Path:
+    """The cached, converted folder of a registered model; downloads and converts it on first use."""
+    from electra_qa.checkpoints.ngc import load_ngc_checkpoint
+    from electra_qa.pipeline import QuestionAnswerer
+    from electra_qa.tokenization import load_tokenizer
+
+    if name not in REGISTRY:
+        raise DownloadError(f"unknown model {name!r}; known: {', '.join(sorted(REGISTRY))}")
+    spec = REGISTRY[name]
+    root = cache_root(cache_dir) / _slug(name)
+    final = root / "model"
+    if (final / "model.weights.h5").is_file() and (final / "config.json").is_file():
+        return final
+    root.mkdir(parents=True, exist_ok=True)
+    env_url = os.environ.get("ELECTRA_QA_NGC_URL") if name == DEFAULT_MODEL else None
+    urls = [url] if url else ([env_url] if env_url else list(spec.urls))
+    archive = root / "download.zip"
+    errors, used, digest = [], None, None
+    for candidate in urls:
+        try:
+            digest = download(candidate, archive, spec.sha256, progress) if not archive.is_file() else _sha256(archive)
+            used = candidate
+            break
+        except DownloadError as e:
+            if "checksum mismatch" in str(e):
+                raise
+            errors.append(str(e))
+    if used is None:
+        raise DownloadError(_offline_message(spec, errors))
+    work = pathlib.Path(tempfile.mkdtemp(prefix="install-", dir=root))
+    try:
+        try:
+            with zipfile.ZipFile(archive) as z:
+                z.extractall(work / "zip")
+        except zipfile.BadZipFile:
+            archive.unlink()
+            raise DownloadError(f"the download from {used} is not a zip archive; it was deleted") from None
+        prefix = _find_checkpoint(work / "zip")
+        model = load_ngc_checkpoint(prefix, config=spec.config, beam_size=spec.beam_size)
+        vocab = PACKAGED_VOCAB if spec.vocab == "bert-uncased" else prefix.parent
+        qa = QuestionAnswerer(model, load_tokenizer(vocab))
+        qa.save(work / "model")
+        with open(work / "model" / "source.json", "w", encoding="utf-8") as f:
+            json.dump({"name": name, "url": used, "sha256": digest, "downloaded": time.strftime("%Y-%m-%d")}, f,
+                      indent=2)
+        if final.exists():  # another process finished first
+            shutil.rmtree(work / "model")
+        else:
+            os.replace(work / "model", final)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if not keep_download:
+        archive.unlink(missing_ok=True)
+    return final
+
+
+def from_huggingface_hub(repo_id: str, cache_dir=None) -> str:
+    """A Hugging Face hub model's files via ``huggingface_hub`` (optional dependency)."""
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError:
+        raise DownloadError(f"{repo_id!r} is not a registered model ({', '.join(sorted(REGISTRY))}); Hugging Face hub "
+                            "ids need the huggingface_hub package (pip install huggingface_hub)") from None
+    patterns = ["config.json", "model.safetensors", "tf_model.h5", "vocab.txt", "tokenizer.json", "*.model"]
+    try:
+        return snapshot_download(repo_id, allow_patterns=patterns, cache_dir=cache_dir)
+    except Exception as e:  # network or hub errors of several types
+        raise DownloadError(f"cannot fetch {repo_id!r} from the Hugging Face hub: {e}") from None
