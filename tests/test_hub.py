@@ -177,3 +177,23 @@ def test_packaged_vocab_is_bert_uncased():
     data = hub.PACKAGED_VOCAB.read_bytes()
     assert hashlib.md5(data).hexdigest() == "64800d5d8528ce344256daf115d4965e"
     assert len(data.splitlines()) == 30522
+
+
+def test_hugging_face_hub_ids_go_through_huggingface_hub(monkeypatch, tmp_path):
+    import sys
+    import types
+
+    folder = fixture_dir("hf_tiny")
+    calls = []
+
+    def snapshot_download(repo_id, allow_patterns=None, cache_dir=None):
+        calls.append((repo_id, tuple(allow_patterns), cache_dir))
+        return str(folder)
+
+    monkeypatch.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=snapshot_download))
+    qa = QuestionAnswerer.from_pretrained("someone/electra-squad2", cache_dir=tmp_path)
+    assert calls[0][0] == "someone/electra-squad2" and "model.safetensors" in calls[0][1]
+    assert qa.model.head_type == "simple"
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)
+    with pytest.raises(DownloadError, match="need the huggingface_hub package"):
+        QuestionAnswerer.from_pretrained("someone/electra-squad2")
