@@ -105,14 +105,16 @@ class QuestionAnswerer:
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, vocab: str | os.PathLike | None = None, config=None,
                         beam_size: int = 4, do_lower_case: bool = True, dtype=None,
-                        **kwargs) -> "QuestionAnswerer":
+                        precision: str | None = "auto", **kwargs) -> "QuestionAnswerer":
         """Load a question-answering checkpoint of any supported format (see ``load_model``) and its tokenizer.
 
         ``path``: an NGC checkpoint folder, a Hugging Face folder (``model.safetensors`` or ``tf_model.h5``), a folder
         written by :meth:`save`, or the weights file itself. ``vocab``: a vocab.txt, tokenizer.json or sentencepiece
         model; default: one found beside the weights (the NGC download has none: pass the BERT-uncased vocab.txt).
-        Other keyword arguments go to the constructor; a folder written by :meth:`save` supplies its saved settings
-        as defaults.
+        ``precision``: "auto" (default: mixed float16 on an NVIDIA GPU of compute capability >= 7.0, else float32),
+        "float32", "mixed_float16", "mixed_bfloat16", "float16" or "bfloat16" (see ``electra_qa.precision``);
+        ``dtype=`` (a Keras dtype policy) overrides it. Other keyword arguments go to the constructor; a folder
+        written by :meth:`save` supplies its saved settings as defaults.
 
         >>> qa = QuestionAnswerer.from_checkpoint("hf_electra_squad_folder")   # doctest: +SKIP
         """
@@ -121,7 +123,8 @@ class QuestionAnswerer:
 
         kind, file = locate(path)
         folder = os.path.dirname(file)
-        model = load_model(path, config=config, beam_size=beam_size, dtype=dtype, require_qa=True)
+        model = load_model(path, config=config, beam_size=beam_size, dtype=dtype,
+                           precision=None if dtype is not None else precision, require_qa=True)
         if kind == "keras":
             kwargs = {**read_section(folder)[1].get("pipeline", {}), **kwargs}
         if vocab is None:

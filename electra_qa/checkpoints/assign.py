@@ -60,6 +60,14 @@ def check_fit(variables: Mapping[str, object], shapes: Mapping[str, tuple],
     return Fit(missing, unexpected, mismatched)
 
 
+def _numpy_dtype(name):
+    if name == "bfloat16":  # numpy has no bfloat16; ml_dtypes (a Keras dependency) does
+        import ml_dtypes
+
+        return ml_dtypes.bfloat16
+    return name
+
+
 def assign_strict(variables: Mapping[str, object], shapes: Mapping[str, tuple], read: Callable[[str], np.ndarray],
                   source: str, transposed: frozenset | set = frozenset()) -> None:
     """Load ``read(key)`` into ``variables[key]`` for every key, after checking that the two sides fit exactly.
@@ -74,4 +82,4 @@ def assign_strict(variables: Mapping[str, object], shapes: Mapping[str, tuple], 
         value = read(key)
         if key in transposed:
             value = np.transpose(value)
-        var.assign(np.asarray(value, dtype=var.dtype))
+        var.assign(np.asarray(value, dtype=_numpy_dtype(var.dtype)))

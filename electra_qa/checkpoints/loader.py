@@ -282,8 +282,8 @@ def inspect_checkpoint(path: str | os.PathLike, config=None, head: str = "auto")
 
 
 def load_model(path: str | os.PathLike, config: ElectraConfig | dict | str | None = None, head: str = "auto",
-               beam_size: int = 4, amp: bool = True, dtype=None, *, expect: tuple | None = None,
-               require_qa: bool = False):
+               beam_size: int = 4, amp: bool = True, dtype=None, *, precision: str | None = None,
+               expect: tuple | None = None, require_qa: bool = False):
     """Load any supported ELECTRA checkpoint into a ready Keras model.
 
     Args:
@@ -293,7 +293,8 @@ def load_model(path: str | os.PathLike, config: ElectraConfig | dict | str | Non
             checkpoints) sizes inferred from the tensor shapes.
         head: "auto" (whatever head the checkpoint has) or "encoder" (the encoder only, head weights unused).
         beam_size, amp: for NVIDIA's joint head (see ``ElectraForQuestionAnswering``).
-        dtype: Keras dtype policy for this model only.
+        dtype: Keras dtype policy for this model only; or ``precision=`` ("auto", "float32", "mixed_float16",
+            "mixed_bfloat16", "float16", "bfloat16"; see ``electra_qa.precision``). Default: float32.
         expect: accept only these formats (``layout.FORMATS`` keys); require_qa: fail unless it has a SQuAD head.
 
     Returns ``ElectraForQuestionAnswering`` (SQuAD head), ``ElectraDiscriminator`` or ``ElectraModel`` (encoder).
@@ -301,6 +302,9 @@ def load_model(path: str | os.PathLike, config: ElectraConfig | dict | str | Non
 
     >>> model = load_model("hf_electra_squad_folder")   # doctest: +SKIP
     """
+    from electra_qa.precision import resolve_dtype
+
+    dtype = resolve_dtype(precision, dtype)
     kind, file = locate(path)
     if kind == "keras" and not expect:
         from electra_qa.checkpoints.keras_native import load_keras_folder

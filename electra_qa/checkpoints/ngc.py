@@ -35,7 +35,7 @@ def variable_map(model) -> dict:
 
 
 def load_ngc_checkpoint(path: str | os.PathLike, config: ElectraConfig | dict | str | None = None,
-                        beam_size: int = 4, amp: bool = True, dtype=None):
+                        beam_size: int = 4, amp: bool = True, dtype=None, precision: str | None = None):
     """Load NVIDIA's TF2 ELECTRA SQuAD checkpoint into a ready :class:`ElectraForQuestionAnswering`.
 
     Args:
@@ -44,11 +44,13 @@ def load_ngc_checkpoint(path: str | os.PathLike, config: ElectraConfig | dict | 
             else sizes inferred from the tensor shapes (heads = hidden/64).
         beam_size: joint head start/end candidates (the NGC run used 4).
         amp: reproduce the reference's AMP end-logit mask constant (True for the NGC 20.07.0_amp checkpoint).
-        dtype: Keras dtype policy for this model only (default: float32 variables and compute).
+        dtype: Keras dtype policy for this model only (default: float32 variables and compute); or
+            ``precision=`` ("auto", "mixed_float16", ...; see ``electra_qa.precision``).
 
     Only model variables are read, one tensor at a time; optimizer slots are skipped. Raises CheckpointError
     naming every missing, unexpected or mis-shaped key, and then no model is returned.
     """
     prefix = resolve_prefix(path)
-    return loader.load_model(prefix, config=config, beam_size=beam_size, amp=amp, dtype=dtype, expect=("ngc",),
+    return loader.load_model(prefix, config=config, beam_size=beam_size, amp=amp, dtype=dtype, precision=precision,
+                             expect=("ngc",),
                              require_qa=True)

@@ -76,7 +76,8 @@ class ElectraTransformerLayer(keras.layers.Layer):
         k = self._split_heads(self.key(x), batch, seq)
         v = self._split_heads(self.value(x), batch, seq)
         scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2)))
-        scores = ops.cast(scores, "float32") / math.sqrt(self.head_size) + attention_bias
+        # Keras autocasts the float bias to the compute dtype; the scores and their softmax stay float32.
+        scores = ops.cast(scores, "float32") / math.sqrt(self.head_size) + ops.cast(attention_bias, "float32")
         probs = ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype)
         context = ops.transpose(ops.matmul(probs, v), (0, 2, 1, 3))
         context = ops.reshape(context, (batch, seq, self.hidden_size))
