@@ -99,8 +99,13 @@ def tokenizer_word_spans(offsets: np.ndarray, words) -> np.ndarray | None:
 
 
 def build_features(example_index: int, question: Encoding, context: Encoding, context_text: str, *, cls_id: int,
-                   sep_id: int, max_seq_length: int, doc_stride: int, max_query_length: int) -> list[Feature]:
-    """All window features of one (question, context) pair."""
+                   sep_id: int, max_seq_length: int, doc_stride: int, max_query_length: int,
+                   doc_overlap: int | None = None) -> list[Feature]:
+    """All window features of one (question, context) pair.
+
+    Windows start every ``doc_stride`` context pieces, or, with ``doc_overlap``, overlap by that many pieces (the
+    Hugging Face pipeline's ``doc_stride``), so the step depends on the question's length.
+    """
     q_ids = list(question.ids[:max_query_length])
     max_window = max_seq_length - len(q_ids) - 3
     if max_window < 1:
@@ -111,6 +116,8 @@ def build_features(example_index: int, question: Encoding, context: Encoding, co
     words = word_starts(context_text)
     token_words = words[offsets[:, 0]] if len(offsets) else np.zeros(0, np.int64)
     word_spans = tokenizer_word_spans(offsets, context.words)
+    if doc_overlap is not None:
+        doc_stride = max(max_window - doc_overlap, 1)
     spans = window_spans(len(ctx_ids), max_window, doc_stride)
     head = [cls_id, *q_ids, sep_id]
     features = []

@@ -20,8 +20,10 @@ from electra_qa.tokenization import load_tokenizer
 LENGTH_BUCKETS = (64, 128, 192, 256, 320, 384, 448, 512)
 
 
+EAGER_FIRST_CALL_TOKENS = 1024
+
 SETTINGS = ("max_seq_length", "doc_stride", "max_query_length", "n_best_size", "max_answer_length",
-            "version_2_with_negative", "null_score_diff_threshold", "batch_size", "scoring", "align_to_words")
+            "version_2_with_negative", "null_score_diff_threshold", "batch_size", "scoring", "align_to_words", "doc_overlap")
 SCORINGS = ("squad", "hf_pipeline")
 
 
@@ -62,12 +64,15 @@ class QuestionAnswerer:
             merged by adding scores, null answer from [CLS] when version_2_with_negative); ``doc_stride`` stays the
             step between window starts (HF's ``doc_stride`` is the overlap: ours = window length - theirs).
         align_to_words: with "hf_pipeline", widen spans to whole tokenizer words (the pipeline's default).
+        doc_overlap: if set, consecutive windows overlap by this many tokens (the Hugging Face pipeline's
+            ``doc_stride``, 128 there by default) instead of starting every ``doc_stride`` tokens.
     """
 
     def __init__(self, model, tokenizer, *, max_seq_length: int | None = None, doc_stride: int = 128,
                  max_query_length: int = 64, n_best_size: int = 20, max_answer_length: int = 30,
                  version_2_with_negative: bool | None = None, null_score_diff_threshold: float = 0.0,
-                 batch_size: int = 32, scoring: str = "squad", align_to_words: bool = True):
+                 batch_size: int = 32, scoring: str = "squad", align_to_words: bool = True,
+                 doc_overlap: int | None = None):
         config = model.config
         if scoring not in SCORINGS:
             raise InputError(f"scoring must be one of {SCORINGS}, got {scoring!r}")
@@ -99,7 +104,12 @@ class QuestionAnswerer:
                                         if version_2_with_negative is None else version_2_with_negative)
         self.null_score_diff_threshold = null_score_diff_threshold
         self.batch_size = batch_size
+        self._graph_calls_only = False
         self.scoring = scoring
+        if doc_overlap is not None and (isinstance(doc_overlap, bool) or not isinstance(doc_overlap, int)
+                                        or doc_overlap < 0):
+            raise InputError(f"doc_overlap must be a non-negative integer or None, got {doc_overlap!r}")
+        self.doc_overlap = doc_overlap
         self.align_to_words = bool(align_to_words)
 
     @classmethod
@@ -178,7 +188,7 @@ class QuestionAnswerer:
         contexts = self.tokenizer.encode_batch([c for _, c in pairs])
         return [build_features(i, q, c, pairs[i][1], cls_id=self.tokenizer.cls_id, sep_id=self.tokenizer.sep_id,
                                max_seq_length=self.max_seq_length, doc_stride=self.doc_stride,
-                               max_query_length=self.max_query_length)
+                               max_query_length=self.max_query_length, doc_overlap=self.doc_overlap)
                 for i, (q, c) in enumerate(zip(questions, contexts))]
 
     def run_model(self, features: list[Feature], batch_size: int | None = None) -> list[dict]:
@@ -189,7 +199,15 @@ class QuestionAnswerer:
         for begin in range(0, len(order), batch_size):
             chunk = order[begin:begin + batch_size]
             length = _bucket(max(features[i].length for i in chunk), self.max_seq_length)
-            outputs = self.model.predict_on_batch(pad_batch([features[i] for i in chunk], length))
+            inputs = pad_batch([features[i] for i in chunk], length)
+            if not self._graph_calls_only and len(chunk) * length <= EAGER_FIRST_CALL_TOKENS:
+                # A process's first small call runs eagerly: tracing/compiling the model costs about 1 s on the
+                # TensorFlow CPU backend, more than running a few short windows op by op. Later calls use the
+                # compiled function.
+                outputs = self.model(inputs)
+            else:
+                outputs = self.model.predict_on_batch(inputs)
+            self._graph_calls_only = True
             outputs = {k: np.asarray(v) for k, v in outputs.items() if k != "sequence_output"}
             for row, i in enumerate(chunk):
                 results[i] = {k: v[row] for k, v in outputs.items()}

@@ -16,3 +16,13 @@ def fixture_dir(name: str) -> pathlib.Path:
     if not path.is_dir():
         pytest.skip(f"reference fixture {path} is absent (it ships beside the repo in CI, not in a clone)")
     return path
+
+
+def same_answers(a, b, rel=1e-6) -> bool:
+    """Answers equal in text and offsets, scores equal to float rounding (eager and compiled calls may differ in the
+    last bits)."""
+    a = a if isinstance(a, list) else [a]
+    b = b if isinstance(b, list) else [b]
+    return len(a) == len(b) and all(
+        (x.text, x.start, x.end, x.reason) == (y.text, y.start, y.end, y.reason)
+        and x.score == pytest.approx(y.score, rel=rel, abs=1e-12) for x, y in zip(a, b))

@@ -1,8 +1,8 @@
 """scoring="hf_pipeline" against the Hugging Face question-answering pipeline's golden outputs (hf_tiny).
 
 Settings mapped from the pipeline's keyword arguments: max_answer_len -> max_answer_length (its default is 15),
-max_seq_len -> max_seq_length, doc_stride (HF: overlap between windows) -> our doc_stride (step between window
-starts) = window length - overlap, handle_impossible_answer -> version_2_with_negative. Deliberate difference:
+max_seq_len -> max_seq_length, doc_stride (HF: overlap between windows) -> doc_overlap, handle_impossible_answer ->
+version_2_with_negative. Deliberate difference:
 `max_question_len_3` - with a fast tokenizer the pipeline ignores max_question_len; we honour max_query_length, so
 that case is run with our default (64), which reproduces the pipeline's (untruncated) output.
 """
@@ -26,13 +26,11 @@ def hf():
     return model, tokenizer, cases
 
 
-def _qa(model, tokenizer, question, kwargs):
+def _qa(model, tokenizer, kwargs):
     max_seq = kwargs.get("max_seq_len", 384)
-    q_len = len(tokenizer.encode(question).ids)
-    window = max_seq - q_len - 3
     overlap = kwargs.get("doc_stride", min(max_seq // 2, 128))
     return QuestionAnswerer(model, tokenizer, scoring="hf_pipeline", max_seq_length=max_seq,
-                            doc_stride=max(window - overlap, 1), max_answer_length=kwargs.get("max_answer_len", 15),
+                            doc_overlap=overlap, max_answer_length=kwargs.get("max_answer_len", 15),
                             version_2_with_negative=kwargs.get("handle_impossible_answer", False),
                             align_to_words=kwargs.get("align_to_words", True), batch_size=kwargs.get("batch_size", 8))
 
@@ -60,12 +58,12 @@ def test_pipeline_case(hf, name):
     kwargs = case["kwargs"]
     top_k = kwargs.get("top_k")
     if isinstance(questions, str):
-        qa = _qa(model, tokenizer, questions, kwargs)
+        qa = _qa(model, tokenizer, kwargs)
         _check(qa(questions, contexts, top_k=top_k), case["output"])
         return
     if isinstance(contexts, str):
         contexts = [contexts] * len(questions)
-    qa = _qa(model, tokenizer, questions[0], kwargs)
+    qa = _qa(model, tokenizer, kwargs)
     results = qa.batch(list(zip(questions, contexts)), top_k=top_k)
     assert len(results) == len(case["output"])
     for ours, expected in zip(results, case["output"]):
@@ -76,7 +74,7 @@ def test_long_context_windows_match_the_pipelines(hf):
     model, tokenizer, cases = hf
     case = next(c for c in cases["cases"] if c["name"] == "long_windows")
     ref = cases["long_windows_tokenization"]
-    qa = _qa(model, tokenizer, case["inputs"]["question"], case["kwargs"])
+    qa = _qa(model, tokenizer, case["kwargs"])
     features = qa.features([(case["inputs"]["question"], case["inputs"]["context"])])[0]
     assert len(features) == ref["num_windows"] == 11
     assert [list(map(int, f.input_ids)) for f in features] == ref["window_input_ids"]

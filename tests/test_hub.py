@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from conftest import fixture_dir
+from conftest import fixture_dir, same_answers
 from electra_qa import QuestionAnswerer, hub
 from electra_qa.hub import DownloadError, PretrainedModel
 
@@ -94,12 +94,12 @@ def test_download_convert_and_reuse(tmp_path, ngc_zip, registered, capsys):
     assert f'"sha256": "{registered.sha256}"' in (folder / "source.json").read_text()
     reference = QuestionAnswerer.from_checkpoint(fixture_dir("ngc_tiny"))
     context = "My name is Harry and I grew up in Canada. I love apples."
-    assert qa("What food does Harry like?", context, top_k=3) == reference("What food does Harry like?", context,
-                                                                           top_k=3)
+    assert same_answers(qa("What food does Harry like?", context, top_k=3),
+                        reference("What food does Harry like?", context, top_k=3))
     # second time: straight from the cache, no server needed
     again = QuestionAnswerer.from_pretrained("test/ngc-tiny", cache_dir=tmp_path, url="http://127.0.0.1:9/x.zip",
                                              progress=False)
-    assert again("What food does Harry like?", context) == reference("What food does Harry like?", context)
+    assert same_answers(again("What food does Harry like?", context), reference("What food does Harry like?", context))
 
 
 def test_interrupted_download_resumes(tmp_path, ngc_zip, registered):

@@ -12,6 +12,7 @@ import os
 import numpy as np
 
 from electra_qa.checkpoints.layout import keyed_weights
+from electra_qa.checkpoints.safetensors_file import write_safetensors
 from electra_qa.errors import CheckpointError
 
 _ARCHITECTURES = {"simple": "ElectraForQuestionAnswering", "discriminator": "ElectraForPreTraining",
@@ -27,18 +28,13 @@ def _head(model) -> str:
 def export_huggingface(model, folder: str | os.PathLike) -> str:
     """Write ``model`` (simple-head QA, discriminator or encoder) as a Hugging Face ELECTRA folder.
 
-    ``transformers.ElectraForQuestionAnswering.from_pretrained(folder)`` (or the matching class) reads it. Needs the
-    ``safetensors`` package. Returns the folder.
+    ``transformers.ElectraForQuestionAnswering.from_pretrained(folder)`` (or the matching class) reads it. Returns the
+    folder.
     """
     head = _head(model)
     if head not in _ARCHITECTURES:
         raise CheckpointError("NVIDIA's joint beam-search head has no Hugging Face counterpart; only simple-head "
                               "(qa_outputs) models, discriminators and encoders can be exported")
-    try:
-        from safetensors.numpy import save_file
-    except ImportError:
-        raise CheckpointError("exporting model.safetensors needs the safetensors package: "
-                              "pip install 'electra-qa[safetensors]'") from None
     variables, transposed = keyed_weights(model, "hf_pt")
     tensors = {}
     for key, var in variables.items():
@@ -50,7 +46,7 @@ def export_huggingface(model, folder: str | os.PathLike) -> str:
         tensors[key] = np.ascontiguousarray(value)
     folder = os.fspath(folder)
     os.makedirs(folder, exist_ok=True)
-    save_file(tensors, os.path.join(folder, "model.safetensors"), metadata={"format": "pt"})
+    write_safetensors(os.path.join(folder, "model.safetensors"), tensors, metadata={"format": "pt"})
     config = {"architectures": [_ARCHITECTURES[head]], "model_type": "electra", **model.config.to_dict(),
               "position_embedding_type": "absolute", "pad_token_id": 0}
     with open(os.path.join(folder, "config.json"), "w", encoding="utf-8") as f:

@@ -1,7 +1,7 @@
 """``load_model(path)``: any supported ELECTRA checkpoint, recognised from its files, as a ready Keras model.
 
 Supported: NVIDIA NGC TF2 checkpoints, google-research/electra TF1 checkpoints, Hugging Face folders
-(``model.safetensors`` or ``tf_model.h5`` with ``config.json``), and folders written by ``save_model`` /
+(``model.safetensors`` or ``tf_model.h5`` with ``config.json``; both read without extra packages), and folders written by ``save_model`` /
 ``QuestionAnswerer.save`` (Keras ``model.weights.h5``). The head is read from the keys: SQuAD ``qa_outputs``
 (simple), NVIDIA's joint beam-search head, the discriminator head, or none (encoder only).
 """
@@ -63,11 +63,6 @@ def locate(path: str | os.PathLike) -> tuple[str, str]:
         safetensors_file = os.path.join(path, "model.safetensors")
         h5_file = os.path.join(path, "tf_model.h5")
         if os.path.isfile(safetensors_file):
-            try:
-                import safetensors  # noqa: F401
-            except ImportError:
-                if os.path.isfile(h5_file):
-                    return "h5", h5_file
             return "safetensors", safetensors_file
         if os.path.isfile(h5_file):
             return "h5", h5_file

@@ -80,16 +80,9 @@ def _normalise_hf_pt(key: str) -> str:
 
 
 def open_safetensors(file: str) -> Source:
-    try:
-        from safetensors import safe_open
-    except ImportError:
-        raise CheckpointError(f"reading {file!r} needs the safetensors package: pip install 'electra-qa[safetensors]' "
-                              "(or use the tf_model.h5 of the same model)") from None
-    try:
-        handle = safe_open(file, framework="numpy")
-    except Exception as e:  # safetensors raises its own error types for corrupt headers
-        raise CheckpointError(f"cannot read {file!r}: {e}") from None
-    f = handle.__enter__()
+    from electra_qa.checkpoints.safetensors_file import SafetensorsFile
+
+    f = SafetensorsFile(file)
     shapes, ignored, stored_key = {}, [], {}
     for key in f.keys():
         name = _normalise_hf_pt(key)
@@ -97,15 +90,8 @@ def open_safetensors(file: str) -> Source:
             ignored.append(key)
             continue
         stored_key[name] = key
-        shapes[name] = tuple(f.get_slice(key).get_shape())
-
-    def read(name):
-        try:
-            return f.get_tensor(stored_key[name])
-        except Exception as e:
-            raise CheckpointError(f"cannot read tensor {stored_key[name]!r} from {file!r}: {e}") from None
-
-    return Source("hf_pt", file, shapes, read, ignored, close=lambda: handle.__exit__(None, None, None))
+        shapes[name] = f.shape(key)
+    return Source("hf_pt", file, shapes, lambda name: f.read(stored_key[name]), ignored, close=f.close)
 
 
 _HF_TF_IGNORED = re.compile(r"(^electra/pooler/|^generator|^mlm___cls/|^nsp___cls/|^cls/)")

@@ -1,0 +1,104 @@
+"""A reader for ``.safetensors`` files: memory-mapped numpy views, no copy and no extra package.
+
+Format (huggingface/safetensors): 8-byte little-endian header length N, N bytes of JSON mapping each tensor name to
+``{"dtype", "shape", "data_offsets": [begin, end]}`` (offsets relative to the end of the header) plus an optional
+``__metadata__`` entry, then the raw little-endian tensor bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import struct
+
+import numpy as np
+
+from electra_qa.errors import CheckpointError
+
+_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1",
+           "U8": "u1", "BOOL": "?"}
+
+
+def _bfloat16():
+    import ml_dtypes
+
+    return np.dtype(ml_dtypes.bfloat16)
+
+
+class SafetensorsFile:
+    """Tensor names, shapes and zero-copy reads of one ``.safetensors`` file."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = os.fspath(path)
+        try:
+            size = os.path.getsize(self.path)
+            with open(self.path, "rb") as f:
+                (header_len,) = struct.unpack("<Q", f.read(8))
+                if header_len > size - 8 or header_len > 100_000_000:
+                    raise ValueError(f"header length {header_len} does not fit a {size}-byte file")
+                header = json.loads(f.read(header_len))
+        except (OSError, ValueError, struct.error) as e:
+            raise CheckpointError(f"cannot read {self.path!r} as safetensors: {e}") from None
+        self.metadata = header.pop("__metadata__", None) or {}
+        self._data_start = 8 + header_len
+        self._entries = header
+        for name, entry in header.items():
+            begin, end = entry["data_offsets"]
+            dtype = self._dtype(name, entry["dtype"])
+            if end - begin != dtype.itemsize * math.prod(entry["shape"]) or self._data_start + end > size:
+                raise CheckpointError(f"{self.path!r} is truncated or corrupt: tensor {name!r} does not fit the file")
+        self._map = np.memmap(self.path, dtype=np.uint8, mode="r") if size > self._data_start else np.zeros(0, "u1")
+
+    def _dtype(self, name: str, code: str) -> np.dtype:
+        if code == "BF16":
+            return _bfloat16()
+        if code not in _DTYPES:
+            raise CheckpointError(f"{self.path!r}: tensor {name!r} has unsupported dtype {code}")
+        return np.dtype(_DTYPES[code])
+
+    def keys(self) -> list[str]:
+        return list(self._entries)
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return tuple(self._entries[name]["shape"])
+
+    def read(self, name: str) -> np.ndarray:
+        """A read-only view of the tensor's bytes in the mapped file."""
+        entry = self._entries[name]
+        begin, end = entry["data_offsets"]
+        raw = self._map[self._data_start + begin:self._data_start + end]
+        return raw.view(self._dtype(name, entry["dtype"])).reshape(entry["shape"])
+
+    def close(self) -> None:
+        self._map = None
+
+
+_CODES = {np.dtype("<f8"): "F64", np.dtype("<f4"): "F32", np.dtype("<f2"): "F16", np.dtype("<i8"): "I64",
+          np.dtype("<i4"): "I32", np.dtype("<i2"): "I16", np.dtype("i1"): "I8", np.dtype("u1"): "U8",
+          np.dtype("?"): "BOOL"}
+
+
+def write_safetensors(path: str | os.PathLike, tensors: dict[str, np.ndarray], metadata: dict | None = None) -> None:
+    """Write ``tensors`` as a ``.safetensors`` file (header padded to 8 bytes; written to a temp name, then renamed)."""
+    header, offset, arrays = {}, 0, []
+    if metadata:
+        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+    for name in sorted(tensors):
+        array = np.ascontiguousarray(tensors[name])
+        code = "BF16" if array.dtype.name == "bfloat16" else _CODES.get(array.dtype.newbyteorder("<"))
+        if code is None:
+            raise CheckpointError(f"cannot write tensor {name!r} of dtype {array.dtype} as safetensors")
+        header[name] = {"dtype": code, "shape": list(array.shape), "data_offsets": [offset, offset + array.nbytes]}
+        offset += array.nbytes
+        arrays.append(array)
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    path = os.fspath(path)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for array in arrays:
+            f.write(array.tobytes())
+    os.replace(tmp, path)
