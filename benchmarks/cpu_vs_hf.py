@@ -7,7 +7,8 @@
 (2) end to end, questions/s over the 209 hand-written pairs of benchmarks/data/qa_pairs.json: ``qa.batch`` with
     ``scoring="hf_pipeline"`` (the pipeline's windows and scoring) against the question-answering pipeline of
     transformers 4.57, checking that both return the same answer spans; our default SQuAD scoring is timed too;
-(3) cold start: seconds from a new process to the first answer.
+(3) cold start: seconds from a new process to the first answer;
+(4) end to end with our opt-in bfloat16 policies (CPUs with bfloat16 units), with their answer agreement.
 
 Weights: ELECTRA-base sized, random (seed 0), written once in Hugging Face layout by ``export_huggingface`` under
 benchmarks/out/hf_base, with the BERT-uncased vocab. The peer side runs in its own venv (torch, transformers 4.57.6):
@@ -92,6 +93,13 @@ def ours(folder, repeats):
     out["e2e_squad_scoring_q_per_s"] = len(items) / seconds
     out["windows_pipeline"] = sum(len(f) for f in qa.features(items))
     out["windows_squad"] = sum(len(f) for f in squad.features(items))
+    for precision in ("mixed_bfloat16", "bfloat16"):  # opt-in on CPUs with bfloat16 units (AVX512-BF16/AMX)
+        half = QuestionAnswerer.from_checkpoint(folder, scoring="hf_pipeline", max_answer_length=15, doc_overlap=128,
+                                                precision=precision)
+        half.batch(items)
+        seconds, answers = _timed(lambda: half.batch(items), repeats)
+        out[f"e2e_{precision}_q_per_s"] = len(items) / seconds
+        out[f"answers_{precision}"] = [(a.start, a.end, a.text) for a in answers]
     return out
 
 
@@ -182,6 +190,12 @@ def main():
         sides[side] = json.loads(proc.stdout.strip().splitlines()[-1])
     o, p = sides["ours"], sides["peer"]
     same = sum(tuple(a[:2]) == tuple(b[:2]) for a, b in zip(o["answers"], p["answers"]))
+    half = {precision: {"q_per_s": o[f"e2e_{precision}_q_per_s"],
+                        "ratio": o[f"e2e_{precision}_q_per_s"] / p["e2e_q_per_s"],
+                        "same_answer_spans_as_peer_float32": "{}/{}".format(
+                            sum(tuple(a[:2]) == tuple(b[:2]) for a, b in zip(o[f"answers_{precision}"], p["answers"])),
+                            len(p["answers"]))}
+            for precision in ("mixed_bfloat16", "bfloat16")}
     report = {
         "machine": os.uname().nodename, "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
         "peer": {k: p[k] for k in ("transformers", "torch", "threads")},
@@ -195,6 +209,7 @@ def main():
                                "ours_squad_scoring": o["e2e_squad_scoring_q_per_s"],
                                "first_call_s": {"ours": o["e2e_first_call_s"], "peer": p["e2e_first_call_s"]}},
         "same_answer_spans": f"{same}/{len(o['answers'])}",
+        "end_to_end_half_precision_ours": half,
         "windows": {"pipeline_windows": o["windows_pipeline"], "squad_windows": o["windows_squad"]},
         "cold_start_s": {"ours": cold["ours"][0], "peer": cold["peer"][0],
                          "ratio_peer_over_ours": cold["peer"][0] / cold["ours"][0]},

@@ -136,9 +136,10 @@ def build_features(example_index: int, question: Encoding, context: Encoding, co
     return features
 
 
-def pad_batch(features: list[Feature], length: int) -> dict[str, np.ndarray]:
-    """Stack features into model inputs padded on the right to ``length`` ([PAD]=0, mask 0, type 0, p_mask 1)."""
-    batch = len(features)
+def pad_batch(features: list[Feature], length: int, rows: int | None = None) -> dict[str, np.ndarray]:
+    """Stack features into model inputs padded on the right to ``length`` ([PAD]=0, mask 0, type 0, p_mask 1), and
+    with empty rows up to ``rows`` (default: one row per feature)."""
+    batch = max(rows or 0, len(features))
     out = {"input_ids": np.zeros((batch, length), np.int32), "attention_mask": np.zeros((batch, length), np.int32),
            "token_type_ids": np.zeros((batch, length), np.int32), "p_mask": np.ones((batch, length), np.float32)}
     for i, f in enumerate(features):

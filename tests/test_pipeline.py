@@ -128,3 +128,17 @@ def test_unreadable_vocab(tmp_path):
     (tmp_path / "v.txt").write_text("a\nb\n")
     with pytest.raises(InputError, match="no \\[UNK\\]"):
         load_tokenizer(tmp_path / "v.txt")
+
+
+def test_compiled_shapes_are_bounded(monkeypatch):
+    """Windows are padded to length buckets; on compile-per-shape backends batches are padded to powers of two."""
+    import keras
+
+    from electra_qa import pipeline
+
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    assert [pipeline._batch_rows(n) for n in (1, 2, 3, 5, 8, 9, 31, 32)] == [1, 2, 4, 8, 8, 16, 32, 32]
+    assert {pipeline._bucket(n, 384) for n in range(1, 385)} == {64, 128, 192, 256, 320, 384}
+    assert pipeline._bucket(300, 300) == 300
+    monkeypatch.setattr(keras.backend, "backend", lambda: "tensorflow")  # one shape-relaxed graph for any batch
+    assert [pipeline._batch_rows(n) for n in (1, 3, 31)] == [1, 3, 31]
