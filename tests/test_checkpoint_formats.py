@@ -347,3 +347,14 @@ def test_safetensors_reader_and_writer_agree_with_the_package(tmp_path):
     (tmp_path / "junk.safetensors").write_bytes(b"\xff" * 64)
     with pytest.raises(CheckpointError, match="cannot read .* as safetensors"):
         SafetensorsFile(tmp_path / "junk.safetensors")
+
+
+@pytest.mark.parametrize("make", [lambda: ElectraForQuestionAnswering(TINY, head="joint", beam_size=3, version_2=True),
+                                  lambda: ElectraForQuestionAnswering(TINY, head="simple", dtype="mixed_bfloat16"),
+                                  lambda: ElectraDiscriminator(TINY), lambda: ElectraModel(TINY)])
+def test_keras_config_round_trip(make):
+    model = make()
+    again = type(model).from_config(model.get_config())
+    assert again.get_config() == model.get_config()
+    assert again.config == TINY and again.dtype_policy.name == model.dtype_policy.name
+    assert [tuple(w.shape) for w in again.weights] == [tuple(w.shape) for w in model.weights]

@@ -10,7 +10,6 @@ state, generator tower, pooler, step counters) are set aside as ``ignored`` and 
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from typing import Callable
 

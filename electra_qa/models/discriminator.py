@@ -7,6 +7,7 @@ from keras import ops
 
 from electra_qa.config import ElectraConfig
 from electra_qa.models.encoder import ElectraEncoder
+from electra_qa.models.serialization import constructor_args, model_config
 from electra_qa.models.initializers import kernel_initializer
 from electra_qa.models.transformer_layer import activation_fn
 
@@ -45,13 +46,8 @@ class ElectraDiscriminator(keras.Model):
                 "sequence_output": ops.cast(hidden, "float32")}
 
     def get_config(self):
-        return {"name": self.name, "config": self.config.to_dict(),
-                "dtype": keras.dtype_policies.serialize(self.dtype_policy)}
+        return model_config(self)
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        config["config"] = ElectraConfig.from_dict(config["config"])
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
-        return cls(**config)
+        return cls(**constructor_args(config))

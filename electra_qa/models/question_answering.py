@@ -7,6 +7,7 @@ from keras import ops
 
 from electra_qa.config import ElectraConfig
 from electra_qa.models.encoder import ElectraEncoder
+from electra_qa.models.serialization import constructor_args, model_config
 from electra_qa.models.qa_heads import JointQAHead, SimpleQAHead
 
 HEAD_TYPES = ("joint", "simple")
@@ -65,14 +66,9 @@ class ElectraForQuestionAnswering(keras.Model):
         return outputs
 
     def get_config(self):
-        return {"name": self.name, "config": self.config.to_dict(), "head": self.head_type,
-                "beam_size": self.beam_size, "version_2": self.version_2, "amp": self.amp,
-                "dtype": keras.dtype_policies.serialize(self.dtype_policy)}
+        return {**model_config(self), "head": self.head_type, "beam_size": self.beam_size,
+                "version_2": self.version_2, "amp": self.amp}
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        config["config"] = ElectraConfig.from_dict(config["config"])
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
-        return cls(**config)
+        return cls(**constructor_args(config))
