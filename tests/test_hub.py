@@ -197,3 +197,15 @@ def test_hugging_face_hub_ids_go_through_huggingface_hub(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "huggingface_hub", None)
     with pytest.raises(DownloadError, match="need the huggingface_hub package"):
         QuestionAnswerer.from_pretrained("someone/electra-squad2")
+
+
+def test_answer_without_checkpoint_uses_the_pretrained_default(monkeypatch, tmp_path):
+    """answer() and the CLI fall back to from_pretrained(); offline that is a clear DownloadError, not a traceback."""
+    from electra_qa import answer
+    from electra_qa.cli import main
+
+    monkeypatch.setenv("ELECTRA_QA_CACHE", str(tmp_path))
+    monkeypatch.setenv("ELECTRA_QA_NGC_URL", "http://127.0.0.1:9/electra.zip")
+    with pytest.raises(DownloadError, match="could not download 'nvidia/electra-base-squad1.1'"):
+        answer("Who won?", "The Broncos won.")
+    assert main(["answer", "-q", "Who won?", "-c", "The Broncos won."]) == 2
