@@ -168,11 +168,17 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None, progr
 
 
 def _find_checkpoint(folder: pathlib.Path) -> pathlib.Path:
+    """The archive's TensorFlow checkpoint: the one its ``checkpoint`` state file names, else the only (or last by
+    name, e.g. ``..._epoch_2_ckpt`` after ``..._epoch_1_ckpt``) ``.index`` file."""
+    from electra_qa.checkpoints.loader import locate
+
+    states = sorted(folder.rglob("checkpoint"))
+    if len(states) == 1 and states[0].is_file():
+        return pathlib.Path(locate(states[0])[1])
     indexes = sorted(folder.rglob("*.index"))
-    if len(indexes) != 1:
-        raise DownloadError(f"the downloaded archive holds {len(indexes)} TensorFlow checkpoints "
-                            f"({', '.join(p.name for p in indexes) or 'none'}); expected one")
-    return indexes[0].with_suffix("")
+    if not indexes:
+        raise DownloadError("the downloaded archive holds no TensorFlow checkpoint (.index file)")
+    return indexes[-1].with_suffix("")
 
 
 def _offline_message(spec: PretrainedModel, errors: list[str]) -> str:

@@ -209,3 +209,15 @@ def test_answer_without_checkpoint_uses_the_pretrained_default(monkeypatch, tmp_
     with pytest.raises(DownloadError, match="could not download 'nvidia/electra-base-squad1.1'"):
         answer("Who won?", "The Broncos won.")
     assert main(["answer", "-q", "Who won?", "-c", "The Broncos won."]) == 2
+
+
+def test_archive_with_several_checkpoints(tmp_path):
+    folder = fixture_dir("ngc_tiny")
+    index = next(folder.glob("*.index")).name
+    for epoch in (1, 2):
+        (tmp_path / f"model_epoch_{epoch}_ckpt.index").write_bytes((folder / index).read_bytes())
+    assert hub._find_checkpoint(tmp_path) == tmp_path / "model_epoch_2_ckpt"
+    (tmp_path / "checkpoint").write_text('model_checkpoint_path: "model_epoch_1_ckpt"\n')
+    assert hub._find_checkpoint(tmp_path) == tmp_path / "model_epoch_1_ckpt"
+    with pytest.raises(DownloadError, match="no TensorFlow checkpoint"):
+        hub._find_checkpoint(tmp_path / "nothing")
