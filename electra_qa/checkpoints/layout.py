@@ -132,13 +132,14 @@ class Format(NamedTuple):
     description: str
     key: Callable[[str], str]
     transposed_kernels: bool  # stored [out, in] (PyTorch Linear) instead of Keras' [in, out]
+    encoder_prefix: str       # every encoder key starts with it; head keys do not
 
 
 FORMATS = {
-    "ngc": Format("NVIDIA NGC TF2 checkpoint (DeepLearningExamples)", _ngc, False),
-    "google": Format("google-research/electra TF1 checkpoint", _google, False),
-    "hf_tf": Format("Hugging Face TF2 weights (tf_model.h5)", _hf_tf, False),
-    "hf_pt": Format("Hugging Face PyTorch weights (model.safetensors)", _hf_pt, True),
+    "ngc": Format("NVIDIA NGC TF2 checkpoint (DeepLearningExamples)", _ngc, False, "electra/"),
+    "google": Format("google-research/electra TF1 checkpoint", _google, False, "electra/"),
+    "hf_tf": Format("Hugging Face TF2 weights (tf_model.h5)", _hf_tf, False, "electra/"),
+    "hf_pt": Format("Hugging Face PyTorch weights (model.safetensors)", _hf_pt, True, "electra."),
 }
 
 

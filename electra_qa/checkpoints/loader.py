@@ -219,8 +219,8 @@ class CheckpointInfo:
 
 def _split_head_keys(source: Source, shapes: dict, variables: dict) -> tuple[dict, list[str]]:
     """With head="encoder": checkpoint keys outside the encoder become unused instead of unexpected."""
-    enc_prefix = FORMATS[source.format].key("electra/embeddings/word_embeddings").split("embeddings")[0]
-    kept = {k: v for k, v in shapes.items() if k in variables or k.startswith(enc_prefix)}
+    prefix = FORMATS[source.format].encoder_prefix
+    kept = {k: v for k, v in shapes.items() if k in variables or k.startswith(prefix)}
     return kept, [k for k in shapes if k not in kept]
 
 
