@@ -142,3 +142,21 @@ def test_compiled_shapes_are_bounded(monkeypatch):
     assert pipeline._bucket(300, 300) == 300
     monkeypatch.setattr(keras.backend, "backend", lambda: "tensorflow")  # one shape-relaxed graph for any batch
     assert [pipeline._batch_rows(n) for n in (1, 3, 31)] == [1, 3, 31]
+
+
+def test_hundred_thousand_word_context_is_just_more_windows(joint):
+    """Windows cover every context token and each token has exactly one max-context window."""
+    words = ["the", "river", "bridge", "was", "built", "in", "town", "by", "merchants", "1610"]
+    context = " ".join(words[i % len(words)] for i in range(100_000))
+    features = joint.features([("when was it built?", context)])[0]
+    covered = np.zeros(len(context), bool)
+    owners = {}
+    for f in features:
+        for (s, e), best in zip(f.char_spans, f.is_max_context):
+            covered[s:e] = True
+            if best:
+                assert (s, e) not in owners
+                owners[(s, e)] = f.window_index
+    assert covered[[i for i, ch in enumerate(context) if ch != " "]].all()
+    assert len(owners) == len({(int(s), int(e)) for f in features for s, e in f.char_spans})
+    assert features[-1].char_spans[-1][1] == len(context)
