@@ -1,17 +1,51 @@
-"""electra_qa: extractive question answering with ELECTRA (Keras 3), exact to NVIDIA's NGC SQuAD reference."""
+"""electra_qa: extractive question answering with ELECTRA (Keras 3), exact to NVIDIA's NGC SQuAD reference.
+
+The public names below are imported on first use, so ``import electra_qa`` (and the command line's start-up) does not
+load Keras and its backend until a model is needed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
 
 from electra_qa.config import ElectraConfig
 from electra_qa.errors import CheckpointError, ConfigError, ElectraQAError, InputError
-from electra_qa.checkpoints import (export_huggingface, inspect_checkpoint, load_model, load_ngc_checkpoint,
-                                      save_model)
-from electra_qa.models import ElectraDiscriminator, ElectraEncoder, ElectraForQuestionAnswering, ElectraModel
-from electra_qa.pipeline import QuestionAnswerer, answer, predict_squad
-from electra_qa.postprocess import Answer
-from electra_qa.tokenization import load_tokenizer
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "answer": "electra_qa.pipeline", "QuestionAnswerer": "electra_qa.pipeline", "predict_squad": "electra_qa.pipeline",
+    "Answer": "electra_qa.postprocess", "load_tokenizer": "electra_qa.tokenization",
+    "ElectraForQuestionAnswering": "electra_qa.models", "ElectraDiscriminator": "electra_qa.models",
+    "ElectraModel": "electra_qa.models", "ElectraEncoder": "electra_qa.models",
+    "load_model": "electra_qa.checkpoints", "inspect_checkpoint": "electra_qa.checkpoints",
+    "save_model": "electra_qa.checkpoints", "export_huggingface": "electra_qa.checkpoints",
+    "load_ngc_checkpoint": "electra_qa.checkpoints",
+}
 
 __all__ = ["answer", "QuestionAnswerer", "Answer", "predict_squad", "load_tokenizer", "ElectraConfig",
            "ElectraForQuestionAnswering", "ElectraDiscriminator", "ElectraModel", "ElectraEncoder", "load_model",
            "inspect_checkpoint", "save_model", "export_huggingface", "load_ngc_checkpoint", "ElectraQAError",
            "CheckpointError", "ConfigError", "InputError"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'electra_qa' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs
+    from electra_qa.checkpoints import (export_huggingface, inspect_checkpoint, load_model, load_ngc_checkpoint,
+                                        save_model)
+    from electra_qa.models import ElectraDiscriminator, ElectraEncoder, ElectraForQuestionAnswering, ElectraModel
+    from electra_qa.pipeline import QuestionAnswerer, answer, predict_squad
+    from electra_qa.postprocess import Answer
+    from electra_qa.tokenization import load_tokenizer

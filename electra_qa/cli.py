@@ -117,9 +117,26 @@ def _download(args) -> int:
     return 0
 
 
+def _import_backend_quietly() -> None:
+    """Import Keras and its backend with file descriptor 2 pointed at /dev/null: TensorFlow 2.2x writes C++ start-up
+    lines to stderr before any log setting applies. Only the command line does this, in its own process; Python
+    errors still surface as exceptions."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import keras  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if argv is None:  # a real command-line run, not a call from Python code
+        _import_backend_quietly()
     from electra_qa.errors import ElectraQAError
 
     command = {"answer": _answer, "inspect": _inspect, "convert": _convert, "download": _download}[args.command]
