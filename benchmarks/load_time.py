@@ -82,8 +82,10 @@ def measure(folder, repeats):
         runs.append(json.loads(out.strip().splitlines()[-1]))
         print("  " + json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in runs[-1].items()}))
     best = min(runs, key=lambda r: r["load_s"])
-    print(f"  best load {best['load_s']:.2f} s; peak RSS {max(r['peak_rss_mb'] for r in runs):.0f} MB "
-          f"(after imports {best['rss_after_import_mb']:.0f} MB; growth {max(r['peak_growth_mb'] for r in runs):.0f} MB)")
+    peak = max(r["peak_rss_mb"] for r in runs)
+    growth = max(r["peak_growth_mb"] for r in runs)
+    print(f"  best load {best['load_s']:.2f} s; peak RSS {peak:.0f} MB "
+          f"(after imports {best['rss_after_import_mb']:.0f} MB; growth {growth:.0f} MB)")
 
 
 def main():

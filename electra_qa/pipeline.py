@@ -23,7 +23,8 @@ LENGTH_BUCKETS = (64, 128, 192, 256, 320, 384, 448, 512)
 EAGER_FIRST_CALL_TOKENS = 1024
 
 SETTINGS = ("max_seq_length", "doc_stride", "max_query_length", "n_best_size", "max_answer_length",
-            "version_2_with_negative", "null_score_diff_threshold", "batch_size", "scoring", "align_to_words", "doc_overlap")
+            "version_2_with_negative", "null_score_diff_threshold", "batch_size", "scoring", "align_to_words",
+            "doc_overlap")
 SCORINGS = ("squad", "hf_pipeline")
 
 
@@ -74,8 +75,8 @@ class QuestionAnswerer:
         scoring: "squad" (default): NVIDIA's/SQuAD's post-processing, spans start at a token in its max-context
             window, score = probability among the question's n-best. "hf_pipeline": the Hugging Face
             question-answering pipeline's scoring for simple-head models (per-window p_start * p_end, equal texts
-            merged by adding scores, null answer from [CLS] when version_2_with_negative); ``doc_stride`` stays the
-            step between window starts (HF's ``doc_stride`` is the overlap: ours = window length - theirs).
+            merged by adding scores, null answer from [CLS] when version_2_with_negative); add ``doc_overlap=128``
+            for the pipeline's windows.
         align_to_words: with "hf_pipeline", widen spans to whole tokenizer words (the pipeline's default).
         doc_overlap: if set, consecutive windows overlap by this many tokens (the Hugging Face pipeline's
             ``doc_stride``, 128 there by default) instead of starting every ``doc_stride`` tokens.
@@ -99,6 +100,9 @@ class QuestionAnswerer:
                             ("max_answer_length", max_answer_length), ("batch_size", batch_size)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"{name} must be a positive integer, got {value!r}")
+        if doc_overlap is not None and (isinstance(doc_overlap, bool) or not isinstance(doc_overlap, int)
+                                        or doc_overlap < 0):
+            raise InputError(f"doc_overlap must be a non-negative integer or None, got {doc_overlap!r}")
         if max_seq_length > config.max_position_embeddings:
             raise InputError(f"max_seq_length {max_seq_length} exceeds the model's max_position_embeddings "
                              f"{config.max_position_embeddings}")
@@ -119,9 +123,6 @@ class QuestionAnswerer:
         self.batch_size = batch_size
         self._graph_calls_only = False
         self.scoring = scoring
-        if doc_overlap is not None and (isinstance(doc_overlap, bool) or not isinstance(doc_overlap, int)
-                                        or doc_overlap < 0):
-            raise InputError(f"doc_overlap must be a non-negative integer or None, got {doc_overlap!r}")
         self.doc_overlap = doc_overlap
         self.align_to_words = bool(align_to_words)
 

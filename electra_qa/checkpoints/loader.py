@@ -1,8 +1,8 @@
 """``load_model(path)``: any supported ELECTRA checkpoint, recognised from its files, as a ready Keras model.
 
 Supported: NVIDIA NGC TF2 checkpoints, google-research/electra TF1 checkpoints, Hugging Face folders
-(``model.safetensors`` or ``tf_model.h5`` with ``config.json``; both read without extra packages), and folders written by ``save_model`` /
-``QuestionAnswerer.save`` (Keras ``model.weights.h5``). The head is read from the keys: SQuAD ``qa_outputs``
+(``model.safetensors`` or ``tf_model.h5`` with ``config.json``; both read without extra packages), and folders
+written by ``save_model`` / ``QuestionAnswerer.save`` (Keras ``model.weights.h5``). The head is read from the keys: SQuAD ``qa_outputs``
 (simple), NVIDIA's joint beam-search head, the discriminator head, or none (encoder only).
 """
 
