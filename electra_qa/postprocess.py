@@ -17,8 +17,9 @@ NULL_ANSWER = "the model's null score says the context holds no answer (SQuAD 2.
 class Answer:
     """An answer span: ``text == context[start:end]`` of the string that was passed.
 
-    ``score`` is the probability of this span among the question's n-best spans (softmax over their summed start and
-    end scores). An empty answer (``text == ""``, ``start == end == 0``) carries a ``reason``.
+    ``score``: with the default SQuAD scoring, the probability of this span among the question's n-best spans (softmax
+    over their summed start and end scores); with ``scoring="hf_pipeline"``, the Hugging Face pipeline's score
+    (p_start * p_end within a window, added up over equal answers). An empty answer (``text == ""``, ``start == end == 0``) carries a ``reason``.
     """
 
     text: str
@@ -118,6 +119,13 @@ class PipelineSpan:
     char_end: int
 
 
+def _window_probabilities(logits: np.ndarray, desired: np.ndarray) -> np.ndarray:
+    """float32 softmax over a window, tokens that cannot be answers set to -10000 first (as the pipeline does)."""
+    z = np.where(desired, logits, -10000.0).astype(np.float32)
+    z = np.exp(z - z.max())
+    return z / z.sum()
+
+
 def pipeline_spans(feature: Feature, out: dict, top_k: int, max_answer_length: int,
                    align_to_words: bool) -> tuple[list[PipelineSpan], float]:
     """One window scored as the Hugging Face question-answering pipeline does, and its null score.
@@ -129,12 +137,8 @@ def pipeline_spans(feature: Feature, out: dict, top_k: int, max_answer_length: i
     """
     n = feature.length
     desired = feature.p_mask[:n] == 0
-    start = np.where(desired, out["start_logits"][:n], -10000.0).astype(np.float32)
-    end = np.where(desired, out["end_logits"][:n], -10000.0).astype(np.float32)
-    start = np.exp(start - start.max())
-    start /= start.sum()
-    end = np.exp(end - end.max())
-    end /= end.sum()
+    start = _window_probabilities(out["start_logits"][:n], desired)
+    end = _window_probabilities(out["end_logits"][:n], desired)
     null = float(start[0] * end[0])
     start[0] = end[0] = 0.0
     scores = np.tril(np.triu(np.outer(start, end)), max_answer_length - 1).ravel()

@@ -12,7 +12,7 @@ import math
 import os
 
 from electra_qa.checkpoints.assign import Fit
-from electra_qa.checkpoints.loader import CONFIG_FILE, KERAS_WEIGHTS, CheckpointInfo
+from electra_qa.checkpoints.loader import CONFIG_FILE, KERAS_WEIGHTS, CheckpointInfo, _build
 from electra_qa.config import ElectraConfig
 from electra_qa.errors import CheckpointError
 
@@ -69,18 +69,16 @@ def read_section(folder: str) -> tuple[ElectraConfig, dict]:
     return ElectraConfig.from_dict(data), section
 
 
-def _build(config, section, dtype):
-    from electra_qa.models import ElectraDiscriminator, ElectraForQuestionAnswering, ElectraModel
-    from electra_qa.models.initializers import weights_to_be_loaded
+def _head(section: dict) -> str:
+    """The loader's head name for a saved model class."""
+    if section["model"] == "ElectraForQuestionAnswering":
+        return section["head"]
+    return "discriminator" if section["model"] == "ElectraDiscriminator" else "encoder"
 
-    with weights_to_be_loaded():
-        if section["model"] == "ElectraForQuestionAnswering":
-            return ElectraForQuestionAnswering(config, head=section["head"], beam_size=section.get("beam_size", 4),
-                                               version_2=section.get("version_2", False),
-                                               amp=section.get("amp", True), dtype=dtype, name="electra_qa")
-        if section["model"] == "ElectraDiscriminator":
-            return ElectraDiscriminator(config, dtype=dtype, name="electra_discriminator")
-        return ElectraModel(config, dtype=dtype, name="electra_model")
+
+def _build_saved(config, section, dtype):
+    return _build(config, _head(section), section.get("version_2", False), section.get("beam_size", 4),
+                  section.get("amp", True), dtype)
 
 
 def _stored_arrays(file: str) -> tuple[int, int]:
@@ -103,23 +101,31 @@ def _stored_arrays(file: str) -> tuple[int, int]:
     return count, size
 
 
+def _arrays_problem(file: str, model) -> str | None:
+    """Why the weights file cannot belong to ``model`` (array count or total size differ), or None."""
+    count, size = _stored_arrays(file)
+    expected = sum(math.prod(w.shape) for w in model.weights)
+    if (count, size) == (len(model.weights), expected):
+        return None
+    return (f"{file!r} holds {count} arrays ({size:,} values) but the model in its config.json has "
+            f"{len(model.weights)} ({expected:,}); the folder's files do not belong together")
+
+
 def load_keras_folder(folder: str, head: str = "auto", dtype=None):
     """The model saved in ``folder`` by ``save_model``; strict: every stored array used, every weight set."""
     config, section = read_section(folder)
-    model = _build(config, section, dtype)
+    model = _build_saved(config, section, dtype)
     file = os.path.join(folder, KERAS_WEIGHTS)
-    count, size = _stored_arrays(file)
-    expected_size = sum(math.prod(w.shape) for w in model.weights)
-    if count != len(model.weights) or size != expected_size:
-        raise CheckpointError(f"{file!r} holds {count} arrays ({size:,} values) but the model in its config.json has "
-                              f"{len(model.weights)} ({expected_size:,}); the folder's files do not belong together")
+    problem = _arrays_problem(file, model)
+    if problem:
+        raise CheckpointError(problem)
     try:
         model.load_weights(file)
     except (ValueError, KeyError, OSError) as e:
         raise CheckpointError(f"{file!r} does not fit the model in its config.json: {e}") from None
     if head == "encoder" and section["model"] != "ElectraModel":
         from electra_qa.checkpoints.layout import model_weights
-        encoder = _build(config, {"model": "ElectraModel"}, dtype)
+        encoder = _build(config, "encoder", False, 4, True, dtype)
         loaded = model_weights(model)
         for name, var in model_weights(encoder).items():
             var.assign(loaded[name])
@@ -129,13 +135,10 @@ def load_keras_folder(folder: str, head: str = "auto", dtype=None):
 
 def inspect_keras_folder(folder: str) -> CheckpointInfo:
     config, section = read_section(folder)
-    model = _build(config, section, None)
+    model = _build_saved(config, section, None)
     file = os.path.join(folder, KERAS_WEIGHTS)
-    count, size = _stored_arrays(file)
+    problem = _arrays_problem(file, model)
     params = sum(math.prod(w.shape) for w in model.weights)
-    problems = [] if (count, size) == (len(model.weights), params) else [
-        f"{file}: {count} arrays / {size:,} values, model {len(model.weights)} / {params:,}"]
-    head = section.get("head", {"ElectraDiscriminator": "discriminator"}.get(section["model"], "encoder"))
     return CheckpointInfo(file, "keras", "electra_qa folder (Keras model.weights.h5)", config,
-                          os.path.join(folder, CONFIG_FILE), head, bool(section.get("version_2", False)), params,
-                          Fit([], [], problems), [])
+                          os.path.join(folder, CONFIG_FILE), _head(section), bool(section.get("version_2", False)),
+                          params, Fit([], [], [problem] if problem else []), [])

@@ -2,8 +2,8 @@
 
 Supported: NVIDIA NGC TF2 checkpoints, google-research/electra TF1 checkpoints, Hugging Face folders
 (``model.safetensors`` or ``tf_model.h5`` with ``config.json``; both read without extra packages), and folders
-written by ``save_model`` / ``QuestionAnswerer.save`` (Keras ``model.weights.h5``). The head is read from the keys: SQuAD ``qa_outputs``
-(simple), NVIDIA's joint beam-search head, the discriminator head, or none (encoder only).
+written by ``save_model`` / ``QuestionAnswerer.save`` (Keras ``model.weights.h5``). The head is read from the keys:
+SQuAD ``qa_outputs`` (simple), NVIDIA's joint beam-search head, the discriminator head, or none (encoder only).
 """
 
 from __future__ import annotations
@@ -217,11 +217,22 @@ class CheckpointInfo:
         return "\n".join(lines)
 
 
-def _split_head_keys(source: Source, shapes: dict, variables: dict) -> tuple[dict, list[str]]:
-    """With head="encoder": checkpoint keys outside the encoder become unused instead of unexpected."""
-    prefix = FORMATS[source.format].encoder_prefix
-    kept = {k: v for k, v in shapes.items() if k in variables or k.startswith(prefix)}
-    return kept, [k for k in shapes if k not in kept]
+def _keys_for(model, source: Source, model_head: str) -> tuple[dict, set, dict, list[str]]:
+    """The model's variables and transposed keys in the source's naming, the stored shapes to check them against,
+    and the stored keys left unused (with head="encoder", those outside the encoder rather than unexpected)."""
+    variables, transposed = keyed_weights(model, source.format)
+    shapes = dict(source.shapes)
+    unused = list(source.ignored)
+    if model_head == "encoder":
+        prefix = FORMATS[source.format].encoder_prefix
+        kept = {k: v for k, v in shapes.items() if k in variables or k.startswith(prefix)}
+        unused += [k for k in shapes if k not in kept]
+        shapes = kept
+    return variables, transposed, shapes, unused
+
+
+def _sample_keys(source: Source) -> str:
+    return ", ".join(repr(k) for k in (list(source.shapes) + source.ignored)[:3]) or "none"
 
 
 def _open(path, config, head, expect=None, require_qa=False):
@@ -231,12 +242,11 @@ def _open(path, config, head, expect=None, require_qa=False):
     source = open_source(kind, file)
     try:
         if expect and source.format not in expect:
-            sample = ", ".join(repr(k) for k in (list(source.shapes) + source.ignored)[:3]) or "none"
             raise CheckpointError(f"{file!r} is not an NGC ELECTRA checkpoint: it looks like a "
-                                  f"{FORMATS[source.format].description} (keys look like {sample}); use load_model. "
-                                  f"{NGC_HINT}")
+                                  f"{FORMATS[source.format].description} (keys look like {_sample_keys(source)}); "
+                                  f"use load_model. {NGC_HINT}")
         if FORMATS[source.format].key("electra/embeddings/word_embeddings") not in source.shapes:
-            sample = ", ".join(repr(k) for k in (list(source.shapes) + source.ignored)[:3]) or "none"
+            sample = _sample_keys(source)
             hint = f" {NGC_HINT}" if source.format in ("ngc", "google") else ""
             what = "an NGC ELECTRA" if expect == ("ngc",) else "an ELECTRA/BERT"
             raise CheckpointError(f"{file!r} is not {what} checkpoint: no word-embedding tensor (keys look "
@@ -263,11 +273,7 @@ def inspect_checkpoint(path: str | os.PathLike, config=None, head: str = "auto")
     source, model_head, version_2, model_config, config_source = _open(path, config, head)
     try:
         model = _build(model_config, model_head, version_2, 4, True, None)
-        variables, transposed = keyed_weights(model, source.format)
-        shapes, unused = dict(source.shapes), list(source.ignored)
-        if model_head == "encoder":
-            shapes, extra = _split_head_keys(source, shapes, variables)
-            unused += extra
+        variables, transposed, shapes, unused = _keys_for(model, source, model_head)
         fit = check_fit(variables, shapes, transposed)
         params = sum(math.prod(v.shape) for v in variables.values())
         return CheckpointInfo(source.path, source.format, FORMATS[source.format].description, model_config,
@@ -312,10 +318,7 @@ def load_model(path: str | os.PathLike, config: ElectraConfig | dict | str | Non
     source, model_head, version_2, model_config, _ = _open(path, config, head, expect, require_qa)
     try:
         model = _build(model_config, model_head, version_2, beam_size, amp, dtype)
-        variables, transposed = keyed_weights(model, source.format)
-        shapes = dict(source.shapes)
-        if model_head == "encoder":
-            shapes, _ = _split_head_keys(source, shapes, variables)
+        variables, transposed, shapes, _ = _keys_for(model, source, model_head)
         source.check_readable([k for k in variables if k in shapes])
         assign_strict(variables, shapes, source.read, source=f"{FORMATS[source.format].description} {file!r}",
                       transposed=transposed)
