@@ -36,6 +36,10 @@ class DownloadError(ElectraQAError):
     """A model could not be fetched or installed into the cache."""
 
 
+class ChecksumError(DownloadError):
+    """A downloaded file's SHA-256 differs from the recorded one (the file is deleted)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class PretrainedModel:
     """A downloadable checkpoint: where it is, what it is, how to check it."""
@@ -114,6 +118,16 @@ def _sha256(path: pathlib.Path) -> str:
     return digest.hexdigest()
 
 
+def _verified_sha256(path: pathlib.Path, expected: str | None, what: str) -> str:
+    """The file's SHA-256; when it differs from ``expected`` the file is deleted and ChecksumError raised."""
+    digest = _sha256(path)
+    if expected is not None and digest != expected.lower():
+        path.unlink()
+        raise ChecksumError(f"checksum mismatch for {what}: got SHA-256 {digest}, expected {expected}; the download "
+                            "was deleted and nothing was installed")
+    return digest
+
+
 def download(url: str, dest: str | os.PathLike, sha256: str | None = None, progress: bool = True,
              retries: int = 3, timeout: float = 60.0) -> str:
     """Fetch ``url`` into ``dest`` through ``dest + ".part"``, resuming a partial file with an HTTP Range request.
@@ -158,11 +172,7 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None, progr
             if attempt > retries or not got_some:
                 raise DownloadError(f"cannot download {url}: {getattr(e, 'reason', e)}. The partial file "
                                     f"{part} is kept and a later call resumes it.") from None
-    digest = _sha256(part)
-    if sha256 is not None and digest != sha256.lower():
-        part.unlink()
-        raise DownloadError(f"checksum mismatch for {url}: got SHA-256 {digest}, expected {sha256}; the download was "
-                            "deleted and nothing was installed")
+    digest = _verified_sha256(part, sha256, url)
     os.replace(part, dest)
     return digest
 
@@ -208,14 +218,16 @@ def fetch(name: str = DEFAULT_MODEL, cache_dir: str | os.PathLike | None = None,
     urls = [url] if url else ([env_url] if env_url else list(spec.urls))
     archive = root / "download.zip"
     errors, used, digest = [], None, None
-    for candidate in urls:
+    if archive.is_file():  # downloaded by an earlier call whose conversion did not finish, or kept
+        digest, used = _verified_sha256(archive, spec.sha256, str(archive)), f"{archive} (downloaded earlier)"
+    for candidate in urls if used is None else ():
         try:
-            digest = download(candidate, archive, spec.sha256, progress) if not archive.is_file() else _sha256(archive)
+            digest = download(candidate, archive, spec.sha256, progress)
             used = candidate
             break
+        except ChecksumError:
+            raise
         except DownloadError as e:
-            if "checksum mismatch" in str(e):
-                raise
             errors.append(str(e))
     if used is None:
         raise DownloadError(_offline_message(spec, errors))

@@ -221,3 +221,13 @@ def test_archive_with_several_checkpoints(tmp_path):
     assert hub._find_checkpoint(tmp_path) == tmp_path / "model_epoch_1_ckpt"
     with pytest.raises(DownloadError, match="no TensorFlow checkpoint"):
         hub._find_checkpoint(tmp_path / "nothing")
+
+
+def test_a_cached_download_is_checked_too(tmp_path, registered):
+    """A zip left by an earlier, unfinished install is verified against the recorded SHA-256 before use."""
+    root = tmp_path / "test--ngc-tiny"
+    root.mkdir()
+    (root / "download.zip").write_bytes(b"not the archive")
+    with pytest.raises(hub.ChecksumError, match="checksum mismatch.*nothing was installed"):
+        hub.fetch("test/ngc-tiny", cache_dir=tmp_path, progress=False)
+    assert not (root / "download.zip").exists() and not (root / "model").exists()
