@@ -1,6 +1,6 @@
 """One walk over a model's weights, and how each checkpoint format names them.
 
-``model_weights(model)`` names every variable of an ``ElectraForQuestionAnswering``, ``ElectraDiscriminator`` or
+``model_slots(model)`` names every weight of an ``ElectraForQuestionAnswering``, ``ElectraDiscriminator`` or
 ``ElectraModel`` with google-research/electra's TF1 names (``electra/encoder/layer_3/attention/self/query/kernel``);
 the SQuAD heads keep the names of the format that defined them (``qa_outputs/...`` from Hugging Face,
 ``start_logits/...``, ``end_logits/...``, ``answer_class/...`` from NVIDIA). Each ``FORMATS`` entry turns such a name
@@ -26,22 +26,21 @@ LAYER_PARTS = {
 
 
 def _dense(prefix, layer, bias=True):
-    out = {f"{prefix}/kernel": layer.kernel}
+    out = {f"{prefix}/kernel": (layer, "kernel")}
     if bias:
-        out[f"{prefix}/bias"] = layer.bias
+        out[f"{prefix}/bias"] = (layer, "bias")
     return out
 
 
 def _norm(prefix, layer):
-    return {f"{prefix}/gamma": layer.gamma, f"{prefix}/beta": layer.beta}
+    return {f"{prefix}/gamma": (layer, "gamma"), f"{prefix}/beta": (layer, "beta")}
 
 
-def encoder_weights(encoder) -> dict:
+def _encoder_slots(encoder) -> dict:
     emb = encoder.embeddings
-    out = {"electra/embeddings/word_embeddings": emb.word_embeddings,
-           "electra/embeddings/position_embeddings": emb.position_embeddings,
-           "electra/embeddings/token_type_embeddings": emb.token_type_embeddings,
-           **_norm("electra/embeddings/LayerNorm", emb.layer_norm)}
+    out = {f"electra/embeddings/{attr}": (emb, attr)
+           for attr in ("word_embeddings", "position_embeddings", "token_type_embeddings")}
+    out.update(_norm("electra/embeddings/LayerNorm", emb.layer_norm))
     if encoder.embeddings_project is not None:
         out.update(_dense("electra/embeddings_project", encoder.embeddings_project))
     for i, layer in enumerate(encoder.transformer_layers):
@@ -52,9 +51,13 @@ def encoder_weights(encoder) -> dict:
     return out
 
 
-def model_weights(model) -> dict:
-    """Canonical (google-research style) name -> Keras variable, for every weight of ``model``."""
-    out = encoder_weights(model.electra)
+def model_slots(model) -> dict:
+    """Canonical (google-research style) name -> (layer, attribute) of every weight of ``model``.
+
+    Works before the model is built: ``getattr(layer, attribute)`` is the variable once it is, and
+    ``attribute + "_initializer"`` is the layer attribute its ``build`` takes the initial value from.
+    """
+    out = _encoder_slots(model.electra)
     head_type = getattr(model, "head_type", None)
     if head_type == "simple":
         out.update(_dense("qa_outputs", model.qa_head.qa_outputs))
@@ -71,6 +74,11 @@ def model_weights(model) -> dict:
         out.update(_dense("discriminator_predictions/dense", model.dense))
         out.update(_dense("discriminator_predictions/dense_1", model.dense_prediction))
     return out
+
+
+def model_weights(model) -> dict:
+    """Canonical (google-research style) name -> Keras variable, for every weight of a built ``model``."""
+    return {name: getattr(layer, attr) for name, (layer, attr) in model_slots(model).items()}
 
 
 # ----------------------------------------------------------------------------------------------- format naming
@@ -143,13 +151,28 @@ FORMATS = {
 }
 
 
-def keyed_weights(model, fmt: str) -> tuple[dict, set]:
-    """``{stored key: variable}`` of ``model`` in format ``fmt``, and the keys whose arrays must be transposed."""
+def stored_transposed(fmt: str, key: str, shape: tuple) -> bool:
+    """Whether the array stored under ``key`` is a transposed kernel, guessed from the key and shape alone (for
+    loading ahead of building the model; ``keyed_slots`` has the final word)."""
+    if not FORMATS[fmt].transposed_kernels:
+        return False
+    return len(shape) == 2 and key.endswith(".weight") and not key.endswith("_embeddings.weight")
+
+
+def keyed_slots(model, fmt: str) -> tuple[dict, set]:
+    """``{stored key: (layer, attribute)}`` of ``model`` in format ``fmt`` (see ``model_slots``), and the keys whose
+    arrays are stored transposed."""
     spec = FORMATS[fmt]
     out, transposed = {}, set()
-    for name, var in model_weights(model).items():
+    for name, slot in model_slots(model).items():
         key = spec.key(name)
-        out[key] = var
+        out[key] = slot
         if spec.transposed_kernels and name.endswith("/kernel"):
             transposed.add(key)
     return out, transposed
+
+
+def keyed_weights(model, fmt: str) -> tuple[dict, set]:
+    """``{stored key: variable}`` of a built ``model`` in format ``fmt``, and the keys stored transposed."""
+    slots, transposed = keyed_slots(model, fmt)
+    return {key: getattr(layer, attr) for key, (layer, attr) in slots.items()}, transposed

@@ -8,13 +8,14 @@ SQuAD ``qa_outputs`` (simple), NVIDIA's joint beam-search head, the discriminato
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
 import re
 
-from electra_qa.checkpoints.assign import Fit, assign_strict, check_fit
-from electra_qa.checkpoints.layout import FORMATS, keyed_weights
+from electra_qa.checkpoints.assign import Fit, Prefetcher, build_from_checkpoint, check_fit
+from electra_qa.checkpoints.layout import FORMATS, keyed_slots, stored_transposed
 from electra_qa.checkpoints.sources import Source, open_hf_h5, open_safetensors, open_tf_checkpoint
 from electra_qa.config import ElectraConfig
 from electra_qa.errors import CheckpointError
@@ -172,11 +173,12 @@ def _resolve_config(config, source: Source) -> tuple[ElectraConfig, str]:
     return infer_config(source), "inferred from tensor shapes (attention heads = hidden_size / 64)"
 
 
-def _build(config: ElectraConfig, head: str, version_2: bool, beam_size: int, amp: bool, dtype):
+def _build(config: ElectraConfig, head: str, version_2: bool, beam_size: int, amp: bool, dtype, deferred=False):
+    """The model class for ``head``, zero-initialised, or unbuilt with ``deferred`` (see ``build_from_checkpoint``)."""
     from electra_qa.models import ElectraDiscriminator, ElectraForQuestionAnswering, ElectraModel
-    from electra_qa.models.initializers import weights_to_be_loaded
+    from electra_qa.models.initializers import build_deferred, weights_to_be_loaded
 
-    with weights_to_be_loaded():
+    with weights_to_be_loaded(), (build_deferred() if deferred else contextlib.nullcontext()):
         if head in ("simple", "joint"):
             return ElectraForQuestionAnswering(config, head=head, beam_size=beam_size, version_2=version_2, amp=amp,
                                                dtype=dtype, name="electra_qa")
@@ -217,10 +219,26 @@ class CheckpointInfo:
         return "\n".join(lines)
 
 
+def _model_keys(source: Source, model_head: str) -> list[str]:
+    """The stored keys a model with ``model_head`` reads: all model weights, or the encoder's only."""
+    if model_head == "encoder":
+        prefix = FORMATS[source.format].encoder_prefix
+        return [k for k in source.shapes if k.startswith(prefix)]
+    return list(source.shapes)
+
+
+def _variable_dtype(dtype) -> str:
+    import keras
+
+    policy = keras.dtype_policies.get(dtype) if dtype is not None else keras.config.dtype_policy()
+    return policy.variable_dtype
+
+
 def _keys_for(model, source: Source, model_head: str) -> tuple[dict, set, dict, list[str]]:
-    """The model's variables and transposed keys in the source's naming, the stored shapes to check them against,
-    and the stored keys left unused (with head="encoder", those outside the encoder rather than unexpected)."""
-    variables, transposed = keyed_weights(model, source.format)
+    """The model's weight slots (``layout.keyed_slots``) and transposed keys in the source's naming, the stored
+    shapes to check them against, and the stored keys left unused (with head="encoder", those outside the encoder
+    rather than unexpected)."""
+    variables, transposed = keyed_slots(model, source.format)
     shapes = dict(source.shapes)
     unused = list(source.ignored)
     if model_head == "encoder":
@@ -273,7 +291,8 @@ def inspect_checkpoint(path: str | os.PathLike, config=None, head: str = "auto")
     source, model_head, version_2, model_config, config_source = _open(path, config, head)
     try:
         model = _build(model_config, model_head, version_2, 4, True, None)
-        variables, transposed, shapes, unused = _keys_for(model, source, model_head)
+        slots, transposed, shapes, unused = _keys_for(model, source, model_head)
+        variables = {key: getattr(layer, attr) for key, (layer, attr) in slots.items()}
         fit = check_fit(variables, shapes, transposed)
         params = sum(math.prod(v.shape) for v in variables.values())
         return CheckpointInfo(source.path, source.format, FORMATS[source.format].description, model_config,
@@ -317,11 +336,15 @@ def load_model(path: str | os.PathLike, config: ElectraConfig | dict | str | Non
         raise CheckpointError(f"{file!r} is an electra_qa Keras folder, not a {' or '.join(expect)} checkpoint")
     source, model_head, version_2, model_config, _ = _open(path, config, head, expect, require_qa)
     try:
-        model = _build(model_config, model_head, version_2, beam_size, amp, dtype)
-        variables, transposed, shapes, _ = _keys_for(model, source, model_head)
-        source.check_readable([k for k in variables if k in shapes])
-        assign_strict(variables, shapes, source.read, source=f"{FORMATS[source.format].description} {file!r}",
-                      transposed=transposed)
+        keys = _model_keys(source, model_head)
+        source.check_readable(keys)
+        # The arrays are copied into backend tensors by a worker thread while the model is constructed.
+        with Prefetcher(keys, source.read, _variable_dtype(dtype),
+                        transposed=lambda k: stored_transposed(source.format, k, source.shapes[k])) as prefetcher:
+            model = _build(model_config, model_head, version_2, beam_size, amp, dtype, deferred=True)
+            slots, transposed, shapes, _ = _keys_for(model, source, model_head)
+            build_from_checkpoint(model, slots, shapes, prefetcher,
+                                  source=f"{FORMATS[source.format].description} {file!r}", transposed=transposed)
     finally:
         source.close()
     return model

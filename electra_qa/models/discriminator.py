@@ -8,7 +8,7 @@ from keras import ops
 from electra_qa.config import ElectraConfig
 from electra_qa.models.encoder import ElectraEncoder
 from electra_qa.models.serialization import constructor_args, model_config
-from electra_qa.models.initializers import kernel_initializer
+from electra_qa.models.initializers import build_in_constructor, kernel_initializer
 from electra_qa.models.transformer_layer import activation_fn
 
 
@@ -29,7 +29,8 @@ class ElectraDiscriminator(keras.Model):
         self.dense_prediction = keras.layers.Dense(1, name="dense_prediction", dtype=self.dtype_policy,
                                                    kernel_initializer=init)
         self._activation = activation_fn(config.hidden_act)
-        self.build()
+        if build_in_constructor():
+            self.build()
 
     def build(self, input_shape=None):
         if self.built:

@@ -7,6 +7,7 @@ from keras import ops
 
 from electra_qa.config import ElectraConfig
 from electra_qa.models.encoder import ElectraEncoder
+from electra_qa.models.initializers import build_in_constructor
 from electra_qa.models.serialization import constructor_args, model_config
 
 
@@ -20,7 +21,8 @@ class ElectraModel(keras.Model):
         super().__init__(**kwargs)
         self.config = config
         self.electra = ElectraEncoder(config, name="electra", dtype=self.dtype_policy)
-        self.build()
+        if build_in_constructor():
+            self.build()
 
     def build(self, input_shape=None):
         if self.built:

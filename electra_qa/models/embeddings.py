@@ -22,17 +22,23 @@ class ElectraEmbeddings(keras.layers.Layer):
         self.type_vocab_size = type_vocab_size
         self.layer_norm_eps = layer_norm_eps
         self.initializer_range = initializer_range
+        init = kernel_initializer(initializer_range)
+        self.word_embeddings_initializer = init
+        self.position_embeddings_initializer = init
+        self.token_type_embeddings_initializer = init
         self.layer_norm = keras.layers.LayerNormalization(epsilon=layer_norm_eps, name="layer_norm",
                                                           dtype=self.dtype_policy)
 
     def build(self, input_shape=None):
-        init = kernel_initializer(self.initializer_range)
         self.word_embeddings = self.add_weight(
-            shape=(self.vocab_size, self.embedding_size), initializer=init, name="word_embeddings")
+            shape=(self.vocab_size, self.embedding_size), initializer=self.word_embeddings_initializer,
+            name="word_embeddings")
         self.position_embeddings = self.add_weight(
-            shape=(self.max_position_embeddings, self.embedding_size), initializer=init, name="position_embeddings")
+            shape=(self.max_position_embeddings, self.embedding_size),
+            initializer=self.position_embeddings_initializer, name="position_embeddings")
         self.token_type_embeddings = self.add_weight(
-            shape=(self.type_vocab_size, self.embedding_size), initializer=init, name="token_type_embeddings")
+            shape=(self.type_vocab_size, self.embedding_size), initializer=self.token_type_embeddings_initializer,
+            name="token_type_embeddings")
         self.layer_norm.build((None, None, self.embedding_size))
         self.built = True
 

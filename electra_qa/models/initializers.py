@@ -1,4 +1,4 @@
-"""Weight initializers, with a switch that loaders use to skip random initialization."""
+"""Weight initializers, and the switches loaders use to skip random initialization."""
 
 import contextlib
 import contextvars
@@ -6,6 +6,7 @@ import contextvars
 import keras
 
 _SKIP = contextvars.ContextVar("electra_qa_skip_init", default=False)
+_DEFER = contextvars.ContextVar("electra_qa_defer_build", default=False)
 
 
 @contextlib.contextmanager
@@ -20,6 +21,25 @@ def weights_to_be_loaded():
         yield
     finally:
         _SKIP.reset(token)
+
+
+@contextlib.contextmanager
+def build_deferred():
+    """Within this block, ELECTRA models are constructed without weights; the caller builds them.
+
+    A loader sets each layer's ``<weight>_initializer`` (see ``checkpoints.layout.model_slots``) to the stored
+    array and then calls ``model.build()``: every variable is created from its value, with no zero-filled copy first.
+    """
+    token = _DEFER.set(True)
+    try:
+        yield
+    finally:
+        _DEFER.reset(token)
+
+
+def build_in_constructor() -> bool:
+    """False inside ``build_deferred()``."""
+    return not _DEFER.get()
 
 
 def kernel_initializer(stddev):

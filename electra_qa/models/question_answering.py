@@ -7,6 +7,7 @@ from keras import ops
 
 from electra_qa.config import ElectraConfig
 from electra_qa.models.encoder import ElectraEncoder
+from electra_qa.models.initializers import build_in_constructor
 from electra_qa.models.serialization import constructor_args, model_config
 from electra_qa.models.qa_heads import JointQAHead, SimpleQAHead
 
@@ -49,7 +50,8 @@ class ElectraForQuestionAnswering(keras.Model):
         else:
             self.qa_head = SimpleQAHead(config.hidden_size, config.initializer_range, name="qa_head",
                                         dtype=self.dtype_policy)
-        self.build()
+        if build_in_constructor():
+            self.build()
 
     def build(self, input_shape=None):
         """Create every weight from the config alone (no tracing); the model is usable straight away."""
