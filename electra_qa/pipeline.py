@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
+import time
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -20,7 +22,11 @@ from electra_qa.tokenization import load_tokenizer
 LENGTH_BUCKETS = (64, 128, 192, 256, 320, 384, 448, 512)
 
 
-EAGER_FIRST_CALL_TOKENS = 1024
+# Small calls run op by op until they have taken EAGER_BUDGET_S in all: compiling the model (about 1 s on the
+# TensorFlow CPU backend) pays off only after a few calls, since a compiled call of a short window is 0.1-0.2 s faster.
+# So a few interactive questions never wait for a compile, and a long job spends at most twice the best split.
+EAGER_MAX_TOKENS = 1024
+EAGER_BUDGET_S = 1.0
 
 SETTINGS = ("max_seq_length", "doc_stride", "max_query_length", "n_best_size", "max_answer_length",
             "version_2_with_negative", "null_score_diff_threshold", "batch_size", "scoring", "align_to_words",
@@ -121,7 +127,7 @@ class QuestionAnswerer:
                                         if version_2_with_negative is None else version_2_with_negative)
         self.null_score_diff_threshold = null_score_diff_threshold
         self.batch_size = batch_size
-        self._graph_calls_only = False
+        self._eager_seconds = 0.0  # time spent in eager calls; inf once compiled
         self.scoring = scoring
         self.doc_overlap = doc_overlap
         self.align_to_words = bool(align_to_words)
@@ -212,16 +218,20 @@ class QuestionAnswerer:
         results: list[dict | None] = [None] * len(features)
         for begin in range(0, len(order), batch_size):
             chunk = order[begin:begin + batch_size]
-            length = _bucket(max(features[i].length for i in chunk), self.max_seq_length)
-            inputs = pad_batch([features[i] for i in chunk], length, rows=_batch_rows(len(chunk)))
-            if not self._graph_calls_only and len(chunk) * length <= EAGER_FIRST_CALL_TOKENS:
-                # A process's first small call runs eagerly: tracing/compiling the model costs about 1 s on the
-                # TensorFlow CPU backend, more than running a few short windows op by op. Later calls use the
-                # compiled function.
+            longest = max(features[i].length for i in chunk)
+            eager = (self._eager_seconds < EAGER_BUDGET_S
+                     and len(chunk) * _bucket(longest, self.max_seq_length) <= EAGER_MAX_TOKENS)
+            # Eager calls compile nothing, so they pad only to a multiple of 8; compiled calls use the buckets.
+            length = min(-(-longest // 8) * 8, self.max_seq_length) if eager else _bucket(longest, self.max_seq_length)
+            rows = len(chunk) if eager else _batch_rows(len(chunk))
+            inputs = pad_batch([features[i] for i in chunk], length, rows=rows)
+            if eager:
+                start = time.perf_counter()
                 outputs = self.model(inputs)
+                self._eager_seconds += time.perf_counter() - start
             else:
                 outputs = self.model.predict_on_batch(inputs)
-            self._graph_calls_only = True
+                self._eager_seconds = math.inf  # compiled once: eager calls would only be slower
             outputs = {k: np.asarray(v) for k, v in outputs.items() if k != "sequence_output"}
             for row, i in enumerate(chunk):
                 results[i] = {k: v[row] for k, v in outputs.items()}

@@ -160,3 +160,31 @@ def test_hundred_thousand_word_context_is_just_more_windows(joint):
     assert covered[[i for i, ch in enumerate(context) if ch != " "]].all()
     assert len(owners) == len({(int(s), int(e)) for f in features for s, e in f.char_spans})
     assert features[-1].char_spans[-1][1] == len(context)
+
+
+def test_small_calls_run_eagerly_until_their_budget_is_spent(vocab, monkeypatch):
+    """Compiling costs about as much as a few eager calls: small calls run op by op (padded only to a multiple of 8)
+    until they have taken EAGER_BUDGET_S, then every call is compiled (length buckets). Both give the same answers."""
+    from electra_qa import pipeline
+
+    padded, compiled = [], []
+    pad_batch = pipeline.pad_batch
+    monkeypatch.setattr(pipeline, "pad_batch", lambda f, length, rows: padded.append(length) or pad_batch(f, length, rows))
+    qa = _qa(vocab, "simple")
+    predict = qa.model.predict_on_batch
+    monkeypatch.setattr(qa.model, "predict_on_batch", lambda x: compiled.append(x["input_ids"].shape) or predict(x))
+    question, context = "who built the bridge?", "the bridge was built in paris by the river"
+    length = qa.features([(question, context)])[0][0].length
+
+    monkeypatch.setattr(pipeline, "EAGER_BUDGET_S", 1e9)
+    eager = [qa(question, context, top_k=3) for _ in range(3)]
+    assert compiled == [] and padded == [-(-length // 8) * 8] * 3 and length % 8
+    monkeypatch.setattr(pipeline, "EAGER_BUDGET_S", 0.5)
+    qa._eager_seconds = 0.6  # spent
+    graph = qa(question, context, top_k=3)
+    assert compiled == [(1, 48)]  # the bucket (64) capped at max_seq_length
+    monkeypatch.setattr(pipeline, "EAGER_BUDGET_S", 1e9)
+    qa(question, context)
+    assert len(compiled) == 2  # once compiled, always compiled
+    assert [(a.start, a.end) for a in eager[0]] == [(a.start, a.end) for a in graph]
+    np.testing.assert_allclose([a.score for a in eager[0]], [a.score for a in graph], rtol=1e-5)
