@@ -55,7 +55,11 @@ def convert(ngc_folder, keras_folder, hf_folder):
 
 def load(folder):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # The backend first: electra_qa imports it lazily, and import time is not load time.
+    import keras  # noqa: F401
+
     import electra_qa
+    import electra_qa.checkpoints.loader  # noqa: F401
 
     after_import = _status()
     t0 = time.perf_counter()

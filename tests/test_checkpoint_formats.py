@@ -275,6 +275,57 @@ def test_keras_folder_strictness(tmp_path):
         load_model(tmp_path / "c")
 
 
+def _random_weights(model, seed=0):
+    rng = np.random.default_rng(seed)
+    for v in model.weights:
+        v.assign(rng.normal(0, 1, size=v.shape).astype("float32"))
+    return model
+
+
+def _without_index(folder):
+    import json
+
+    data = json.loads((folder / "config.json").read_text())
+    del data["electra_qa"]["weights_index"]
+    (folder / "config.json").write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: ElectraForQuestionAnswering(TINY, head="joint", beam_size=3, version_2=True),
+    lambda: ElectraForQuestionAnswering(ElectraConfig(**{**TINY.to_dict(), "embedding_size": 32}), head="simple"),
+    lambda: ElectraDiscriminator(TINY), lambda: ElectraModel(TINY)])
+def test_keras_folder_index_reads_what_keras_load_weights_reads(tmp_path, make):
+    """Folders carry an index from weight name to Keras dataset path; loading through it must give every variable
+    the array that Keras' own load_weights gives it (distinct random values: a swapped pair would show)."""
+    model = _random_weights(make())
+    save_model(model, tmp_path / "indexed")
+    fast = load_model(tmp_path / "indexed")
+    shutil.copytree(tmp_path / "indexed", tmp_path / "plain")
+    _without_index(tmp_path / "plain")
+    plain = load_model(tmp_path / "plain")
+    assert type(fast) is type(plain) is type(model)
+    assert len(fast.weights) == len(plain.weights) == len(model.weights)
+    for a, b, c in zip(fast.weights, plain.weights, model.weights):
+        assert a.path.split("/", 1)[1] == b.path.split("/", 1)[1] == c.path.split("/", 1)[1]  # model name aside
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(c), err_msg=a.path)
+        np.testing.assert_array_equal(np.asarray(b), np.asarray(c), err_msg=b.path)
+
+
+def test_keras_folder_index_encoder_only_and_mismatch(tmp_path):
+    import h5py
+
+    model = _random_weights(ElectraForQuestionAnswering(TINY, head="simple"))
+    save_model(model, tmp_path / "a")
+    encoder = load_model(tmp_path / "a", head="encoder")
+    assert isinstance(encoder, ElectraModel)
+    x = _inputs()
+    np.testing.assert_array_equal(np.asarray(encoder(x)["sequence_output"]), np.asarray(model(x)["sequence_output"]))
+    with h5py.File(tmp_path / "a" / "model.weights.h5", "r+") as f:
+        f["extra"] = np.zeros(3, "float32")
+    with pytest.raises(CheckpointError, match=r"not indexed: \['extra'\].*do not belong together"):
+        load_model(tmp_path / "a")
+
+
 def test_no_checkpoint_in_folder(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(CheckpointError, match=r"no ELECTRA checkpoint found.*notes.txt"):

@@ -63,7 +63,8 @@ def test_initializers_are_restored_after_loading():
     model = load_model(fixture_dir("hf_tiny") / "model.safetensors")
     layer = model.electra.transformer_layers[0]
     for initializer in (layer.query.kernel_initializer, layer.query.bias_initializer,
-                        layer.output_layer_norm.gamma_initializer, model.electra.embeddings.word_embeddings_initializer,
+                        layer.output_layer_norm.gamma_initializer,
+                        model.electra.embeddings.word_embeddings_initializer,
                         model.qa_head.qa_outputs.kernel_initializer):
         assert isinstance(initializer, keras.initializers.Initializer), initializer
     assert layer.query.get_config()["kernel_initializer"]["class_name"] == "Zeros"
@@ -77,6 +78,7 @@ def test_transposed_shape_mismatch_is_named(tmp_path):
     tensors["electra.encoder.layer.0.intermediate.dense.weight"] = np.zeros((5, 7), "float32")
     safetensors_numpy.save_file(tensors, str(tmp_path / "model.safetensors"))
     (tmp_path / "config.json").write_bytes((folder / "config.json").read_bytes())
-    with pytest.raises(CheckpointError, match=r"shape mismatch \(1\): electra\.encoder\.layer\.0\.intermediate\.dense"
-                                              r"\.weight: checkpoint \(5, 7\), model \(\d+, \d+\) \(stored transposed\)"):
+    with pytest.raises(CheckpointError, match=r"shape mismatch \(1\): electra\.encoder\.layer\.0\.intermediate"
+                                              r"\.dense\.weight: checkpoint \(5, 7\), model \(\d+, \d+\) "
+                                              r"\(stored transposed\)"):
         load_model(tmp_path)

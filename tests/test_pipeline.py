@@ -169,7 +169,8 @@ def test_small_calls_run_eagerly_until_their_budget_is_spent(vocab, monkeypatch)
 
     padded, compiled = [], []
     pad_batch = pipeline.pad_batch
-    monkeypatch.setattr(pipeline, "pad_batch", lambda f, length, rows: padded.append(length) or pad_batch(f, length, rows))
+    monkeypatch.setattr(pipeline, "pad_batch",
+                        lambda f, length, rows: padded.append(length) or pad_batch(f, length, rows))
     qa = _qa(vocab, "simple")
     predict = qa.model.predict_on_batch
     monkeypatch.setattr(qa.model, "predict_on_batch", lambda x: compiled.append(x["input_ids"].shape) or predict(x))

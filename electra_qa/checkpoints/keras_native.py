@@ -1,8 +1,9 @@
 """Our own folder format: ``config.json`` + Keras ``model.weights.h5`` (+ tokenizer files), quick to reload.
 
 ``config.json`` holds the ElectraConfig fields at top level (readable as a Hugging Face-style config) and an
-``electra_qa`` section with the model class, head settings and, when saved from a ``QuestionAnswerer``, its
-pipeline settings.
+``electra_qa`` section with the model class, head settings, a weights index (canonical weight name -> dataset path in
+the ``.weights.h5``, so that loading reads each array straight into its new variable) and, when saved from a
+``QuestionAnswerer``, its pipeline settings. Folders without the index load through Keras' ``load_weights``.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import tempfile
 
 from electra_qa.checkpoints.assign import Fit
-from electra_qa.checkpoints.loader import CONFIG_FILE, KERAS_WEIGHTS, CheckpointInfo, _build
+from electra_qa.checkpoints.layout import model_weights
+from electra_qa.checkpoints.loader import CONFIG_FILE, KERAS_WEIGHTS, CheckpointInfo, _build, load_source
+from electra_qa.checkpoints.sources import open_keras_weights
 from electra_qa.config import ElectraConfig
 from electra_qa.errors import CheckpointError
 
@@ -39,6 +43,7 @@ def save_model(model, folder: str | os.PathLike, pipeline: dict | None = None) -
         section["pipeline"] = pipeline
     data = {"architectures": [section["model"]], "model_type": "electra", **model.config.to_dict(),
             "electra_qa": section}
+    section["weights_index"] = weights_index(model.config, section)
     weights = os.path.join(folder, KERAS_WEIGHTS)
     tmp = weights + ".tmp.weights.h5"
     model.save_weights(tmp)
@@ -47,6 +52,44 @@ def save_model(model, folder: str | os.PathLike, pipeline: dict | None = None) -
         json.dump(data, f, indent=2)
         f.write("\n")
     return folder
+
+
+def weights_index(config: ElectraConfig, section: dict) -> dict[str, str]:
+    """Canonical weight name (``layout.model_weights``) -> dataset path in the ``.weights.h5`` that Keras writes for
+    the model that ``config`` and ``section`` describe.
+
+    Keras names the datasets after the attribute tree (``electra/transformer_layers/electra_transformer_layer_1/
+    query/vars/0``). Rather than re-deriving its rules, a tiny model of the same structure (same classes, layer
+    count and head; widths 2-4) is saved with every weight filled with its own number, and the file read back.
+    """
+    import h5py
+    import numpy as np
+
+    project = config.embedding_size != config.hidden_size
+    tiny = ElectraConfig(vocab_size=3, embedding_size=2 if project else 4, hidden_size=4,
+                         num_hidden_layers=config.num_hidden_layers, num_attention_heads=1, intermediate_size=3,
+                         max_position_embeddings=3, type_vocab_size=2)
+    probe = _build_saved(tiny, section, "float32")
+    weights = model_weights(probe)
+    names = list(weights)
+    for number, var in enumerate(weights.values()):
+        var.assign(np.full(var.shape, number, "float32"))
+    index = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        file = os.path.join(tmp, "probe.weights.h5")
+        probe.save_weights(file)
+        with h5py.File(file, "r") as f:
+            def visit(path, obj):
+                if isinstance(obj, h5py.Dataset):
+                    values = np.unique(obj[()])
+                    if len(values) != 1 or not 0 <= values[0] < len(names) or names[int(values[0])] in index:
+                        raise RuntimeError(f"internal error: cannot index Keras weights dataset {path!r}")
+                    index[names[int(values[0])]] = path
+
+            f.visititems(visit)
+    if len(index) != len(names):
+        raise RuntimeError(f"internal error: {len(names)} weights but {len(index)} Keras datasets")
+    return index
 
 
 def read_section(folder: str) -> tuple[ElectraConfig, dict]:
@@ -114,8 +157,13 @@ def _arrays_problem(file: str, model) -> str | None:
 def load_keras_folder(folder: str, head: str = "auto", dtype=None):
     """The model saved in ``folder`` by ``save_model``; strict: every stored array used, every weight set."""
     config, section = read_section(folder)
-    model = _build_saved(config, section, dtype)
     file = os.path.join(folder, KERAS_WEIGHTS)
+    if section.get("weights_index"):
+        model_head = "encoder" if head == "encoder" else _head(section)
+        return load_source(open_keras_weights(file, section["weights_index"]), model_head,
+                           bool(section.get("version_2", False)), config, section.get("beam_size", 4),
+                           section.get("amp", True), dtype)
+    model = _build_saved(config, section, dtype)
     problem = _arrays_problem(file, model)
     if problem:
         raise CheckpointError(problem)
@@ -124,7 +172,6 @@ def load_keras_folder(folder: str, head: str = "auto", dtype=None):
     except (ValueError, KeyError, OSError) as e:
         raise CheckpointError(f"{file!r} does not fit the model in its config.json: {e}") from None
     if head == "encoder" and section["model"] != "ElectraModel":
-        from electra_qa.checkpoints.layout import model_weights
         encoder = _build(config, "encoder", False, 4, True, dtype)
         loaded = model_weights(model)
         for name, var in model_weights(encoder).items():

@@ -148,6 +148,8 @@ FORMATS = {
     "google": Format("google-research/electra TF1 checkpoint", _google, False, "electra/"),
     "hf_tf": Format("Hugging Face TF2 weights (tf_model.h5)", _hf_tf, False, "electra/"),
     "hf_pt": Format("Hugging Face PyTorch weights (model.safetensors)", _hf_pt, True, "electra."),
+    # An electra_qa folder read through the weights index in its config.json (canonical name -> dataset path).
+    "keras": Format("electra_qa folder (Keras model.weights.h5)", _google, False, "electra/"),
 }
 
 

@@ -335,16 +335,23 @@ def load_model(path: str | os.PathLike, config: ElectraConfig | dict | str | Non
     if kind == "keras":
         raise CheckpointError(f"{file!r} is an electra_qa Keras folder, not a {' or '.join(expect)} checkpoint")
     source, model_head, version_2, model_config, _ = _open(path, config, head, expect, require_qa)
+    return load_source(source, model_head, version_2, model_config, beam_size, amp, dtype)
+
+
+def load_source(source: Source, model_head: str, version_2: bool, config: ElectraConfig, beam_size: int, amp: bool,
+                dtype):
+    """Build the model for ``model_head`` from ``source`` (strict, see ``build_from_checkpoint``); closes it."""
     try:
         keys = _model_keys(source, model_head)
         source.check_readable(keys)
         # The arrays are copied into backend tensors by a worker thread while the model is constructed.
         with Prefetcher(keys, source.read, _variable_dtype(dtype),
                         transposed=lambda k: stored_transposed(source.format, k, source.shapes[k])) as prefetcher:
-            model = _build(model_config, model_head, version_2, beam_size, amp, dtype, deferred=True)
+            model = _build(config, model_head, version_2, beam_size, amp, dtype, deferred=True)
             slots, transposed, shapes, _ = _keys_for(model, source, model_head)
             build_from_checkpoint(model, slots, shapes, prefetcher,
-                                  source=f"{FORMATS[source.format].description} {file!r}", transposed=transposed)
+                                  source=f"{FORMATS[source.format].description} {source.path!r}",
+                                  transposed=transposed)
     finally:
         source.close()
     return model

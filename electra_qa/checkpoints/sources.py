@@ -52,7 +52,7 @@ def open_tf_checkpoint(prefix: str) -> Source:
                 ignored.append(key)
             else:
                 shapes[path] = bundle.entries[key].shape
-        return Source("ngc", prefix, shapes, lambda k: bundle.read(k + NGC_VALUE_SUFFIX), ignored,
+        return Source("ngc", prefix, shapes, lambda k: bundle.read(k + NGC_VALUE_SUFFIX), ignored, close=bundle.close,
                       check_readable=lambda ks: bundle.check_readable([k + NGC_VALUE_SUFFIX for k in ks]))
     shapes, ignored = {}, []
     for key in keys:
@@ -60,7 +60,8 @@ def open_tf_checkpoint(prefix: str) -> Source:
             ignored.append(key)
         else:
             shapes[key] = bundle.entries[key].shape
-    return Source("google", prefix, shapes, bundle.read, ignored, check_readable=bundle.check_readable)
+    return Source("google", prefix, shapes, bundle.read, ignored, close=bundle.close,
+                  check_readable=bundle.check_readable)
 
 
 # ------------------------------------------------------------------------------------------ Hugging Face
@@ -123,3 +124,42 @@ def open_hf_h5(file: str) -> Source:
             dataset[name] = group[weight]
             shapes[name] = tuple(group[weight].shape)
     return Source("hf_tf", file, shapes, lambda k: dataset[k][()], ignored, close=f.close)
+
+
+# ------------------------------------------------------------------------------------------ electra_qa folders
+
+
+def open_keras_weights(file: str, index: dict[str, str]) -> Source:
+    """A Keras 3 ``.weights.h5`` written by ``save_model``, keyed by canonical weight name through ``index``
+    (canonical name -> dataset path, stored in the folder's config.json). Contiguous datasets are read as views of
+    the memory-mapped file."""
+    import h5py
+
+    try:
+        f = h5py.File(file, "r")
+    except OSError as e:
+        raise CheckpointError(f"cannot read {file!r} as HDF5: {e}") from None
+    try:
+        stored = []
+        f.visititems(lambda path, obj: stored.append(path) if isinstance(obj, h5py.Dataset) else None)
+        lacking = sorted(set(index.values()) - set(stored))
+        extra = sorted(set(stored) - set(index.values()))
+        if lacking or extra:
+            raise CheckpointError(f"{file!r} does not match the weights index in its config.json (datasets "
+                                  f"missing: {lacking[:5]}, not indexed: {extra[:5]}); the folder's files do not "
+                                  "belong together")
+        datasets = {name: f[path] for name, path in index.items()}
+        shapes = {name: tuple(d.shape) for name, d in datasets.items()}
+        mapped = np.memmap(file, dtype=np.uint8, mode="r")
+    except BaseException:
+        f.close()
+        raise
+
+    def read(name: str) -> np.ndarray:
+        d = datasets[name]
+        offset = d.id.get_offset()
+        if offset is None or d.chunks is not None or d.compression is not None or d.dtype.kind not in "fiub":
+            return d[()]
+        return mapped[offset:offset + d.dtype.itemsize * d.size].view(d.dtype).reshape(d.shape)
+
+    return Source("keras", file, shapes, read, [], close=f.close)

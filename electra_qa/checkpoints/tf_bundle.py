@@ -125,6 +125,7 @@ class TensorBundle:
 
     def __init__(self, prefix: str | os.PathLike):
         self.prefix = os.fspath(prefix)
+        self._maps: dict[str, np.ndarray] = {}
         index_path = self.prefix + ".index"
         try:
             with open(index_path, "rb") as f:
@@ -194,7 +195,8 @@ class TensorBundle:
                     f"{entry.offset + entry.size} but the file has {sizes[path]}")
 
     def read(self, key: str) -> np.ndarray:
-        """Read one tensor as a numpy array (a fresh buffer; nothing else is read)."""
+        """One tensor as a read-only numpy view of the memory-mapped data file (nothing else is read; copy it to
+        keep it beyond ``close``)."""
         entry = self.entries[key]
         if entry.dtype is None or entry.sliced:
             raise CheckpointError(f"checkpoint tensor {key!r} has a type this reader does not load")
@@ -202,17 +204,26 @@ class TensorBundle:
         count = int(np.prod(entry.shape, dtype=np.int64))
         if count * dtype.itemsize != entry.size:
             raise CheckpointError(f"checkpoint tensor {key!r}: {entry.size} bytes do not hold shape {entry.shape}")
-        out = np.empty(entry.shape, dtype=dtype)
+        if not entry.size:
+            return np.empty(entry.shape, dtype=dtype)
         path = self.shard_path(entry.shard_id)
-        try:
-            with open(path, "rb", buffering=0) as f:
-                f.seek(entry.offset)
-                got = f.readinto(memoryview(out).cast("B")) if entry.size else 0
-        except OSError as e:
-            raise CheckpointError(f"cannot read checkpoint data file {path!r}: {e.strerror}") from None
-        if got != entry.size:
+        data = self._map(path)
+        if entry.offset + entry.size > len(data):
             raise CheckpointError(f"checkpoint data file {path!r} is truncated at {key!r}")
-        return out
+        return data[entry.offset:entry.offset + entry.size].view(dtype).reshape(entry.shape)
+
+    def _map(self, path: str) -> np.ndarray:
+        if path not in self._maps:
+            try:
+                size = os.path.getsize(path)
+                self._maps[path] = np.memmap(path, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
+            except (OSError, ValueError) as e:
+                raise CheckpointError(f"cannot read checkpoint data file {path!r}: {e}") from None
+        return self._maps[path]
+
+    def close(self) -> None:
+        """Drop the file mappings (arrays already returned keep theirs alive)."""
+        self._maps.clear()
 
 
 def _bfloat16():
