@@ -1,7 +1,7 @@
 """Strict weight loading shared by the checkpoint loaders: all weights or an error, never a partial model.
 
-``build_from_checkpoint`` creates a model's variables straight from the stored arrays (one allocation and copy per
-weight); ``assign_strict`` overwrites the variables of a model that is already built.
+``build_from_checkpoint`` creates a model's variables straight from the stored arrays: one allocation and copy per
+weight, no zero-filled model overwritten afterwards. ``check_fit`` compares keys and shapes for ``inspect_checkpoint``.
 """
 
 from __future__ import annotations
@@ -70,25 +70,6 @@ def _numpy_dtype(name):
 
         return ml_dtypes.bfloat16
     return name
-
-
-def assign_strict(variables: Mapping[str, object], shapes: Mapping[str, tuple], read: Callable[[str], np.ndarray],
-                  source: str, transposed: frozenset | set = frozenset()) -> None:
-    """Load ``read(key)`` into ``variables[key]`` for every key, after checking that the two sides fit exactly.
-
-    ``shapes`` maps every model-weight key the checkpoint holds to its stored shape. Raises CheckpointError naming
-    every missing, unexpected and mis-shaped key before anything is assigned.
-    """
-    fit = check_fit(variables, shapes, transposed)
-    if not fit.ok:
-        raise CheckpointError(f"{source} does not fit the model: {fit.problems()}")
-    from keras import ops
-
-    for key, var in variables.items():
-        value = np.asarray(read(key), dtype=_numpy_dtype(var.dtype))
-        if key in transposed:
-            value = ops.transpose(value)  # the backend's transpose is ~4x faster than numpy's strided copy
-        var.assign(value)
 
 
 class Prefetcher:
