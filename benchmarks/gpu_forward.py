@@ -7,7 +7,14 @@ the share of windows whose best (start, end) span is the same and the relative e
 If transformers is importable, Hugging Face's PyTorch ElectraForQuestionAnswering with fp16 weights on the same
 weights is measured in the same call as the baseline.
 
-    KERAS_BACKEND=jax python benchmarks/gpu_forward.py [--batches 1,64,256] [--out result.json]
+Attention variants (``--variants``), measured for the half-precision policies at batch 1 and the largest batch, with
+their agreement with the generic float32 model: ``fused`` (``electra_qa.models.attention.fused_dot_product_attention``:
+``keras.ops.dot_product_attention`` with a [batch, 1, seq, seq] mask, cuDNN's fused kernel when JAX can use it) and
+``lengths`` (``jax.nn.dot_product_attention`` given key sequence lengths instead of a mask; valid here because the
+windows are right-padded, as the pipeline pads them). The model runs the generic attention unless these measure
+faster.
+
+    KERAS_BACKEND=jax python benchmarks/gpu_forward.py [--batches 1,64,256] [--variants fused,lengths] [--out r.json]
 
 Bring along what the machine lacks as wheels (keras, ml-dtypes, namex, optree, h5py, tokenizers; transformers for
 the baseline), see the device notes. Every figure goes to BENCHMARKS.md with the card it ran on.
@@ -102,6 +109,25 @@ def agreement(start, end, ref_start, ref_end, mask):
     return float(same), rel
 
 
+def lengths_attention(query, key, value, attention_bias):
+    """Attention given each window's length (right padding) instead of a mask: JAX only."""
+    import math
+
+    import jax
+    import jax.numpy as jnp
+
+    lengths = jnp.sum(attention_bias[:, 0, 0, :] == 0, axis=-1).astype(jnp.int32)
+    return jax.nn.dot_product_attention(query, key, value, scale=1.0 / math.sqrt(query.shape[-1]),
+                                        key_value_seq_lengths=lengths)
+
+
+def variants(names):
+    from electra_qa.models import attention
+
+    table = {"fused": attention.fused_dot_product_attention, "lengths": lengths_attention}
+    return {name: table[name] for name in names}
+
+
 def hf_baseline(weights_model, batches, repeats):
     try:
         import torch
@@ -136,6 +162,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batches", default="1,64,256")
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--variants", default="fused,lengths", help="attention variants to measure ('' for none)")
+    parser.add_argument("--variant-policies", default="mixed_float16,float16,bfloat16")
     parser.add_argument("--out")
     args = parser.parse_args()
     import jax
@@ -166,6 +194,33 @@ def main():
             print(policy, batch, json.dumps(row[f"b{batch}"]), flush=True)
         report["ours"][policy] = row
         del model, fn
+    from electra_qa.models import attention
+
+    generic = attention.dot_product_attention
+    report["attention_variants"] = {}
+    for name, fn_attention in variants([v for v in args.variants.split(",") if v]).items():
+        attention.dot_product_attention = fn_attention  # looked up when the model is traced
+        try:
+            report["attention_variants"][name] = {}
+            for policy in args.variant_policies.split(","):
+                model = build(policy, weights)
+                fn = jitted(model)
+                row = {}
+                for batch in sorted({batches[0], batches[-1]}):
+                    x = inputs(batch)
+                    seconds = timed(fn, x, args.repeats if batch > 1 else 5 * args.repeats)
+                    start, end = (np.asarray(t, np.float32) for t in fn(x))
+                    same, rel = agreement(start, end, *ref_out[batch], x["attention_mask"].astype(bool))
+                    row[f"b{batch}"] = {"seq_per_s": batch / seconds, "ms_per_batch": 1000 * seconds,
+                                        "same_best_span": same, "logprob_rel_err": rel}
+                    print(name, policy, batch, json.dumps(row[f"b{batch}"]), flush=True)
+                report["attention_variants"][name][policy] = row
+                del model, fn
+        except Exception as e:  # a variant the platform cannot run is reported, not fatal
+            report["attention_variants"][name]["error"] = f"{type(e).__name__}: {e}"
+            print(name, "failed:", e, flush=True)
+        finally:
+            attention.dot_product_attention = generic
     report["hf_pytorch_fp16"] = hf_baseline(reference, batches, args.repeats)
     print(json.dumps(report, indent=2))
     if args.out:

@@ -1,10 +1,9 @@
 """One post-LayerNorm BERT/ELECTRA transformer block."""
 
-import math
-
 import keras
 from keras import ops
 
+from electra_qa.models import attention
 from electra_qa.models.initializers import kernel_initializer
 
 
@@ -66,24 +65,19 @@ class ElectraTransformerLayer(keras.layers.Layer):
         self.output_layer_norm.build(h)
         self.built = True
 
-    def _split_heads(self, x, batch, seq):
-        x = ops.reshape(x, (batch, seq, self.num_attention_heads, self.head_size))
-        return ops.transpose(x, (0, 2, 1, 3))
+    def _heads(self, x, batch, seq):
+        return ops.reshape(x, (batch, seq, self.num_attention_heads, self.head_size))
 
     def call(self, x, attention_bias):
         batch, seq = ops.shape(x)[0], ops.shape(x)[1]
         # The dense layers see [batch * seq, hidden]: one plain matmul each instead of a 3-D tensordot (the same
         # arithmetic, fewer backend ops: it matters for eager calls).
         x = ops.reshape(x, (-1, self.hidden_size))
-        q = self._split_heads(self.query(x), batch, seq)
-        k = self._split_heads(self.key(x), batch, seq)
-        v = self._split_heads(self.value(x), batch, seq)
-        scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2)))
-        # Keras autocasts the float bias to the compute dtype; the scores and their softmax stay float32.
-        scores = ops.cast(scores, "float32") / math.sqrt(self.head_size) + ops.cast(attention_bias, "float32")
-        probs = ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype)
-        context = ops.transpose(ops.matmul(probs, v), (0, 2, 1, 3))
-        context = ops.reshape(context, (-1, self.hidden_size))
+        q = self._heads(self.query(x), batch, seq)
+        k = self._heads(self.key(x), batch, seq)
+        v = self._heads(self.value(x), batch, seq)
+        # Keras autocasts the float bias to the compute dtype; the attention casts it back and scores in float32.
+        context = ops.reshape(attention.dot_product_attention(q, k, v, attention_bias), (-1, self.hidden_size))
         a = self.attention_layer_norm(x + self.attention_output(context))
         m = self._activation(self.intermediate(a))
         return ops.reshape(self.output_layer_norm(a + self.output_dense(m)), (batch, seq, self.hidden_size))
