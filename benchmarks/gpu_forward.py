@@ -87,6 +87,23 @@ def timed(fn, x, repeats):
     return (time.perf_counter() - t) / repeats
 
 
+def measure(model, batches, ref_out, repeats, label):
+    """Seq/s of the jitted model per batch size, and its agreement with the float32 reference outputs."""
+    import numpy as np
+
+    fn = jitted(model)
+    row = {}
+    for batch in batches:
+        x = inputs(batch)
+        seconds = timed(fn, x, repeats if batch > 1 else 5 * repeats)
+        start, end = (np.asarray(t, np.float32) for t in fn(x))
+        same, rel = agreement(start, end, *ref_out[batch], x["attention_mask"].astype(bool))
+        row[f"b{batch}"] = {"seq_per_s": batch / seconds, "ms_per_batch": 1000 * seconds,
+                            "same_best_span": same, "logprob_rel_err": rel}
+        print(label, batch, json.dumps(row[f"b{batch}"]), flush=True)
+    return row
+
+
 def agreement(start, end, ref_start, ref_end, mask):
     import numpy as np
 
@@ -182,18 +199,8 @@ def main():
     ref_out = {b: [np.asarray(t, np.float32) for t in ref_fn(inputs(b))] for b in batches}
     for policy in POLICIES:
         model = reference if policy == "float32" else build(policy, weights)
-        fn = jitted(model)
-        row = {}
-        for batch in batches:
-            x = inputs(batch)
-            seconds = timed(fn, x, args.repeats if batch > 1 else 5 * args.repeats)
-            start, end = (np.asarray(t, np.float32) for t in fn(x))
-            same, rel = agreement(start, end, *ref_out[batch], x["attention_mask"].astype(bool))
-            row[f"b{batch}"] = {"seq_per_s": batch / seconds, "ms_per_batch": 1000 * seconds,
-                                "same_best_span": same, "logprob_rel_err": rel}
-            print(policy, batch, json.dumps(row[f"b{batch}"]), flush=True)
-        report["ours"][policy] = row
-        del model, fn
+        report["ours"][policy] = measure(model, batches, ref_out, args.repeats, policy)
+        del model
     from electra_qa.models import attention
 
     generic = attention.dot_product_attention
@@ -203,19 +210,9 @@ def main():
         try:
             report["attention_variants"][name] = {}
             for policy in args.variant_policies.split(","):
-                model = build(policy, weights)
-                fn = jitted(model)
-                row = {}
-                for batch in sorted({batches[0], batches[-1]}):
-                    x = inputs(batch)
-                    seconds = timed(fn, x, args.repeats if batch > 1 else 5 * args.repeats)
-                    start, end = (np.asarray(t, np.float32) for t in fn(x))
-                    same, rel = agreement(start, end, *ref_out[batch], x["attention_mask"].astype(bool))
-                    row[f"b{batch}"] = {"seq_per_s": batch / seconds, "ms_per_batch": 1000 * seconds,
-                                        "same_best_span": same, "logprob_rel_err": rel}
-                    print(name, policy, batch, json.dumps(row[f"b{batch}"]), flush=True)
-                report["attention_variants"][name][policy] = row
-                del model, fn
+                report["attention_variants"][name][policy] = measure(
+                    build(policy, weights), sorted({batches[0], batches[-1]}), ref_out, args.repeats,
+                    f"{name} {policy}")
         except Exception as e:  # a variant the platform cannot run is reported, not fatal
             report["attention_variants"][name]["error"] = f"{type(e).__name__}: {e}"
             print(name, "failed:", e, flush=True)
