@@ -148,7 +148,8 @@ def variants(names):
 def hf_baseline(weights_model, batches, repeats):
     try:
         import torch
-        from transformers import ElectraConfig as HFConfig, ElectraForQuestionAnswering as HFModel
+        import transformers
+        from transformers import ElectraForQuestionAnswering as HFModel
     except ImportError as e:
         return {"skipped": f"transformers/torch not importable: {e}"}
     import tempfile
@@ -157,8 +158,9 @@ def hf_baseline(weights_model, batches, repeats):
 
     with tempfile.TemporaryDirectory() as folder:
         export_huggingface(weights_model, folder)
-        model = HFModel.from_pretrained(folder, torch_dtype=torch.float16).cuda().eval()
-    result = {"torch": torch.__version__}
+        # .half() rather than a dtype argument: transformers 4.x says torch_dtype, 5.x dtype (the GPU image has 5.x).
+        model = HFModel.from_pretrained(folder).half().cuda().eval()
+    result = {"torch": torch.__version__, "transformers": transformers.__version__}
     for batch in batches:
         x = {k: torch.tensor(v, dtype=torch.long).cuda() for k, v in inputs(batch).items()}
         with torch.inference_mode():
@@ -171,7 +173,6 @@ def hf_baseline(weights_model, batches, repeats):
             torch.cuda.synchronize()
         seconds = (time.perf_counter() - t) / repeats
         result[f"b{batch}"] = {"seq_per_s": batch / seconds, "ms_per_batch": 1000 * seconds}
-    _ = HFConfig
     return result
 
 
