@@ -219,10 +219,10 @@ class QuestionAnswerer:
         for begin in range(0, len(order), batch_size):
             chunk = order[begin:begin + batch_size]
             longest = max(features[i].length for i in chunk)
-            eager = (self._eager_seconds < EAGER_BUDGET_S
-                     and len(chunk) * _bucket(longest, self.max_seq_length) <= EAGER_MAX_TOKENS)
-            # Eager calls compile nothing, so they pad only to a multiple of 8; compiled calls use the buckets.
-            length = min(-(-longest // 8) * 8, self.max_seq_length) if eager else _bucket(longest, self.max_seq_length)
+            length = _bucket(longest, self.max_seq_length)
+            eager = self._eager_seconds < EAGER_BUDGET_S and len(chunk) * length <= EAGER_MAX_TOKENS
+            if eager:  # eager calls compile nothing, so they pad only to a multiple of 8
+                length = min(-(-longest // 8) * 8, self.max_seq_length)
             rows = len(chunk) if eager else _batch_rows(len(chunk))
             inputs = pad_batch([features[i] for i in chunk], length, rows=rows)
             if eager:

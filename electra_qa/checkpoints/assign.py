@@ -54,14 +54,18 @@ def check_fit(variables: Mapping[str, object], shapes: Mapping[str, tuple],
     unexpected = sorted(k for k in shapes if k not in variables)
     mismatched = []
     for key, var in variables.items():
-        if key not in shapes:
-            continue
-        stored = tuple(shapes[key])
-        fitted = stored[::-1] if key in transposed else stored
-        if fitted != tuple(var.shape):
-            mismatched.append(f"{key}: checkpoint {stored}, model {tuple(var.shape)}"
-                              + (" (stored transposed)" if key in transposed else ""))
+        problem = _shape_mismatch(key, shapes[key], var.shape, key in transposed) if key in shapes else None
+        if problem:
+            mismatched.append(problem)
     return Fit(missing, unexpected, mismatched)
+
+
+def _shape_mismatch(key: str, stored, model_shape, transposed: bool) -> str | None:
+    """``"key: checkpoint (..), model (..)"`` when the stored array (axes swapped if ``transposed``) does not fit."""
+    stored, model_shape = tuple(stored), tuple(model_shape)
+    if (stored[::-1] if transposed else stored) == model_shape:
+        return None
+    return f"{key}: checkpoint {stored}, model {model_shape}" + (" (stored transposed)" if transposed else "")
 
 
 def _numpy_dtype(name):
@@ -129,10 +133,9 @@ class _StoredValue:
         self.used = False
 
     def __call__(self, shape, dtype=None):
-        fitted = self.stored_shape[::-1] if self.transposed else self.stored_shape
-        if fitted != tuple(shape):
-            self.mismatched.append(f"{self.key}: checkpoint {self.stored_shape}, model {tuple(shape)}"
-                                   + (" (stored transposed)" if self.transposed else ""))
+        problem = _shape_mismatch(self.key, self.stored_shape, shape, self.transposed)
+        if problem:
+            self.mismatched.append(problem)
             return np.zeros(shape, _numpy_dtype(dtype))  # the model is discarded: the loader raises after build
         self.used = True
         return self.prefetcher.get(self.key, self.transposed, dtype)

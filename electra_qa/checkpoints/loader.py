@@ -238,15 +238,11 @@ def _keys_for(model, source: Source, model_head: str) -> tuple[dict, set, dict, 
     """The model's weight slots (``layout.keyed_slots``) and transposed keys in the source's naming, the stored
     shapes to check them against, and the stored keys left unused (with head="encoder", those outside the encoder
     rather than unexpected)."""
-    variables, transposed = keyed_slots(model, source.format)
-    shapes = dict(source.shapes)
-    unused = list(source.ignored)
-    if model_head == "encoder":
-        prefix = FORMATS[source.format].encoder_prefix
-        kept = {k: v for k, v in shapes.items() if k in variables or k.startswith(prefix)}
-        unused += [k for k in shapes if k not in kept]
-        shapes = kept
-    return variables, transposed, shapes, unused
+    slots, transposed = keyed_slots(model, source.format)
+    kept = _model_keys(source, model_head)
+    shapes = {k: source.shapes[k] for k in kept}
+    unused = list(source.ignored) + [k for k in source.shapes if k not in shapes]
+    return slots, transposed, shapes, unused
 
 
 def _sample_keys(source: Source) -> str:
