@@ -20,10 +20,12 @@ softmax, the masks and the heads' (log-)softmax run in float32 and outputs are f
 from __future__ import annotations
 
 import dataclasses
-
-import keras
+from typing import TYPE_CHECKING
 
 from electra_qa.errors import InputError
+
+if TYPE_CHECKING:
+    import keras
 
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16", "float16", "bfloat16")
 
@@ -56,6 +58,8 @@ def _parse_capability(value) -> tuple[int, int] | None:
 
 def detect_device() -> DeviceInfo:
     """The first accelerator of the active Keras backend, or the CPU."""
+    import keras
+
     backend = keras.backend.backend()
     try:
         if backend == "tensorflow":
@@ -94,19 +98,27 @@ def auto_precision(device: DeviceInfo | None = None) -> str:
 
 def dtype_policy(precision: str | None, device: DeviceInfo | None = None) -> keras.DTypePolicy:
     """The Keras dtype policy for ``precision`` (None means float32). Never touches the global policy."""
+    import keras
+
+    check_precision(precision)
     if precision is None:
         precision = "float32"
-    if precision not in PRECISIONS:
-        raise InputError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if precision == "auto":
         precision = auto_precision(device)
     return keras.DTypePolicy(precision)
 
 
-def resolve_dtype(precision: str | None, dtype) -> object:
-    """``dtype`` as given, else the policy for ``precision``; both given is an error."""
+def check_precision(precision: str | None, dtype=None) -> None:
+    """Raise InputError for an unknown ``precision`` or for both ``precision`` and ``dtype``; imports no backend."""
     if precision is not None and dtype is not None:
         raise InputError("pass precision= or dtype=, not both")
+    if precision is not None and precision not in PRECISIONS:
+        raise InputError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+
+
+def resolve_dtype(precision: str | None, dtype) -> object:
+    """``dtype`` as given, else the policy for ``precision``; both given is an error."""
+    check_precision(precision, dtype)
     return dtype if precision is None else dtype_policy(precision)
 
 

@@ -1,12 +1,14 @@
 """Strict weight loading shared by the checkpoint loaders: all weights or an error, never a partial model.
 
-``build_from_checkpoint`` creates a model's variables straight from the stored arrays: one allocation and copy per
-weight, no zero-filled model overwritten afterwards. ``check_fit`` compares keys and shapes for ``inspect_checkpoint``.
+``build_from_checkpoint`` creates a model's variables straight from the stored arrays (copied ahead by a
+``Prefetcher``): one host copy per weight (two for a kernel stored transposed), no zero-filled model overwritten
+afterwards. ``check_fit`` compares keys and shapes for ``inspect_checkpoint``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import sys
 from typing import Callable, Mapping
 
 import numpy as np
@@ -76,43 +78,107 @@ def _numpy_dtype(name):
     return name
 
 
-class Prefetcher:
-    """Stored arrays converted to backend tensors (cast to ``dtype``, transposed where ``transposed(key)`` says) by
-    one worker thread, in the order given: the copies run while the main thread constructs the Keras model.
+_ALIGN = 64  # bytes: what TensorFlow needs to use a host buffer in place (EIGEN_MAX_ALIGN_BYTES)
 
-    ``transposed`` is a guess from the stored key; ``get`` redoes a tensor whose orientation the model's layout
+
+def aligned_copy(array: np.ndarray, dtype=None) -> np.ndarray:
+    """A writable, C-contiguous, 64-byte-aligned copy of ``array``, cast to ``dtype`` if given."""
+    dtype = np.dtype(dtype or array.dtype)
+    nbytes = array.size * dtype.itemsize
+    buffer = np.empty(nbytes + _ALIGN, np.uint8)
+    start = -buffer.ctypes.data % _ALIGN
+    out = buffer[start:start + nbytes].view(dtype).reshape(array.shape)
+    np.copyto(out, array, casting="unsafe")
+    return out
+
+
+_SHAREABLE = frozenset(("float16", "float32", "float64", "int32", "int64"))
+
+
+def to_backend(array: np.ndarray):
+    """``array`` (from ``aligned_copy``) as a backend tensor. On TensorFlow the tensor uses the array's memory
+    (DLPack), and a variable created from it keeps that buffer: the weights are copied once, by ``aligned_copy``,
+    instead of once more by ``convert_to_tensor``. Other backends convert as usual."""
+    from keras import backend, ops
+
+    if (backend.backend() == "tensorflow" and array.dtype.name in _SHAREABLE and array.flags.c_contiguous
+            and array.flags.writeable and array.ctypes.data % _ALIGN == 0):
+        import tensorflow as tf
+
+        return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
+    return ops.convert_to_tensor(array)
+
+
+def _transposed(array: np.ndarray):
+    from keras import ops
+
+    return ops.transpose(to_backend(array))  # the backend's transpose is several times faster than numpy's
+
+
+class Prefetcher:
+    """Stored arrays copied into aligned host arrays (``aligned_copy``) by one worker thread, in the order given.
+    The copies need no backend: a loader starts them before Keras and TensorFlow are imported, and they run while
+    the main thread imports them. The arrays stored transposed (``transposed(key)``) are then transposed by the
+    backend, once the loader calls ``backend_ready()``, while the main thread constructs the model.
+
+    ``transposed`` is a guess from the stored key; ``get`` redoes an array whose orientation the model's layout
     decides otherwise. Use as a context manager, or call ``close``.
     """
 
-    def __init__(self, keys, read: Callable[[str], np.ndarray], dtype: str,
-                 transposed: Callable[[str], bool] = lambda key: False):
+    def __init__(self, keys, read: Callable[[str], np.ndarray], transposed: Callable[[str], bool] = lambda key: False):
         import concurrent.futures
+        import threading
 
-        self.read, self.dtype = read, dtype
+        self.read = read
+        self._backend = threading.Event()
         self._guess = {key: bool(transposed(key)) for key in keys}
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="electra_qa-load")
-        self._futures = {key: self._pool.submit(self._convert, key, self._guess[key]) for key in keys}
+        self._futures = {}
+        # With the backend still to be imported, all copies go first and the transposes wait at the end of the
+        # queue; otherwise each transpose follows its copy, in the order the model is built.
+        interleaved = "keras" in sys.modules
+        for key in keys:
+            self._futures[key] = self._pool.submit(self._copy, key)
+            if interleaved and self._guess[key]:
+                self._queue_transpose(key)
+        for key in keys:
+            if not interleaved and self._guess[key]:
+                self._queue_transpose(key)
 
-    def _convert(self, key, transposed):
-        from keras import ops
+    def _queue_transpose(self, key):
+        self._futures[key] = self._pool.submit(self._transpose, self._futures[key])
 
-        value = np.asarray(self.read(key), dtype=_numpy_dtype(self.dtype))
-        # The backend's transpose is ~4x faster than numpy's strided copy.
-        return ops.transpose(value) if transposed else ops.convert_to_tensor(value)
+    def backend_ready(self):
+        """Let the worker transpose: the main thread has imported the backend (the worker never imports it)."""
+        self._backend.set()
+
+    def _copy(self, key):
+        return aligned_copy(np.asarray(self.read(key)))
+
+    def _transpose(self, copied):
+        self._backend.wait()
+        return _transposed(copied.result())
 
     def get(self, key: str, transposed: bool, dtype: str | None = None):
+        """The stored array for ``key`` as a backend tensor (its axes swapped with ``transposed``), cast to
+        ``dtype``."""
+        self.backend_ready()
         future = self._futures.pop(key, None)
         if future is not None and self._guess[key] == transposed:
             value = future.result()
         else:
-            value = self._convert(key, transposed)
-        if dtype is not None and dtype != self.dtype:
-            from keras import ops
+            value = self._copy(key)
+            value = _transposed(value) if transposed else value
+        if isinstance(value, np.ndarray):
+            if dtype is not None and value.dtype.name != dtype:
+                value = aligned_copy(value, dtype=_numpy_dtype(dtype))
+            return to_backend(value)
+        from keras import backend, ops
 
-            value = ops.cast(value, dtype)
-        return value
+        return value if dtype is None or backend.standardize_dtype(value.dtype) == dtype else ops.cast(value, dtype)
 
     def close(self):
+        self._backend.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._futures.clear()
 
@@ -147,7 +213,7 @@ def build_from_checkpoint(model, slots: Mapping[str, tuple], shapes: Mapping[str
 
     ``slots`` maps checkpoint keys to ``(layer, weight attribute)`` (``layout.keyed_slots``): the layer's
     ``<attribute>_initializer`` returns the stored array (from ``prefetcher``) while ``model.build()`` runs and is
-    restored afterwards. One allocation and copy per weight: no zero-filled variables overwritten later.
+    restored afterwards. No zero-filled variables are overwritten later.
     Raises CheckpointError naming every missing, unexpected and mis-shaped key; the model is then not usable.
     """
     missing = sorted(k for k in slots if k not in shapes)

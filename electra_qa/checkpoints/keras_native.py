@@ -154,15 +154,19 @@ def _arrays_problem(file: str, model) -> str | None:
             f"{len(model.weights)} ({expected:,}); the folder's files do not belong together")
 
 
-def load_keras_folder(folder: str, head: str = "auto", dtype=None):
-    """The model saved in ``folder`` by ``save_model``; strict: every stored array used, every weight set."""
+def load_keras_folder(folder: str, head: str = "auto", dtype=None, precision: str | None = None):
+    """The model saved in ``folder`` by ``save_model``; strict: every stored array used, every weight set.
+    ``dtype``/``precision`` as for ``load_model``."""
     config, section = read_section(folder)
     file = os.path.join(folder, KERAS_WEIGHTS)
     if section.get("weights_index"):
         model_head = "encoder" if head == "encoder" else _head(section)
         return load_source(open_keras_weights(file, section["weights_index"]), model_head,
                            bool(section.get("version_2", False)), config, section.get("beam_size", 4),
-                           section.get("amp", True), dtype)
+                           section.get("amp", True), dtype, precision)
+    from electra_qa.precision import resolve_dtype
+
+    dtype = resolve_dtype(precision, dtype)
     model = _build_saved(config, section, dtype)
     problem = _arrays_problem(file, model)
     if problem:

@@ -227,13 +227,6 @@ def _model_keys(source: Source, model_head: str) -> list[str]:
     return list(source.shapes)
 
 
-def _variable_dtype(dtype) -> str:
-    import keras
-
-    policy = keras.dtype_policies.get(dtype) if dtype is not None else keras.config.dtype_policy()
-    return policy.variable_dtype
-
-
 def _keys_for(model, source: Source, model_head: str) -> tuple[dict, set, dict, list[str]]:
     """The model's weight slots (``layout.keyed_slots``) and transposed keys in the source's naming, the stored
     shapes to check them against, and the stored keys left unused (with head="encoder", those outside the encoder
@@ -318,31 +311,37 @@ def load_model(path: str | os.PathLike, config: ElectraConfig | dict | str | Non
 
     >>> model = load_model("hf_electra_squad_folder")   # doctest: +SKIP
     """
-    from electra_qa.precision import resolve_dtype
+    from electra_qa.precision import check_precision
 
-    dtype = resolve_dtype(precision, dtype)
+    check_precision(precision, dtype)
     kind, file = locate(path)
     if kind == "keras" and not expect:
         from electra_qa.checkpoints.keras_native import load_keras_folder
-        model = load_keras_folder(os.path.dirname(file), head=head, dtype=dtype)
+        model = load_keras_folder(os.path.dirname(file), head=head, dtype=dtype, precision=precision)
         if require_qa and not hasattr(model, "head_type"):
             raise CheckpointError(f"{file!r} holds a {type(model).__name__}, not a question-answering model")
         return model
     if kind == "keras":
         raise CheckpointError(f"{file!r} is an electra_qa Keras folder, not a {' or '.join(expect)} checkpoint")
     source, model_head, version_2, model_config, _ = _open(path, config, head, expect, require_qa)
-    return load_source(source, model_head, version_2, model_config, beam_size, amp, dtype)
+    return load_source(source, model_head, version_2, model_config, beam_size, amp, dtype, precision)
 
 
 def load_source(source: Source, model_head: str, version_2: bool, config: ElectraConfig, beam_size: int, amp: bool,
-                dtype):
-    """Build the model for ``model_head`` from ``source`` (strict, see ``build_from_checkpoint``); closes it."""
+                dtype=None, precision: str | None = None):
+    """Build the model for ``model_head`` from ``source`` (strict, see ``build_from_checkpoint``); closes it.
+    ``dtype``/``precision`` as for ``load_model``."""
     try:
         keys = _model_keys(source, model_head)
         source.check_readable(keys)
-        # The arrays are copied into backend tensors by a worker thread while the model is constructed.
-        with Prefetcher(keys, source.read, _variable_dtype(dtype),
+        # A worker thread copies the arrays while this thread imports the backend (resolving the precision is the
+        # first thing that needs it) and constructs the model.
+        with Prefetcher(keys, source.read,
                         transposed=lambda k: stored_transposed(source.format, k, source.shapes[k])) as prefetcher:
+            from electra_qa.precision import resolve_dtype
+
+            dtype = resolve_dtype(precision, dtype)
+            prefetcher.backend_ready()
             model = _build(config, model_head, version_2, beam_size, amp, dtype, deferred=True)
             slots, transposed, shapes, _ = _keys_for(model, source, model_head)
             build_from_checkpoint(model, slots, shapes, prefetcher,

@@ -1,0 +1,107 @@
+"""How loaders copy stored arrays into the backend: aligned host copies made by a worker thread before the backend
+is imported, shared with TensorFlow without a second copy, transposed by the backend once it is there."""
+
+import concurrent.futures
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+
+import keras
+import numpy as np
+
+from conftest import fixture_dir
+from electra_qa.checkpoints.assign import Prefetcher, aligned_copy, to_backend
+
+
+def test_aligned_copy_is_an_aligned_writable_copy():
+    stored = np.arange(3 * 5, dtype=np.float32).reshape(3, 5)[:, 1:]  # not contiguous
+    for dtype, expected in ((None, stored), ("float16", stored.astype(np.float16))):
+        copy = aligned_copy(stored, dtype=dtype)
+        assert copy.ctypes.data % 64 == 0 and copy.flags.c_contiguous and copy.flags.writeable
+        assert copy.dtype == expected.dtype
+        np.testing.assert_array_equal(copy, expected)
+        assert not np.shares_memory(copy, stored)
+
+
+def test_aligned_copy_of_a_read_only_memory_map(tmp_path):
+    path = tmp_path / "weights.bin"
+    values = np.linspace(-1, 1, 7 * 3, dtype=np.float32)
+    path.write_bytes(b"\0" * 3 + values.tobytes())  # the array starts at an odd offset, as in a safetensors file
+    mapped = np.memmap(path, dtype=np.float32, mode="r", offset=3, shape=(7, 3))
+    copy = aligned_copy(mapped)
+    assert type(copy) is np.ndarray and copy.ctypes.data % 64 == 0
+    np.testing.assert_array_equal(copy, values.reshape(7, 3))
+
+
+def test_to_backend_keeps_values_and_shares_memory_on_tensorflow():
+    array = aligned_copy(np.random.default_rng(0).normal(size=(4, 6)).astype(np.float32))
+    tensor = to_backend(array)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(tensor), array)
+    variable = keras.Variable(tensor)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(variable), array)
+    if keras.backend.backend() == "tensorflow":
+        array[0, 0] = 123.0  # the point of to_backend: TensorFlow uses the host copy in place (no second copy)
+        assert float(keras.ops.convert_to_numpy(tensor)[0, 0]) == 123.0
+
+
+def test_to_backend_copies_what_it_cannot_share():
+    for array in (np.arange(6, dtype=np.float32)[1:],                    # misaligned view
+                  np.arange(6, dtype=np.float32).reshape(2, 3).T):      # not C-contiguous
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(to_backend(array)), array)
+
+
+def _arrays():
+    rng = np.random.default_rng(1)
+    return {"plain": rng.normal(size=(5, 3)).astype(np.float32), "kernel": rng.normal(size=(4, 2)).astype(np.float32)}
+
+
+def test_transposes_wait_for_the_backend_and_guesses_are_checked():
+    arrays = _arrays()
+    with Prefetcher(list(arrays), arrays.__getitem__, transposed=lambda key: key == "kernel") as prefetcher:
+        prefetcher._futures["plain"].result(timeout=10)
+        kernel = prefetcher._futures["kernel"]
+        concurrent.futures.wait([kernel], timeout=0.5)
+        assert not kernel.done()  # held back until the loader has imported the backend
+        prefetcher.backend_ready()
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(prefetcher.get("kernel", True)), arrays["kernel"].T)
+        plain = prefetcher.get("plain", False, dtype="float16")
+        assert keras.backend.standardize_dtype(plain.dtype) == "float16"
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(plain), arrays["plain"].astype(np.float16))
+    with Prefetcher(list(arrays), arrays.__getitem__, transposed=lambda key: key == "plain") as prefetcher:
+        # both guesses wrong: each array is redone in the orientation asked for
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(prefetcher.get("plain", False)), arrays["plain"])
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(prefetcher.get("kernel", True)), arrays["kernel"].T)
+
+
+def test_closing_without_the_backend_does_not_hang():
+    arrays = _arrays()
+    closed = threading.Event()
+    prefetcher = Prefetcher(list(arrays), arrays.__getitem__, transposed=lambda key: True)
+    thread = threading.Thread(target=lambda: (prefetcher.close(), closed.set()))
+    thread.start()
+    assert closed.wait(timeout=10), "Prefetcher.close() waited for a transpose that never got the backend"
+
+
+def test_copies_start_before_the_backend_is_imported():
+    """The cold-start design: a new process reading a checkpoint starts the worker's copies before Keras (and
+    TensorFlow, 1.5 s) is imported, so that the two overlap."""
+    folder = fixture_dir("hf_tiny")
+    code = textwrap.dedent(f"""
+        import sys
+        import electra_qa.checkpoints.assign as assign
+        seen = []
+        original = assign.Prefetcher.__init__
+        def init(self, *args, **kwargs):
+            seen.append("keras" in sys.modules)
+            original(self, *args, **kwargs)
+        assign.Prefetcher.__init__ = init
+        from electra_qa import load_model
+        load_model({str(folder / "model.safetensors")!r})
+        print(seen)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                            env=dict(os.environ, KERAS_BACKEND=keras.backend.backend()))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[False]"
