@@ -7,7 +7,8 @@
 (2) end to end, questions/s over the 209 hand-written pairs of benchmarks/data/qa_pairs.json: ``qa.batch`` with
     ``scoring="hf_pipeline"`` (the pipeline's windows and scoring) against the question-answering pipeline of
     transformers 4.57, checking that both return the same answer spans; our default SQuAD scoring is timed too;
-(3) cold start: seconds from a new process to the first answer (alternating runs, medians compared);
+(3) cold start: seconds from a new process to the first answer (alternating runs, medians compared), ours with
+    ``--ours-python``: the interpreter of a venv holding what a user installs (``pip install -e .``);
 (4) end to end with our opt-in bfloat16 policies (CPUs with bfloat16 units), with their answer agreement.
 
 Weights: ELECTRA-base sized, random (seed 0), written once in Hugging Face layout by ``export_huggingface`` under
@@ -180,6 +181,10 @@ def main():
     parser.add_argument("--model", default=os.path.join(HERE, "out", "hf_qa_base"))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cold-repeats", type=int, default=5, help="alternating cold starts per side")
+    parser.add_argument("--ours-python", default=sys.executable,
+                        help="interpreter for our cold starts: a venv made as a user installs electra_qa "
+                             "(pip install -e .), without the development extras; TensorFlow's import also "
+                             "imports JAX when JAX is installed (+0.3 s)")
     parser.add_argument("--side", choices=("ours", "peer"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.side:
@@ -195,7 +200,7 @@ def main():
     for _ in range(args.cold_repeats):
         cold["peer"].append(cold_start(args.peer_python, PEER_COLD.format(folder=args.model, q=QUESTION, c=CONTEXT),
                                        env)[0])
-        cold["ours"].append(cold_start(sys.executable, OURS_COLD.format(folder=args.model, q=QUESTION, c=CONTEXT),
+        cold["ours"].append(cold_start(args.ours_python, OURS_COLD.format(folder=args.model, q=QUESTION, c=CONTEXT),
                                        env)[0])
     sides = {}
     for side, python in (("peer", args.peer_python), ("ours", sys.executable)):
@@ -229,7 +234,7 @@ def main():
         "cold_start_s": {"ours_median": statistics.median(cold["ours"]),
                          "peer_median": statistics.median(cold["peer"]),
                          "ratio_peer_over_ours": statistics.median(cold["peer"]) / statistics.median(cold["ours"]),
-                         "ours_runs": cold["ours"], "peer_runs": cold["peer"]},
+                         "ours_runs": cold["ours"], "peer_runs": cold["peer"], "ours_python": args.ours_python},
     }
     print(json.dumps(report, indent=2))
     if same != len(o["answers"]):
