@@ -25,6 +25,13 @@ def test_aligned_copy_is_an_aligned_writable_copy():
         assert not np.shares_memory(copy, stored)
 
 
+def test_aligned_copy_is_in_native_byte_order():
+    stored = np.arange(6, dtype=">f4").reshape(2, 3)
+    copy = aligned_copy(stored)
+    assert copy.dtype == np.dtype("float32") and copy.dtype.isnative
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(to_backend(copy)), stored.astype(np.float32))
+
+
 def test_aligned_copy_of_a_read_only_memory_map(tmp_path):
     path = tmp_path / "weights.bin"
     values = np.linspace(-1, 1, 7 * 3, dtype=np.float32)

@@ -82,8 +82,9 @@ _ALIGN = 64  # bytes: what TensorFlow needs to use a host buffer in place (EIGEN
 
 
 def aligned_copy(array: np.ndarray, dtype=None) -> np.ndarray:
-    """A writable, C-contiguous, 64-byte-aligned copy of ``array``, cast to ``dtype`` if given."""
-    dtype = np.dtype(dtype or array.dtype)
+    """A writable, C-contiguous, 64-byte-aligned copy of ``array`` in native byte order, cast to ``dtype`` if
+    given."""
+    dtype = np.dtype(dtype or array.dtype).newbyteorder("=")
     nbytes = array.size * dtype.itemsize
     buffer = np.empty(nbytes + _ALIGN, np.uint8)
     start = -buffer.ctypes.data % _ALIGN
