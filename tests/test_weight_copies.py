@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import keras
 import numpy as np
@@ -82,13 +83,21 @@ def test_transposes_wait_for_the_backend_and_guesses_are_checked():
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(prefetcher.get("kernel", True)), arrays["kernel"].T)
 
 
-def test_closing_without_the_backend_does_not_hang():
+def test_closing_without_the_backend_does_not_hang_or_transpose(monkeypatch):
+    """A load that fails before the backend is imported closes the prefetcher: the waiting transposes must neither
+    block the close nor run (they would import the backend in the worker thread)."""
+    import electra_qa.checkpoints.assign as assign
+
+    transposed = []
+    monkeypatch.setattr(assign, "_transposed", lambda array: transposed.append(array))
     arrays = _arrays()
     closed = threading.Event()
     prefetcher = Prefetcher(list(arrays), arrays.__getitem__, transposed=lambda key: True)
+    time.sleep(0.3)  # the worker has made its first copy and waits to transpose it
     thread = threading.Thread(target=lambda: (prefetcher.close(), closed.set()))
     thread.start()
     assert closed.wait(timeout=10), "Prefetcher.close() waited for a transpose that never got the backend"
+    assert transposed == []
 
 
 def test_copies_start_before_the_backend_is_imported():

@@ -132,6 +132,7 @@ class Prefetcher:
 
         self.read = read
         self._backend = threading.Event()
+        self._closed = False
         self._guess = {key: bool(transposed(key)) for key in keys}
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="electra_qa-load")
         self._futures = {}
@@ -158,6 +159,8 @@ class Prefetcher:
 
     def _transpose(self, copied):
         self._backend.wait()
+        if self._closed:  # closed before the backend was imported (an error): import nothing, transpose nothing
+            return None
         return _transposed(copied.result())
 
     def get(self, key: str, transposed: bool, dtype: str | None = None):
@@ -179,6 +182,7 @@ class Prefetcher:
         return value if dtype is None or backend.standardize_dtype(value.dtype) == dtype else ops.cast(value, dtype)
 
     def close(self):
+        self._closed = True
         self._backend.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._futures.clear()
