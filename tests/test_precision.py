@@ -32,6 +32,16 @@ def test_policies_and_errors():
         resolve_dtype("float16", "float32")
 
 
+def test_loaders_reject_a_bad_precision_before_reading(tmp_path):
+    """The loader checks precision= before it starts copying weights (it resolves the policy only later, once the
+    copies run); nothing needs to exist at the path for that."""
+    missing = tmp_path / "no_such_checkpoint"
+    with pytest.raises(InputError, match="precision must be one of"):
+        load_model(missing, precision="fp8")
+    with pytest.raises(InputError, match="not both"):
+        load_model(missing, precision="float16", dtype="float32")
+
+
 def test_this_machine_is_cpu_and_auto_is_float32():
     assert detect_device().platform == "cpu"
     qa = QuestionAnswerer.from_checkpoint(fixture_dir("ngc_tiny"))
