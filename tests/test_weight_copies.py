@@ -121,3 +121,23 @@ def test_copies_start_before_the_backend_is_imported():
                             env=dict(os.environ, KERAS_BACKEND=keras.backend.backend()))
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "[False]"
+
+
+def test_loaded_weights_outlive_the_checkpoint_file(tmp_path):
+    """The variables hold their own copies (shared with TensorFlow, never with the memory-mapped file): deleting
+    the checkpoint after loading must not change or break the model."""
+    import gc
+    import shutil
+
+    from electra_qa import load_model
+
+    folder = fixture_dir("hf_tiny")
+    copy = tmp_path / "hf_tiny"
+    shutil.copytree(folder, copy)
+    model = load_model(copy / "model.safetensors")
+    (copy / "model.safetensors").write_bytes(b"\0" * (copy / "model.safetensors").stat().st_size)  # same size, zeros
+    shutil.rmtree(copy)
+    gc.collect()
+    io = np.load(folder / "io.npz")
+    x = {n: io[f"{n}_0"] for n in ("input_ids", "attention_mask", "token_type_ids")}
+    np.testing.assert_allclose(np.asarray(model(x)["start_logits"]), io["start_logits_0"], rtol=0, atol=1e-5)
