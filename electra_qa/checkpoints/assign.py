@@ -13,6 +13,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from electra_qa.checkpoints.dtypes import numpy_dtype
 from electra_qa.errors import CheckpointError
 
 _MAX_LISTED = 12
@@ -68,14 +69,6 @@ def _shape_mismatch(key: str, stored, model_shape, transposed: bool) -> str | No
     if (stored[::-1] if transposed else stored) == model_shape:
         return None
     return f"{key}: checkpoint {stored}, model {model_shape}" + (" (stored transposed)" if transposed else "")
-
-
-def _numpy_dtype(name):
-    if name == "bfloat16":  # numpy has no bfloat16; ml_dtypes (a Keras dependency) does
-        import ml_dtypes
-
-        return ml_dtypes.bfloat16
-    return name
 
 
 _ALIGN = 64  # bytes: what TensorFlow needs to use a host buffer in place (EIGEN_MAX_ALIGN_BYTES)
@@ -175,7 +168,7 @@ class Prefetcher:
             value = _transposed(value) if transposed else value
         if isinstance(value, np.ndarray):
             if dtype is not None and value.dtype.name != dtype:
-                value = aligned_copy(value, dtype=_numpy_dtype(dtype))
+                value = aligned_copy(value, dtype=numpy_dtype(dtype))
             return to_backend(value)
         from keras import backend, ops
 
@@ -207,7 +200,7 @@ class _StoredValue:
         problem = _shape_mismatch(self.key, self.stored_shape, shape, self.transposed)
         if problem:
             self.mismatched.append(problem)
-            return np.zeros(shape, _numpy_dtype(dtype))  # the model is discarded: the loader raises after build
+            return np.zeros(shape, numpy_dtype(dtype))  # the model is discarded: the loader raises after build
         self.used = True
         return self.prefetcher.get(self.key, self.transposed, dtype)
 

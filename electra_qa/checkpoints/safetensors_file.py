@@ -14,16 +14,11 @@ import struct
 
 import numpy as np
 
+from electra_qa.checkpoints.dtypes import numpy_dtype
 from electra_qa.errors import CheckpointError
 
 _DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1",
            "U8": "u1", "BOOL": "?"}
-
-
-def _bfloat16():
-    import ml_dtypes
-
-    return np.dtype(ml_dtypes.bfloat16)
 
 
 class SafetensorsFile:
@@ -52,7 +47,7 @@ class SafetensorsFile:
 
     def _dtype(self, name: str, code: str) -> np.dtype:
         if code == "BF16":
-            return _bfloat16()
+            return numpy_dtype("bfloat16")
         if code not in _DTYPES:
             raise CheckpointError(f"{self.path!r}: tensor {name!r} has unsupported dtype {code}")
         return np.dtype(_DTYPES[code])

@@ -16,6 +16,7 @@ import struct
 
 import numpy as np
 
+from electra_qa.checkpoints.dtypes import numpy_dtype
 from electra_qa.errors import CheckpointError
 
 _TABLE_MAGIC = 0xDB4775248B80FB57
@@ -200,7 +201,7 @@ class TensorBundle:
         entry = self.entries[key]
         if entry.dtype is None or entry.sliced:
             raise CheckpointError(f"checkpoint tensor {key!r} has a type this reader does not load")
-        dtype = np.dtype(entry.dtype) if entry.dtype != "bfloat16" else _bfloat16()
+        dtype = numpy_dtype(entry.dtype)
         count = int(np.prod(entry.shape, dtype=np.int64))
         if count * dtype.itemsize != entry.size:
             raise CheckpointError(f"checkpoint tensor {key!r}: {entry.size} bytes do not hold shape {entry.shape}")
@@ -224,9 +225,3 @@ class TensorBundle:
     def close(self) -> None:
         """Drop the file mappings (arrays already returned keep theirs alive)."""
         self._maps.clear()
-
-
-def _bfloat16():
-    import ml_dtypes
-
-    return np.dtype(ml_dtypes.bfloat16)
