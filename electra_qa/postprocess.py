@@ -19,7 +19,8 @@ class Answer:
 
     ``score``: with the default SQuAD scoring, the probability of this span among the question's n-best spans (softmax
     over their summed start and end scores); with ``scoring="hf_pipeline"``, the Hugging Face pipeline's score
-    (p_start * p_end within a window, added up over equal answers). An empty answer (``text == ""``, ``start == end == 0``) carries a ``reason``.
+    (p_start * p_end within a window, added up over equal answers). An empty answer (``text == ""``,
+    ``start == end == 0``) carries a ``reason``.
     """
 
     text: str
