@@ -51,7 +51,7 @@ def build(policy, weights=None):
     import keras
 
     from electra_qa import ElectraConfig, ElectraForQuestionAnswering
-    from electra_qa.checkpoints.layout import model_weights
+    from electra_qa.checkpoints.slots import model_weights
 
     keras.utils.set_random_seed(0)
     model = ElectraForQuestionAnswering(ElectraConfig.base(), head="simple", dtype=policy)
@@ -187,7 +187,7 @@ def main():
     import jax
     import numpy as np
 
-    from electra_qa.checkpoints.layout import model_weights
+    from electra_qa.checkpoints.slots import model_weights
     from electra_qa.precision import detect_device
 
     batches = [int(b) for b in args.batches.split(",")]

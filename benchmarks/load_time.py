@@ -33,8 +33,10 @@ def write(folder):
     import numpy as np
 
     from electra_qa import ElectraConfig, ElectraForQuestionAnswering
-    from electra_qa.checkpoints.ngc import variable_map
-    from electra_qa.testing import write_ngc_checkpoint
+    from electra_qa.checkpoints.formats.ngc import variable_map
+
+    sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+    from checkpoint_writers import write_ngc_checkpoint
 
     os.makedirs(folder, exist_ok=True)
     model = ElectraForQuestionAnswering(ElectraConfig.base(), head="joint")

@@ -8,6 +8,12 @@ import json
 import os
 import sys
 
+from electra_qa import hub
+from electra_qa.checkpoints import export_huggingface, inspect_checkpoint, load_model, locate, save_model
+from electra_qa.errors import ElectraQAError, InputError
+from electra_qa.pipeline import QuestionAnswerer
+from electra_qa.tokenization import load_tokenizer
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="electra-qa", description="Extractive question answering with ELECTRA.")
@@ -42,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     conv.add_argument("--config", help="config.json for SRC (default: beside it, else inferred)")
 
     dl = sub.add_parser("download", help="download and convert a registered model into the cache")
-    dl.add_argument("name", nargs="?", default="nvidia/electra-base-squad1.1")
+    dl.add_argument("name", nargs="?", default=hub.DEFAULT_MODEL)
     dl.add_argument("--cache-dir")
     dl.add_argument("--url", help="download from this URL instead of the registered ones")
     return parser
@@ -60,8 +66,6 @@ def _context(args) -> str:
 
 
 def _answer(args) -> int:
-    from electra_qa.pipeline import QuestionAnswerer
-
     context = _context(args)
     settings = {k: v for k, v in (("max_seq_length", args.max_seq_length), ("doc_stride", args.doc_stride),
                                   ("max_query_length", args.max_query_length)) if v is not None}
@@ -80,22 +84,16 @@ def _answer(args) -> int:
 
 
 def _inspect(args) -> int:
-    from electra_qa.checkpoints import inspect_checkpoint
-
     info = inspect_checkpoint(args.path, config=args.config)
     print(info.summary())
     return 0 if info.fit.ok else 1
 
 
 def _convert(args) -> int:
-    from electra_qa.checkpoints import export_huggingface, load_model, save_model
-    from electra_qa.checkpoints.loader import locate
-    from electra_qa.errors import InputError
-    from electra_qa.tokenization import load_tokenizer
-
-    model = load_model(args.src, config=args.config)
+    located = locate(args.src)
+    model = load_model(located, config=args.config)
     try:
-        tokenizer = load_tokenizer(args.vocab or os.path.dirname(locate(args.src)[1]))
+        tokenizer = load_tokenizer(args.vocab or located.folder)
     except InputError:
         if args.vocab:
             raise
@@ -111,8 +109,6 @@ def _convert(args) -> int:
 
 
 def _download(args) -> int:
-    from electra_qa import hub
-
     print(hub.fetch(args.name, cache_dir=args.cache_dir, url=args.url))
     return 0
 
@@ -137,8 +133,6 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if argv is None:  # a real command-line run, not a call from Python code
         _import_backend_quietly()
-    from electra_qa.errors import ElectraQAError
-
     command = {"answer": _answer, "inspect": _inspect, "convert": _convert, "download": _download}[args.command]
     try:
         return command(args)

@@ -11,6 +11,11 @@ from electra_qa.errors import ConfigError
 
 SUPPORTED_ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu")
 
+# NVIDIA's joint head masks end logits with 65500 when the reference runs under AMP (as the NGC checkpoint was trained
+# and evaluated), with 1e30 in float32. The joint head's default is the NGC checkpoint's.
+AMP_END_MASK_VALUE = 65500.0
+FLOAT32_END_MASK_VALUE = 1e30
+
 
 @dataclasses.dataclass
 class ElectraConfig:

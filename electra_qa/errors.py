@@ -1,7 +1,7 @@
-"""Exception types raised by electra_qa.
+"""Every exception type raised by electra_qa.
 
-Every error a user can cause (bad input, a checkpoint that does not fit the model) is a subclass of
-:class:`ElectraQAError`, which is itself a ``ValueError``, so ``except ValueError`` also catches them.
+Every error a user can cause (bad input, a checkpoint that does not fit the model, a failed download) is a subclass
+of :class:`ElectraQAError`, which is itself a ``ValueError``, so ``except ValueError`` also catches them.
 """
 
 
@@ -19,3 +19,11 @@ class CheckpointError(ElectraQAError):
 
 class InputError(ElectraQAError):
     """A question, context or other call argument is not usable."""
+
+
+class DownloadError(ElectraQAError):
+    """A model could not be fetched or installed into the cache."""
+
+
+class ChecksumError(DownloadError):
+    """A downloaded file's SHA-256 differs from the recorded one (the file is deleted)."""

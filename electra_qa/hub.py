@@ -24,20 +24,20 @@ import urllib.error
 import urllib.request
 import zipfile
 
-from electra_qa.errors import ElectraQAError
+from electra_qa import filenames
+from electra_qa.checkpoints.find import locate
+from electra_qa.checkpoints.formats.keras_folder import save_model
+from electra_qa.checkpoints.loader import load_ngc_checkpoint
+from electra_qa.errors import ChecksumError, DownloadError
+from electra_qa.tokenization import load_tokenizer
+
+__all__ = ["DEFAULT_MODEL", "PACKAGED_VOCAB", "PretrainedModel", "REGISTRY", "register", "cache_root", "download",
+           "fetch", "from_huggingface_hub", "DownloadError", "ChecksumError"]
 
 DEFAULT_MODEL = "nvidia/electra-base-squad1.1"
 NGC_ZIP_URL = "https://api.ngc.nvidia.com/v2/models/{model}/versions/{version}/zip"
 PACKAGED_VOCAB = pathlib.Path(__file__).parent / "data" / "bert_uncased_vocab.txt"
 _CHUNK = 1 << 20
-
-
-class DownloadError(ElectraQAError):
-    """A model could not be fetched or installed into the cache."""
-
-
-class ChecksumError(DownloadError):
-    """A downloaded file's SHA-256 differs from the recorded one (the file is deleted)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,11 +180,9 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None, progr
 def _find_checkpoint(folder: pathlib.Path) -> pathlib.Path:
     """The archive's TensorFlow checkpoint: the one its ``checkpoint`` state file names, else the only (or last by
     name, e.g. ``..._epoch_2_ckpt`` after ``..._epoch_1_ckpt``) ``.index`` file."""
-    from electra_qa.checkpoints.loader import locate
-
-    states = sorted(folder.rglob("checkpoint"))
+    states = sorted(folder.rglob(filenames.TF_STATE))
     if len(states) == 1 and states[0].is_file():
-        return pathlib.Path(locate(states[0])[1])
+        return pathlib.Path(locate(states[0]).file)
     indexes = sorted(folder.rglob("*.index"))
     if not indexes:
         raise DownloadError("the downloaded archive holds no TensorFlow checkpoint (.index file)")
@@ -202,16 +200,12 @@ def _offline_message(spec: PretrainedModel, errors: list[str]) -> str:
 def fetch(name: str = DEFAULT_MODEL, cache_dir: str | os.PathLike | None = None, url: str | None = None,
           progress: bool = True, keep_download: bool = False) -> pathlib.Path:
     """The cached, converted folder of a registered model; downloads and converts it on first use."""
-    from electra_qa.checkpoints.ngc import load_ngc_checkpoint
-    from electra_qa.pipeline import QuestionAnswerer
-    from electra_qa.tokenization import load_tokenizer
-
     if name not in REGISTRY:
         raise DownloadError(f"unknown model {name!r}; known: {', '.join(sorted(REGISTRY))}")
     spec = REGISTRY[name]
     root = cache_root(cache_dir) / _slug(name)
     final = root / "model"
-    if (final / "model.weights.h5").is_file() and (final / "config.json").is_file():
+    if (final / filenames.KERAS_WEIGHTS).is_file() and (final / filenames.CONFIG).is_file():
         return final
     root.mkdir(parents=True, exist_ok=True)
     env_url = os.environ.get("ELECTRA_QA_NGC_URL") if name == DEFAULT_MODEL else None
@@ -242,8 +236,8 @@ def fetch(name: str = DEFAULT_MODEL, cache_dir: str | os.PathLike | None = None,
         prefix = _find_checkpoint(work / "zip")
         model = load_ngc_checkpoint(prefix, config=spec.config, beam_size=spec.beam_size)
         vocab = PACKAGED_VOCAB if spec.vocab == "bert-uncased" else prefix.parent
-        qa = QuestionAnswerer(model, load_tokenizer(vocab))
-        qa.save(work / "model")
+        save_model(model, work / "model")
+        load_tokenizer(vocab).save(work / "model")
         with open(work / "model" / "source.json", "w", encoding="utf-8") as f:
             json.dump({"name": name, "url": used, "sha256": digest, "downloaded": time.strftime("%Y-%m-%d")}, f,
                       indent=2)
@@ -265,7 +259,8 @@ def from_huggingface_hub(repo_id: str, cache_dir=None) -> str:
     except ImportError:
         raise DownloadError(f"{repo_id!r} is not a registered model ({', '.join(sorted(REGISTRY))}); Hugging Face hub "
                             "ids need the huggingface_hub package (pip install huggingface_hub)") from None
-    patterns = ["config.json", "model.safetensors", "tf_model.h5", "vocab.txt", "tokenizer.json", "*.model"]
+    patterns = [filenames.CONFIG, filenames.SAFETENSORS, filenames.HF_TF_WEIGHTS, filenames.VOCAB_TXT,
+                filenames.TOKENIZER_JSON, "*.model"]
     try:
         return snapshot_download(repo_id, allow_patterns=patterns, cache_dir=cache_dir)
     except Exception as e:  # network or hub errors of several types

@@ -1,4 +1,5 @@
-"""The user-facing API: ``QuestionAnswerer``, ``answer()`` and ``predict_squad()``."""
+"""The user-facing API: ``QuestionAnswerer``, ``answer()`` and ``predict_squad()``: orchestration only (windows in
+``features``, scoring in ``postprocess``, settings in ``settings``, loading in ``checkpoints``)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,14 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from electra_qa import postprocess
+from electra_qa import hub, postprocess
+from electra_qa.checkpoints.find import locate
+from electra_qa.checkpoints.formats.keras_folder import read_section, save_model
+from electra_qa.checkpoints.loader import load_qa_model
 from electra_qa.errors import InputError
 from electra_qa.features import Feature, build_features, pad_batch
 from electra_qa.postprocess import Answer
+from electra_qa.settings import QASettings
 from electra_qa.tokenization import load_tokenizer
 
 # Windows are padded to the smallest of these lengths that fits (capped at max_seq_length): short inputs cost less,
@@ -27,11 +32,6 @@ LENGTH_BUCKETS = (64, 128, 192, 256, 320, 384, 448, 512)
 # So a few interactive questions never wait for a compile, and a long job spends at most twice the best split.
 EAGER_MAX_TOKENS = 1024
 EAGER_BUDGET_S = 1.0
-
-SETTINGS = ("max_seq_length", "doc_stride", "max_query_length", "n_best_size", "max_answer_length",
-            "version_2_with_negative", "null_score_diff_threshold", "batch_size", "scoring", "align_to_words",
-            "doc_overlap")
-SCORINGS = ("squad", "hf_pipeline")
 
 
 def _bucket(length: int, max_seq_length: int) -> int:
@@ -65,13 +65,18 @@ def _check_text(name: str, value) -> str:
 class QuestionAnswerer:
     """Answers questions about a context with an ELECTRA SQuAD model.
 
-    >>> qa = QuestionAnswerer.from_checkpoint("ngc_folder", vocab="vocab.txt")   # doctest: +SKIP
-    >>> qa("What food does Harry like?", "My name is Harry. I love apples.")     # doctest: +SKIP
-    Answer(text='apples', start=26, end=32, score=0.93, reason=None)
+    >>> qa = QuestionAnswerer.from_checkpoint(folder)     # any checkpoint with a SQuAD head (random weights here)
+    >>> context = "My name is Harry and I grew up in Canada. I love apples."
+    >>> a = qa("What food does Harry like?", context)
+    >>> a.text == context[a.start:a.end]
+    True
+    >>> len(qa("What food does Harry like?", context, top_k=3))
+    3
 
     Args:
         model: an ``ElectraForQuestionAnswering`` (joint or simple head).
         tokenizer: from ``electra_qa.tokenization`` (``load_tokenizer(path)``).
+        settings: a ``QASettings``; the keyword arguments below override its fields.
         max_seq_length, doc_stride, max_query_length: windowing, as the reference (384, 128, 64); max_seq_length
             defaults to 384, or less if the model has fewer positions.
         n_best_size: candidate spans kept per question (20); max_answer_length: in tokens (30).
@@ -86,51 +91,27 @@ class QuestionAnswerer:
         align_to_words: with "hf_pipeline", widen spans to whole tokenizer words (the pipeline's default).
         doc_overlap: if set, consecutive windows overlap by this many tokens (the Hugging Face pipeline's
             ``doc_stride``, 128 there by default) instead of starting every ``doc_stride`` tokens.
+
+    The settings are attributes too (``qa.n_best_size``, also settable) and together ``qa.settings``.
     """
 
-    def __init__(self, model, tokenizer, *, max_seq_length: int | None = None, doc_stride: int = 128,
-                 max_query_length: int = 64, n_best_size: int = 20, max_answer_length: int = 30,
-                 version_2_with_negative: bool | None = None, null_score_diff_threshold: float = 0.0,
-                 batch_size: int = 32, scoring: str = "squad", align_to_words: bool = True,
-                 doc_overlap: int | None = None):
-        config = model.config
-        if scoring not in SCORINGS:
-            raise InputError(f"scoring must be one of {SCORINGS}, got {scoring!r}")
-        if scoring == "hf_pipeline" and model.head_type != "simple":
-            raise InputError("scoring='hf_pipeline' needs a simple-head (qa_outputs) model; NVIDIA's joint head "
-                             "gives beam log-probabilities, not per-token logits")
-        if max_seq_length is None:
-            max_seq_length = min(384, config.max_position_embeddings)
-        for name, value in (("max_seq_length", max_seq_length), ("doc_stride", doc_stride),
-                            ("max_query_length", max_query_length), ("n_best_size", n_best_size),
-                            ("max_answer_length", max_answer_length), ("batch_size", batch_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InputError(f"{name} must be a positive integer, got {value!r}")
-        if doc_overlap is not None and (isinstance(doc_overlap, bool) or not isinstance(doc_overlap, int)
-                                        or doc_overlap < 0):
-            raise InputError(f"doc_overlap must be a non-negative integer or None, got {doc_overlap!r}")
-        if max_seq_length > config.max_position_embeddings:
-            raise InputError(f"max_seq_length {max_seq_length} exceeds the model's max_position_embeddings "
-                             f"{config.max_position_embeddings}")
-        if tokenizer.max_id >= config.vocab_size:
-            raise InputError(f"the vocabulary does not fit the checkpoint: it has ids up to {tokenizer.max_id}, but "
-                             f"the model's embedding table has {config.vocab_size} rows (the NGC ELECTRA-base model "
-                             "uses the 30522-line BERT-uncased vocab.txt)")
+    def __init__(self, model, tokenizer, settings: QASettings | None = None, **overrides):
         self.model = model
         self.tokenizer = tokenizer
-        self.max_seq_length = max_seq_length
-        self.doc_stride = doc_stride
-        self.max_query_length = max_query_length
-        self.n_best_size = n_best_size
-        self.max_answer_length = max_answer_length
-        self.version_2_with_negative = (model.head_type == "joint" and model.version_2
-                                        if version_2_with_negative is None else version_2_with_negative)
-        self.null_score_diff_threshold = null_score_diff_threshold
-        self.batch_size = batch_size
+        self.settings = (settings or QASettings()).replace(**overrides).for_model(model, tokenizer)
         self._eager_seconds = 0.0  # time spent in eager calls; inf once compiled
-        self.scoring = scoring
-        self.doc_overlap = doc_overlap
-        self.align_to_words = bool(align_to_words)
+
+    def __getattr__(self, name: str):
+        settings = self.__dict__.get("settings")
+        if settings is not None and name in QASettings.__dataclass_fields__:
+            return getattr(settings, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value):
+        if name in QASettings.__dataclass_fields__:  # qa.batch_size = 64: validated like the constructor's
+            value = self.settings.replace(**{name: value}).for_model(self.model, self.tokenizer)
+            name = "settings"
+        super().__setattr__(name, value)
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, vocab: str | os.PathLike | None = None, config=None,
@@ -146,57 +127,52 @@ class QuestionAnswerer:
         ``dtype=`` (a Keras dtype policy) overrides it. Other keyword arguments go to the constructor; a folder
         written by :meth:`save` supplies its saved settings as defaults.
 
-        >>> qa = QuestionAnswerer.from_checkpoint("hf_electra_squad_folder")   # doctest: +SKIP
+        >>> QuestionAnswerer.from_checkpoint(ngc_folder, vocab=vocab_txt).model.head_type   # NVIDIA's joint head
+        'joint'
         """
-        from electra_qa.checkpoints.keras_native import read_section
-        from electra_qa.checkpoints.loader import locate, load_model
-
-        kind, file = locate(path)
-        folder = os.path.dirname(file)
-        model = load_model(path, config=config, beam_size=beam_size, dtype=dtype,
-                           precision=None if dtype is not None else precision, require_qa=True)
-        if kind == "keras":
-            kwargs = {**read_section(folder)[1].get("pipeline", {}), **kwargs}
+        located = locate(path)
+        model = load_qa_model(located, config=config, beam_size=beam_size, dtype=dtype,
+                              precision=None if dtype is not None else precision)
+        settings = QASettings()
+        if located.kind == "keras":
+            settings = QASettings.from_dict(read_section(located.folder)[1].get("pipeline", {}))
         if vocab is None:
             try:
-                tokenizer = load_tokenizer(folder, do_lower_case)
+                tokenizer = load_tokenizer(located.folder, do_lower_case)
             except InputError:
                 raise InputError(f"no vocab.txt or tokenizer.json beside {os.fspath(path)!r}: pass vocab= (the NGC "
                                  "ELECTRA model uses the BERT-uncased vocab.txt, 30522 lines)") from None
         else:
             tokenizer = load_tokenizer(vocab, do_lower_case)
-        return cls(model, tokenizer, **kwargs)
+        return cls(model, tokenizer, settings, **kwargs)
 
     @classmethod
-    def from_pretrained(cls, name: str | os.PathLike = "nvidia/electra-base-squad1.1", *,
+    def from_pretrained(cls, name: str | os.PathLike = hub.DEFAULT_MODEL, *,
                         cache_dir: str | os.PathLike | None = None, url: str | None = None, progress: bool = True,
                         **kwargs) -> "QuestionAnswerer":
         """A registered model (default: NVIDIA's NGC ELECTRA-base SQuAD 1.1, 20.07.0_amp), downloaded and converted
         once into the cache (see ``electra_qa.hub``); a local path; or a Hugging Face hub id (needs huggingface_hub).
 
-        >>> qa = QuestionAnswerer.from_pretrained()   # doctest: +SKIP
-        """
-        from electra_qa import hub
+        Example (downloads 1.23 GB on first use, then loads the cached folder)::
 
+            qa = QuestionAnswerer.from_pretrained()
+        """
         if os.path.exists(name):
             return cls.from_checkpoint(name, **kwargs)
         if name in hub.REGISTRY:
             return cls.from_checkpoint(hub.fetch(name, cache_dir=cache_dir, url=url, progress=progress), **kwargs)
         return cls.from_checkpoint(hub.from_huggingface_hub(os.fspath(name), cache_dir=cache_dir), **kwargs)
 
-    def settings(self) -> dict:
-        """The constructor's keyword arguments as set on this instance (saved by :meth:`save`)."""
-        return {name: getattr(self, name) for name in SETTINGS}
-
     def save(self, folder: str | os.PathLike) -> str:
         """Write model (Keras ``model.weights.h5`` + ``config.json``), tokenizer and settings into one folder that
         :meth:`from_checkpoint` reloads. Returns the folder.
 
-        >>> qa.save("my_model"); QuestionAnswerer.from_checkpoint("my_model")   # doctest: +SKIP
+        >>> import tempfile
+        >>> saved = qa.save(tempfile.mkdtemp())
+        >>> QuestionAnswerer.from_checkpoint(saved).settings == qa.settings
+        True
         """
-        from electra_qa.checkpoints.keras_native import save_model
-
-        folder = save_model(self.model, folder, pipeline=self.settings())
+        folder = save_model(self.model, folder, pipeline=self.settings.to_dict())
         self.tokenizer.save(folder)
         return folder
 
@@ -207,22 +183,22 @@ class QuestionAnswerer:
         questions = self.tokenizer.encode_batch([q for q, _ in pairs])
         contexts = self.tokenizer.encode_batch([c for _, c in pairs])
         return [build_features(i, q, c, pairs[i][1], cls_id=self.tokenizer.cls_id, sep_id=self.tokenizer.sep_id,
-                               max_seq_length=self.max_seq_length, doc_stride=self.doc_stride,
-                               max_query_length=self.max_query_length, doc_overlap=self.doc_overlap)
+                               max_seq_length=self.settings.max_seq_length, doc_stride=self.settings.doc_stride,
+                               max_query_length=self.settings.max_query_length, doc_overlap=self.settings.doc_overlap)
                 for i, (q, c) in enumerate(zip(questions, contexts))]
 
     def run_model(self, features: list[Feature], batch_size: int | None = None) -> list[dict]:
         """Model outputs (numpy, one dict per feature), batching windows of similar length together."""
-        batch_size = batch_size or self.batch_size
+        batch_size = batch_size or self.settings.batch_size
         order = sorted(range(len(features)), key=lambda i: features[i].length)
         results: list[dict | None] = [None] * len(features)
         for begin in range(0, len(order), batch_size):
             chunk = order[begin:begin + batch_size]
             longest = max(features[i].length for i in chunk)
-            length = _bucket(longest, self.max_seq_length)
+            length = _bucket(longest, self.settings.max_seq_length)
             eager = self._eager_seconds < EAGER_BUDGET_S and len(chunk) * length <= EAGER_MAX_TOKENS
             if eager:  # eager calls compile nothing, so they pad only to a multiple of 8
-                length = min(-(-longest // 8) * 8, self.max_seq_length)
+                length = min(-(-longest // 8) * 8, self.settings.max_seq_length)
             rows = len(chunk) if eager else _batch_rows(len(chunk))
             inputs = pad_batch([features[i] for i in chunk], length, rows=rows)
             if eager:
@@ -236,30 +212,6 @@ class QuestionAnswerer:
             for row, i in enumerate(chunk):
                 results[i] = {k: v[row] for k, v in outputs.items()}
         return results
-
-    def _answers(self, context: str, features: list[Feature], outputs: list[dict], top_k: int) -> list[Answer]:
-        if self.scoring == "hf_pipeline":
-            return postprocess.pipeline_answers(context, features, outputs, top_k, self.max_answer_length,
-                                                self.align_to_words, self.version_2_with_negative)
-        head = self.model.head_type
-        candidates = []
-        for feature, out in zip(features, outputs):
-            if head == "joint":
-                candidates += postprocess.joint_candidates(feature, out, self.max_answer_length)
-            else:
-                candidates += postprocess.simple_candidates(feature, out, self.n_best_size, self.max_answer_length)
-        answers = postprocess.best_answers(context, candidates, self.n_best_size)
-        if self.version_2_with_negative:
-            null = postprocess.null_score(outputs, head)
-            best = answers[0] if not answers[0].is_empty else None
-            if head == "joint":
-                no_answer = null > self.null_score_diff_threshold
-            else:
-                best_sum = max((c.score for c in candidates), default=-np.inf)
-                no_answer = best is None or null - best_sum > self.null_score_diff_threshold
-            if no_answer:
-                answers = [Answer("", 0, 0, 1.0, postprocess.NULL_ANSWER)] + [a for a in answers if not a.is_empty]
-        return answers
 
     def batch(self, pairs: Iterable[tuple[str, str]], batch_size: int | None = None,
               top_k: int | None = None) -> list:
@@ -275,7 +227,8 @@ class QuestionAnswerer:
         outputs = self.run_model(flat, batch_size)
         results, pos = [], 0
         for (_, context), fs in zip(pairs, per_pair):
-            answers = self._answers(context, fs, outputs[pos:pos + len(fs)], top_k or 1)
+            answers = postprocess.question_answers(context, fs, outputs[pos:pos + len(fs)], self.model.head_type,
+                                                   self.settings, top_k or 1)
             pos += len(fs)
             results.append(answers[0] if top_k is None else answers[:top_k])
         return results
@@ -296,8 +249,11 @@ def answer(question: str, context: str, checkpoint: str | os.PathLike | None = N
     Without ``checkpoint`` it uses ``QuestionAnswerer.from_pretrained()`` (NVIDIA's NGC ELECTRA-base SQuAD 1.1,
     downloaded once into the cache).
 
-    >>> answer("Who won?", "The Broncos won.")                                          # doctest: +SKIP
-    >>> answer("Who won?", "The Broncos won.", checkpoint="ngc_folder", vocab="vocab.txt")  # doctest: +SKIP
+    >>> a = answer("Who won?", "The Broncos won.", checkpoint=folder)   # loads once, then cached
+    >>> a.text == "The Broncos won."[a.start:a.end]
+    True
+
+    ``answer("Who won?", "The Broncos won.")`` uses the pretrained NGC model (downloaded on first use).
     """
     where = "pretrained" if checkpoint is None else os.path.abspath(os.fspath(checkpoint))
     key = (where, vocab and os.path.abspath(os.fspath(vocab)), repr(config), tuple(sorted(kwargs.items())))

@@ -1,4 +1,8 @@
-"""From model outputs to answers: n-best spans per window, pooled per question, as NVIDIA's ``get_answers`` does."""
+"""All scoring: from a question's window outputs to its answers.
+
+``question_answers`` is the entry point: NVIDIA's/SQuAD's n-best spans pooled over windows (as the reference's
+``get_answers``) with the SQuAD 2.0 null-answer decision, or the Hugging Face pipeline's scoring.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import math
 import numpy as np
 
 from electra_qa.features import Feature
+from electra_qa.settings import QASettings
 
 NO_SPAN = "no span passed the filters (a window token start with its most context, end >= start, length limit)"
 NULL_ANSWER = "the model's null score says the context holds no answer (SQuAD 2.0)"
@@ -108,6 +113,36 @@ def best_answers(context: str, candidates: list[Candidate], n_best_size: int) ->
     total = sum(weights)
     return [Answer(context[c.char_start:c.char_end], c.char_start, c.char_end, w / total)
             for c, w in zip(kept, weights)]
+
+
+def null_answer_wins(null: float, candidates: list[Candidate], answers: list[Answer], head: str,
+                     threshold: float) -> bool:
+    """The SQuAD 2.0 decision, as the reference makes it: the joint head abstains when its answer-class score
+    ``null`` exceeds ``threshold``; the simple head when no span survives or ``null`` beats the best span's summed
+    start and end logits by more than ``threshold``."""
+    if head == "joint":
+        return null > threshold
+    best_sum = max((c.score for c in candidates), default=-np.inf)
+    return answers[0].is_empty or null - best_sum > threshold
+
+
+def question_answers(context: str, features: list[Feature], outputs: list[dict], head: str, settings: QASettings,
+                     top_k: int) -> list[Answer]:
+    """One question's answers, best first, from the model outputs of its windows."""
+    if settings.scoring == "hf_pipeline":
+        return pipeline_answers(context, features, outputs, top_k, settings.max_answer_length,
+                                settings.align_to_words, settings.version_2_with_negative)
+    candidates = []
+    for feature, out in zip(features, outputs):
+        if head == "joint":
+            candidates += joint_candidates(feature, out, settings.max_answer_length)
+        else:
+            candidates += simple_candidates(feature, out, settings.n_best_size, settings.max_answer_length)
+    answers = best_answers(context, candidates, settings.n_best_size)
+    if settings.version_2_with_negative and null_answer_wins(null_score(outputs, head), candidates, answers, head,
+                                                             settings.null_score_diff_threshold):
+        answers = [Answer("", 0, 0, 1.0, NULL_ANSWER)] + [a for a in answers if not a.is_empty]
+    return answers
 
 
 # ------------------------------------------------------------------------------ Hugging Face pipeline scoring

@@ -11,6 +11,7 @@ import dataclasses
 import os
 from typing import Sequence
 
+from electra_qa import filenames
 from electra_qa.errors import InputError
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -89,13 +90,13 @@ class WordPieceTokenizer:
     def save(self, folder: str | os.PathLike) -> list[str]:
         """Write ``tokenizer.json`` (exact settings) and ``vocab.txt`` into ``folder``; returns the paths."""
         folder = os.fspath(folder)
-        json_path = os.path.join(folder, "tokenizer.json")
+        json_path = os.path.join(folder, filenames.TOKENIZER_JSON)
         self._tokenizer.save(json_path)
         vocab = self._tokenizer.get_vocab(with_added_tokens=True)
         lines = [""] * (self.max_id + 1)
         for token, i in vocab.items():
             lines[i] = token
-        vocab_path = os.path.join(folder, "vocab.txt")
+        vocab_path = os.path.join(folder, filenames.VOCAB_TXT)
         with open(vocab_path, "w", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
         return [json_path, vocab_path]
@@ -157,7 +158,7 @@ class SentencePieceTokenizer:
 
     def save(self, folder: str | os.PathLike) -> list[str]:
         """Write the model as ``spiece.model`` into ``folder``; returns the path."""
-        path = os.path.join(os.fspath(folder), "spiece.model")
+        path = os.path.join(os.fspath(folder), filenames.SENTENCEPIECE[0])
         with open(path, "wb") as f:
             f.write(self._sp.serialized_model_proto())
         return [path]
@@ -167,7 +168,7 @@ def load_tokenizer(path: str | os.PathLike, do_lower_case: bool = True):
     """A tokenizer from ``vocab.txt``, ``tokenizer.json``, a sentencepiece ``.model``, or a folder holding one."""
     path = os.fspath(path)
     if os.path.isdir(path):
-        for name in ("tokenizer.json", "vocab.txt", "spiece.model", "sentencepiece.model"):
+        for name in (filenames.TOKENIZER_JSON, filenames.VOCAB_TXT, *filenames.SENTENCEPIECE):
             if os.path.isfile(os.path.join(path, name)):
                 return load_tokenizer(os.path.join(path, name), do_lower_case)
         raise InputError(f"no vocab.txt, tokenizer.json or sentencepiece model in {path!r}")

@@ -1,7 +1,7 @@
 """Every checkpoint format in and out: Hugging Face (h5, safetensors), google-research TF1, Keras-native folders.
 
 Key names in these tests are written out literally from ../shared/reference/peers.md, not taken from
-``electra_qa.checkpoints.layout``, so a wrong naming table fails here.
+``electra_qa.checkpoints.slots`` and ``formats/``, so a wrong naming table fails here.
 """
 
 import os
@@ -14,7 +14,7 @@ from conftest import fixture_dir, same_answers
 from electra_qa import (CheckpointError, ElectraConfig, ElectraDiscriminator, ElectraForQuestionAnswering,
                         ElectraModel, QuestionAnswerer, export_huggingface, inspect_checkpoint, load_model,
                         save_model)
-from electra_qa.testing import write_tf_checkpoint
+from checkpoint_writers import write_tf_checkpoint
 
 TINY = ElectraConfig(vocab_size=120, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                      intermediate_size=48, max_position_embeddings=40)
@@ -237,7 +237,8 @@ def test_ngc_save_load_round_trip(tmp_path, name):
     save_model(model, tmp_path / "saved")
     assert sorted(os.listdir(tmp_path / "saved")) == ["config.json", "model.weights.h5"]
     again = load_model(tmp_path / "saved")
-    assert (again.head_type, again.beam_size, again.amp) == (model.head_type, model.beam_size, model.amp)
+    assert (again.head_type, again.beam_size, again.end_mask_value) == (model.head_type, model.beam_size,
+                                                                    model.end_mask_value)
     io = np.load(folder / "io.npz")
     x = {n: io[f"b0_{n}"] for n in ("input_ids", "attention_mask", "token_type_ids", "p_mask") if f"b0_{n}" in io}
     assert "input_ids" in x
@@ -256,7 +257,7 @@ def test_question_answerer_save_reload(tmp_path):
     qa.save(tmp_path / "qa")
     assert {"tokenizer.json", "vocab.txt", "config.json", "model.weights.h5"} <= set(os.listdir(tmp_path / "qa"))
     again = QuestionAnswerer.from_checkpoint(tmp_path / "qa")
-    assert again.settings() == qa.settings()
+    assert again.settings == qa.settings
     assert same_answers(again("Who won?", context, top_k=3), before)
     assert QuestionAnswerer.from_checkpoint(tmp_path / "qa", n_best_size=3).n_best_size == 3
 
@@ -376,7 +377,7 @@ def test_safetensors_reader_and_writer_agree_with_the_package(tmp_path):
     safetensors_numpy = pytest.importorskip("safetensors.numpy")
     import ml_dtypes
 
-    from electra_qa.checkpoints.safetensors_file import SafetensorsFile, write_safetensors
+    from electra_qa.checkpoints.readers.safetensors_file import SafetensorsFile, write_safetensors
 
     rng = np.random.default_rng(0)
     tensors = {"a": rng.normal(size=(3, 5)).astype("float32"), "b.c": np.arange(7, dtype="int64"),

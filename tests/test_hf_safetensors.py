@@ -47,10 +47,10 @@ def _reproduces_io(model, folder):
 def test_a_wrong_transpose_guess_is_redone(monkeypatch):
     """The loader copies arrays ahead of building the model, guessing from each key whether it is a transposed
     kernel; the model's layout has the final word, so every wrong guess must be redone, not used."""
-    import electra_qa.checkpoints.loader as loader
+    from electra_qa.checkpoints.source import Format
 
-    guess = loader.stored_transposed
-    monkeypatch.setattr(loader, "stored_transposed", lambda fmt, key, shape: not guess(fmt, key, shape))
+    guess = Format.stored_transposed
+    monkeypatch.setattr(Format, "stored_transposed", lambda fmt, key, shape: not guess(fmt, key, shape))
     folder = fixture_dir("hf_tiny")
     _reproduces_io(load_model(folder / "model.safetensors"), folder)
 

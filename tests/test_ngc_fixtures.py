@@ -77,7 +77,7 @@ def test_weights_are_the_checkpoint_values_bit_for_bit(loaded):
     name, model, _ = loaded
     folder = fixture_dir(name)
     bundle = TensorBundle(folder / "electra_base_qa_v2_False_epoch_1_ckpt")
-    from electra_qa.checkpoints.ngc import VALUE_SUFFIX, variable_map
+    from electra_qa.checkpoints.formats.ngc import VALUE_SUFFIX, variable_map
 
     mapping = variable_map(model)
     assert len(mapping) == (47 if name == "ngc_tiny" else 41)

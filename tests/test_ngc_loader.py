@@ -9,8 +9,8 @@ import pytest
 import electra_qa
 from electra_qa import CheckpointError, ElectraConfig, ElectraForQuestionAnswering
 from electra_qa.checkpoints import TensorBundle
-from electra_qa.checkpoints.ngc import resolve_prefix
-from electra_qa.testing import ngc_weights, write_ngc_checkpoint, write_tf_checkpoint
+from electra_qa.checkpoints.loader import resolve_prefix
+from checkpoint_writers import ngc_weights, write_ngc_checkpoint, write_tf_checkpoint
 
 CFG = ElectraConfig(vocab_size=200, embedding_size=64, hidden_size=64, num_hidden_layers=2, num_attention_heads=1,
                     intermediate_size=96, max_position_embeddings=32)

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from electra_qa.checkpoints import TensorBundle
-from electra_qa.testing import write_tf_checkpoint
+from checkpoint_writers import write_tf_checkpoint
 
 
 def test_reads_what_tensorflow_wrote(tmp_path):

@@ -1,20 +1,26 @@
-"""Strict weight loading shared by the checkpoint loaders: all weights or an error, never a partial model.
+"""Strict weight loading shared by every format: all weights or an error, never a partial model.
 
-``build_from_checkpoint`` creates a model's variables straight from the stored arrays (copied ahead by a
-``Prefetcher``): one host copy per weight (two for a kernel stored transposed), no zero-filled model overwritten
-afterwards. ``check_fit`` compares keys and shapes for ``inspect_checkpoint``.
+``load_source`` builds the model for an opened ``Source``: ``build_from_checkpoint`` creates its variables straight
+from the stored arrays (copied ahead by a ``Prefetcher``): one host copy per weight (two for a kernel stored
+transposed), no zero-filled model overwritten afterwards. ``check_fit`` compares keys and shapes for
+``inspect_checkpoint``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 from typing import Callable, Mapping
 
 import numpy as np
 
-from electra_qa.checkpoints.dtypes import numpy_dtype
+from electra_qa.checkpoints.readers.dtypes import numpy_dtype
+from electra_qa.checkpoints.slots import keyed_slots
+from electra_qa.checkpoints.source import Source
+from electra_qa.config import AMP_END_MASK_VALUE, ElectraConfig
 from electra_qa.errors import CheckpointError
+from electra_qa.precision import resolve_dtype
 
 _MAX_LISTED = 12
 
@@ -237,3 +243,58 @@ def build_from_checkpoint(model, slots: Mapping[str, tuple], shapes: Mapping[str
     if used != len(slots) or len(model.weights) != len(slots):
         raise RuntimeError(f"internal error: {len(model.weights)} model variables, {len(slots)} named by the layout, "
                            f"{used} created from the checkpoint")
+
+
+# ----------------------------------------------------------------------------------------------- a Source to a model
+
+
+def empty_model(config: ElectraConfig, head: str, *, version_2: bool = False, beam_size: int = 4,
+                end_mask_value: float = AMP_END_MASK_VALUE, dtype=None, deferred: bool = False):
+    """The model for ``head`` (``models.build_model``) with zeros for weights, or unbuilt with ``deferred`` (see
+    ``build_from_checkpoint``): a loader fills it."""
+    from electra_qa.models.factory import build_model  # imports keras: after the copies have started
+    from electra_qa.models.initializers import build_deferred, weights_to_be_loaded
+
+    with weights_to_be_loaded(), (build_deferred() if deferred else contextlib.nullcontext()):
+        return build_model(config, head, version_2=version_2, beam_size=beam_size, end_mask_value=end_mask_value,
+                           dtype=dtype)
+
+
+def model_keys(source: Source, head: str) -> list[str]:
+    """The stored keys a model with ``head`` reads: all model weights, or the encoder's only."""
+    if head == "encoder":
+        return [k for k in source.shapes if k.startswith(source.format.encoder_prefix)]
+    return list(source.shapes)
+
+
+def keys_for(model, source: Source, head: str) -> tuple[dict, set, dict, list[str]]:
+    """The model's weight slots (``slots.keyed_slots``) and transposed keys in the source's naming, the stored
+    shapes to check them against, and the stored keys left unused (with head="encoder", those outside the encoder
+    rather than unexpected)."""
+    slots, transposed = keyed_slots(model, source.format)
+    shapes = {k: source.shapes[k] for k in model_keys(source, head)}
+    unused = list(source.ignored) + [k for k in source.shapes if k not in shapes]
+    return slots, transposed, shapes, unused
+
+
+def load_source(source: Source, head: str, config: ElectraConfig, *, version_2: bool = False, beam_size: int = 4,
+                end_mask_value: float = AMP_END_MASK_VALUE, dtype=None, precision: str | None = None):
+    """Build the model for ``head`` from ``source`` (strict, see ``build_from_checkpoint``); closes the source.
+    ``dtype``/``precision`` as for ``load_model``."""
+    try:
+        keys = model_keys(source, head)
+        source.check_readable(keys)
+        # A worker thread copies the arrays while this thread imports the backend (resolving the precision is the
+        # first thing that needs it) and constructs the model.
+        with Prefetcher(keys, source.read,
+                        transposed=lambda k: source.format.stored_transposed(k, source.shapes[k])) as prefetcher:
+            dtype = resolve_dtype(precision, dtype)
+            prefetcher.backend_ready()
+            model = empty_model(config, head, version_2=version_2, beam_size=beam_size,
+                                end_mask_value=end_mask_value, dtype=dtype, deferred=True)
+            slots, transposed, shapes, _ = keys_for(model, source, head)
+            build_from_checkpoint(model, slots, shapes, prefetcher,
+                                  source=f"{source.format.description} {source.path!r}", transposed=transposed)
+    finally:
+        source.close()
+    return model

@@ -12,6 +12,7 @@ from electra_qa.models.initializers import build_in_constructor, kernel_initiali
 from electra_qa.models.transformer_layer import activation_fn
 
 
+@keras.saving.register_keras_serializable(package="electra_qa")
 class ElectraDiscriminator(keras.Model):
     """Encoder (``electra``) + ``dense`` (H->H, config activation) + ``dense_prediction`` (H->1).
 

@@ -11,6 +11,7 @@ from electra_qa.models.initializers import build_in_constructor
 from electra_qa.models.serialization import constructor_args, model_config
 
 
+@keras.saving.register_keras_serializable(package="electra_qa")
 class ElectraModel(keras.Model):
     """The encoder (``electra``) with no head: returns ``{"sequence_output": [batch, seq, hidden]}`` in float32.
 

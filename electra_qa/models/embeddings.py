@@ -6,6 +6,7 @@ from keras import ops
 from electra_qa.models.initializers import kernel_initializer
 
 
+@keras.saving.register_keras_serializable(package="electra_qa")
 class ElectraEmbeddings(keras.layers.Layer):
     """``LayerNorm(word[ids] + position[0..L-1] + token_type[type_ids])``, width ``embedding_size``.
 

@@ -12,6 +12,7 @@ from electra_qa.models.transformer_layer import ElectraTransformerLayer
 MASK_BIAS = -10000.0  # the reference adds (1 - mask) * -10000 to the attention scores
 
 
+@keras.saving.register_keras_serializable(package="electra_qa")
 class ElectraEncoder(keras.layers.Layer):
     """ELECTRA discriminator body: returns the last hidden state [batch, seq, hidden].
 

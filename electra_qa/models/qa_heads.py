@@ -5,8 +5,9 @@ from keras import ops
 
 from electra_qa.models.initializers import kernel_initializer
 
+from electra_qa.config import AMP_END_MASK_VALUE, FLOAT32_END_MASK_VALUE  # noqa: F401 (re-exported)
+
 START_MASK_VALUE = 1e30
-AMP_END_MASK_VALUE = 65500.0  # the reference masks end logits with 65500 whenever config.amp is set
 
 
 def _dense(units, name, dtype, initializer_range, use_bias=True):
@@ -19,6 +20,7 @@ def _apply_p_mask(logits, p_mask, value):
     return logits * (1.0 - p_mask) - value * p_mask
 
 
+@keras.saving.register_keras_serializable(package="electra_qa")
 class SimpleQAHead(keras.layers.Layer):
     """One Dense hidden -> 2 (``qa_outputs``): channel 0 start logits, channel 1 end logits, both [batch, seq]."""
 
@@ -42,6 +44,7 @@ class SimpleQAHead(keras.layers.Layer):
         return config
 
 
+@keras.saving.register_keras_serializable(package="electra_qa")
 class JointQAHead(keras.layers.Layer):
     """NVIDIA's joint start/end head with beam search (XLNet style).
 
@@ -50,19 +53,19 @@ class JointQAHead(keras.layers.Layer):
     ``beam_size``. ``end_top_*[b, i * beam + j]`` is the j-th best end for the i-th best start. SQuAD 2.0 models
     (``version_2=True``) add the answer-class pooler that gives ``cls_logits``; v1.1 models return zeros.
 
-    ``amp`` reproduces the reference's end-logit mask constant (65500 when the model was run with AMP, as the NGC
-    checkpoint was; 1e30 otherwise). Masking and log-softmax run in float32 whatever the compute dtype.
+    ``end_mask_value`` is the constant masked end logits get: ``AMP_END_MASK_VALUE`` (65500, the reference run under
+    AMP, as the NGC checkpoint was) or ``FLOAT32_END_MASK_VALUE`` (1e30, the reference run in float32). Masking and log-softmax run in float32 whatever the compute dtype.
     """
 
-    def __init__(self, hidden_size, beam_size=4, version_2=False, amp=True, layer_norm_eps=1e-12,
-                 initializer_range=0.02, **kwargs):
+    def __init__(self, hidden_size, beam_size=4, version_2=False, end_mask_value=AMP_END_MASK_VALUE,
+                 layer_norm_eps=1e-12, initializer_range=0.02, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(beam_size, int) or beam_size < 1:
             raise ValueError(f"beam_size must be a positive integer, got {beam_size!r}")
         self.hidden_size = hidden_size
         self.beam_size = beam_size
         self.version_2 = version_2
-        self.amp = amp
+        self.end_mask_value = float(end_mask_value)
         self.layer_norm_eps = layer_norm_eps
         self.initializer_range = initializer_range
         dt = self.dtype_policy
@@ -84,10 +87,6 @@ class JointQAHead(keras.layers.Layer):
             self.answer_class_dense_0.build(h2)
             self.answer_class_dense_1.build(h)
         self.built = True
-
-    @property
-    def end_mask_value(self):
-        return AMP_END_MASK_VALUE if self.amp else START_MASK_VALUE
 
     def call(self, hidden, p_mask=None):
         batch, seq = ops.shape(hidden)[0], ops.shape(hidden)[1]
@@ -139,5 +138,6 @@ class JointQAHead(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(hidden_size=self.hidden_size, beam_size=self.beam_size, version_2=self.version_2,
-                      amp=self.amp, layer_norm_eps=self.layer_norm_eps, initializer_range=self.initializer_range)
+                      end_mask_value=self.end_mask_value, layer_norm_eps=self.layer_norm_eps,
+                      initializer_range=self.initializer_range)
         return config

@@ -9,11 +9,12 @@ from electra_qa.config import ElectraConfig
 from electra_qa.models.encoder import ElectraEncoder
 from electra_qa.models.initializers import build_in_constructor
 from electra_qa.models.serialization import constructor_args, model_config
-from electra_qa.models.qa_heads import JointQAHead, SimpleQAHead
+from electra_qa.models.qa_heads import AMP_END_MASK_VALUE, JointQAHead, SimpleQAHead
 
 HEAD_TYPES = ("joint", "simple")
 
 
+@keras.saving.register_keras_serializable(package="electra_qa")
 class ElectraForQuestionAnswering(keras.Model):
     """ELECTRA encoder (``electra``) plus a span head (``qa_head``).
 
@@ -27,12 +28,13 @@ class ElectraForQuestionAnswering(keras.Model):
         head: "joint" (NVIDIA's beam-search head, the NGC checkpoint's) or "simple" (``qa_outputs``).
         beam_size: start and end candidates kept by the joint head (NGC: 4).
         version_2: SQuAD 2.0 joint head with the answer-class pooler.
-        amp: the joint head's end-mask constant as in an AMP run of the reference (see ``JointQAHead``).
+        end_mask_value: the joint head's end-logit mask constant: 65500 (default), as the reference run under AMP
+            that trained the NGC checkpoint, or 1e30 as a float32 run (see ``JointQAHead``).
         dtype: a Keras dtype policy for this model only ("float32", "mixed_float16", ...).
     """
 
     def __init__(self, config: ElectraConfig, head: str = "joint", beam_size: int = 4, version_2: bool = False,
-                 amp: bool = True, **kwargs):
+                 end_mask_value: float = AMP_END_MASK_VALUE, **kwargs):
         super().__init__(**kwargs)
         if head not in HEAD_TYPES:
             raise ValueError(f"head must be one of {HEAD_TYPES}, got {head!r}")
@@ -42,11 +44,12 @@ class ElectraForQuestionAnswering(keras.Model):
         self.head_type = head
         self.beam_size = beam_size
         self.version_2 = version_2
-        self.amp = amp
+        self.end_mask_value = float(end_mask_value)
         self.electra = ElectraEncoder(config, name="electra", dtype=self.dtype_policy)
         if head == "joint":
-            self.qa_head = JointQAHead(config.hidden_size, beam_size, version_2, amp, config.layer_norm_eps,
-                                       config.initializer_range, name="qa_head", dtype=self.dtype_policy)
+            self.qa_head = JointQAHead(config.hidden_size, beam_size, version_2, self.end_mask_value,
+                                       config.layer_norm_eps, config.initializer_range, name="qa_head",
+                                       dtype=self.dtype_policy)
         else:
             self.qa_head = SimpleQAHead(config.hidden_size, config.initializer_range, name="qa_head",
                                         dtype=self.dtype_policy)
@@ -69,7 +72,7 @@ class ElectraForQuestionAnswering(keras.Model):
 
     def get_config(self):
         return {**model_config(self), "head": self.head_type, "beam_size": self.beam_size,
-                "version_2": self.version_2, "amp": self.amp}
+                "version_2": self.version_2, "end_mask_value": self.end_mask_value}
 
     @classmethod
     def from_config(cls, config):

@@ -18,6 +18,7 @@ def activation_fn(name):
     raise ValueError(f"unsupported activation {name!r}")
 
 
+@keras.saving.register_keras_serializable(package="electra_qa")
 class ElectraTransformerLayer(keras.layers.Layer):
     """Self-attention + feed-forward block, post-LayerNorm, as in BERT and ELECTRA.
 

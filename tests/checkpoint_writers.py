@@ -1,4 +1,5 @@
-"""Helpers for tests and benchmarks: write checkpoints in NVIDIA's NGC key layout with TensorFlow's own writer.
+"""Test and benchmark helpers (not part of the package): write checkpoints in NVIDIA's NGC key layout with
+TensorFlow's own writer.
 
 Needs TensorFlow (``tf.raw_ops.SaveV2``), which writes the same tensor-bundle format as the reference's
 ``model.save_weights``; our reader (``TensorBundle``) is independent of it.
@@ -10,7 +11,7 @@ import os
 
 import numpy as np
 
-from electra_qa.checkpoints.ngc import VALUE_SUFFIX, variable_map
+from electra_qa.checkpoints.formats.ngc import VALUE_SUFFIX, variable_map
 
 
 def ngc_weights(model) -> dict[str, np.ndarray]:

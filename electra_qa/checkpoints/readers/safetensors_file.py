@@ -14,7 +14,7 @@ import struct
 
 import numpy as np
 
-from electra_qa.checkpoints.dtypes import numpy_dtype
+from electra_qa.checkpoints.readers.dtypes import numpy_dtype
 from electra_qa.errors import CheckpointError
 
 _DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1",

@@ -4,6 +4,8 @@
 ``electra_qa`` section with the model class, head settings, a weights index (canonical weight name -> dataset path in
 the ``.weights.h5``, so that loading reads each array straight into its new variable) and, when saved from a
 ``QuestionAnswerer``, its pipeline settings. Folders without the index load through Keras' ``load_weights``.
+Here: writing (``save_model``, ``weights_index``), reading (``open_keras_weights``, ``load_keras_folder``), and
+describing (``inspect_keras_folder``).
 """
 
 from __future__ import annotations
@@ -13,24 +15,35 @@ import math
 import os
 import tempfile
 
-from electra_qa.checkpoints.assign import Fit
-from electra_qa.checkpoints.layout import model_weights
-from electra_qa.checkpoints.loader import CONFIG_FILE, KERAS_WEIGHTS, CheckpointInfo, _build, load_source
-from electra_qa.checkpoints.sources import open_keras_weights
-from electra_qa.config import ElectraConfig
+import numpy as np
+
+from electra_qa import filenames
+from electra_qa.checkpoints.assign import Fit, empty_model, load_source
+from electra_qa.checkpoints.info import CheckpointInfo
+from electra_qa.checkpoints.slots import model_weights
+from electra_qa.checkpoints.source import Format, Source
+from electra_qa.config import AMP_END_MASK_VALUE, FLOAT32_END_MASK_VALUE, ElectraConfig
 from electra_qa.errors import CheckpointError
 
 FORMAT_VERSION = 1
-_CLASSES = ("ElectraForQuestionAnswering", "ElectraDiscriminator", "ElectraModel")
+# An electra_qa folder is read through the weights index in its config.json (canonical name -> dataset path).
+FORMAT = Format("keras", "electra_qa folder (Keras model.weights.h5)", lambda name: name, False, "electra/")
+_CLASSES = {"simple": "ElectraForQuestionAnswering", "joint": "ElectraForQuestionAnswering",
+            "discriminator": "ElectraDiscriminator", "encoder": "ElectraModel"}
 
 
 def _model_section(model) -> dict:
-    cls = type(model).__name__
-    if cls not in _CLASSES:
-        raise CheckpointError(f"cannot save a {cls}; expected one of {_CLASSES}")
-    section = {"format_version": FORMAT_VERSION, "model": cls}
-    if cls == "ElectraForQuestionAnswering":
-        section.update(head=model.head_type, beam_size=model.beam_size, version_2=model.version_2, amp=model.amp)
+    from electra_qa.models.factory import head_of  # imports keras: only once a model exists
+
+    try:
+        head = head_of(model)
+    except ValueError:
+        raise CheckpointError(f"cannot save a {type(model).__name__}; expected one of "
+                              f"{sorted(set(_CLASSES.values()))}") from None
+    section = {"format_version": FORMAT_VERSION, "model": _CLASSES[head]}
+    if head in ("simple", "joint"):
+        section.update(head=head, beam_size=model.beam_size, version_2=model.version_2,
+                       end_mask_value=model.end_mask_value)
     return section
 
 
@@ -44,11 +57,11 @@ def save_model(model, folder: str | os.PathLike, pipeline: dict | None = None) -
     data = {"architectures": [section["model"]], "model_type": "electra", **model.config.to_dict(),
             "electra_qa": section}
     section["weights_index"] = weights_index(model.config, section)
-    weights = os.path.join(folder, KERAS_WEIGHTS)
+    weights = os.path.join(folder, filenames.KERAS_WEIGHTS)
     tmp = weights + ".tmp.weights.h5"
     model.save_weights(tmp)
     os.replace(tmp, weights)
-    with open(os.path.join(folder, CONFIG_FILE), "w", encoding="utf-8") as f:
+    with open(os.path.join(folder, filenames.CONFIG), "w", encoding="utf-8") as f:
         json.dump(data, f, indent=2)
         f.write("\n")
     return folder
@@ -63,7 +76,6 @@ def weights_index(config: ElectraConfig, section: dict) -> dict[str, str]:
     count and head; widths 2-4) is saved with every weight filled with its own number, and the file read back.
     """
     import h5py
-    import numpy as np
 
     project = config.embedding_size != config.hidden_size
     tiny = ElectraConfig(vocab_size=3, embedding_size=2 if project else 4, hidden_size=4,
@@ -93,9 +105,9 @@ def weights_index(config: ElectraConfig, section: dict) -> dict[str, str]:
 
 
 def read_section(folder: str) -> tuple[ElectraConfig, dict]:
-    path = os.path.join(folder, CONFIG_FILE)
+    path = os.path.join(folder, filenames.CONFIG)
     if not os.path.isfile(path):
-        raise CheckpointError(f"{folder!r} has {KERAS_WEIGHTS} but no {CONFIG_FILE}; it was not written by "
+        raise CheckpointError(f"{folder!r} has {filenames.KERAS_WEIGHTS} but no {filenames.CONFIG}; it was not written by "
                               "electra_qa's save")
     try:
         with open(path, encoding="utf-8") as f:
@@ -103,7 +115,7 @@ def read_section(folder: str) -> tuple[ElectraConfig, dict]:
     except (OSError, json.JSONDecodeError) as e:
         raise CheckpointError(f"cannot read {path!r}: {e}") from None
     section = data.get("electra_qa")
-    if not isinstance(section, dict) or section.get("model") not in _CLASSES:
+    if not isinstance(section, dict) or section.get("model") not in _CLASSES.values():
         raise CheckpointError(f"{path!r} has no 'electra_qa' section naming the model class; it was not written by "
                               "electra_qa's save")
     if section.get("format_version", 0) > FORMAT_VERSION:
@@ -113,15 +125,21 @@ def read_section(folder: str) -> tuple[ElectraConfig, dict]:
 
 
 def _head(section: dict) -> str:
-    """The loader's head name for a saved model class."""
+    """The head of a saved model."""
     if section["model"] == "ElectraForQuestionAnswering":
         return section["head"]
     return "discriminator" if section["model"] == "ElectraDiscriminator" else "encoder"
 
 
+def _head_settings(section: dict) -> dict:
+    """The joint head's settings as saved (folders written before ``end_mask_value`` stored ``amp``)."""
+    default = AMP_END_MASK_VALUE if section.get("amp", True) else FLOAT32_END_MASK_VALUE
+    return {"version_2": bool(section.get("version_2", False)), "beam_size": section.get("beam_size", 4),
+            "end_mask_value": section.get("end_mask_value", default)}
+
+
 def _build_saved(config, section, dtype):
-    return _build(config, _head(section), section.get("version_2", False), section.get("beam_size", 4),
-                  section.get("amp", True), dtype)
+    return empty_model(config, _head(section), dtype=dtype, **_head_settings(section))
 
 
 def _stored_arrays(file: str) -> tuple[int, int]:
@@ -158,12 +176,11 @@ def load_keras_folder(folder: str, head: str = "auto", dtype=None, precision: st
     """The model saved in ``folder`` by ``save_model``; strict: every stored array used, every weight set.
     ``dtype``/``precision`` as for ``load_model``."""
     config, section = read_section(folder)
-    file = os.path.join(folder, KERAS_WEIGHTS)
+    file = os.path.join(folder, filenames.KERAS_WEIGHTS)
     if section.get("weights_index"):
         model_head = "encoder" if head == "encoder" else _head(section)
-        return load_source(open_keras_weights(file, section["weights_index"]), model_head,
-                           bool(section.get("version_2", False)), config, section.get("beam_size", 4),
-                           section.get("amp", True), dtype, precision)
+        return load_source(open_keras_weights(file, section["weights_index"]), model_head, config, dtype=dtype,
+                           precision=precision, **_head_settings(section))
     from electra_qa.precision import resolve_dtype
 
     dtype = resolve_dtype(precision, dtype)
@@ -176,7 +193,7 @@ def load_keras_folder(folder: str, head: str = "auto", dtype=None, precision: st
     except (ValueError, KeyError, OSError) as e:
         raise CheckpointError(f"{file!r} does not fit the model in its config.json: {e}") from None
     if head == "encoder" and section["model"] != "ElectraModel":
-        encoder = _build(config, "encoder", False, 4, True, dtype)
+        encoder = empty_model(config, "encoder", dtype=dtype)
         loaded = model_weights(model)
         for name, var in model_weights(encoder).items():
             var.assign(loaded[name])
@@ -187,9 +204,45 @@ def load_keras_folder(folder: str, head: str = "auto", dtype=None, precision: st
 def inspect_keras_folder(folder: str) -> CheckpointInfo:
     config, section = read_section(folder)
     model = _build_saved(config, section, None)
-    file = os.path.join(folder, KERAS_WEIGHTS)
+    file = os.path.join(folder, filenames.KERAS_WEIGHTS)
     problem = _arrays_problem(file, model)
     params = sum(math.prod(w.shape) for w in model.weights)
-    return CheckpointInfo(file, "keras", "electra_qa folder (Keras model.weights.h5)", config,
-                          os.path.join(folder, CONFIG_FILE), _head(section), bool(section.get("version_2", False)),
-                          params, Fit([], [], [problem] if problem else []), [])
+    return CheckpointInfo(file, FORMAT.name, FORMAT.description, config, os.path.join(folder, filenames.CONFIG),
+                          _head(section), _head_settings(section)["version_2"], params,
+                          Fit([], [], [problem] if problem else []), [])
+
+
+def open_keras_weights(file: str, index: dict[str, str]) -> Source:
+    """A Keras 3 ``.weights.h5`` written by ``save_model``, keyed by canonical weight name through ``index``
+    (canonical name -> dataset path, stored in the folder's config.json). Contiguous datasets are read as views of
+    the memory-mapped file."""
+    import h5py
+
+    try:
+        f = h5py.File(file, "r")
+    except OSError as e:
+        raise CheckpointError(f"cannot read {file!r} as HDF5: {e}") from None
+    try:
+        stored = []
+        f.visititems(lambda path, obj: stored.append(path) if isinstance(obj, h5py.Dataset) else None)
+        lacking = sorted(set(index.values()) - set(stored))
+        extra = sorted(set(stored) - set(index.values()))
+        if lacking or extra:
+            raise CheckpointError(f"{file!r} does not match the weights index in its config.json (datasets "
+                                  f"missing: {lacking[:5]}, not indexed: {extra[:5]}); the folder's files do not "
+                                  "belong together")
+        datasets = {name: f[path] for name, path in index.items()}
+        shapes = {name: tuple(d.shape) for name, d in datasets.items()}
+        mapped = np.memmap(file, dtype=np.uint8, mode="r")
+    except BaseException:
+        f.close()
+        raise
+
+    def read(name: str) -> np.ndarray:
+        d = datasets[name]
+        offset = d.id.get_offset()
+        if offset is None or d.chunks is not None or d.compression is not None or d.dtype.kind not in "fiub":
+            return d[()]
+        return mapped[offset:offset + d.dtype.itemsize * d.size].view(d.dtype).reshape(d.shape)
+
+    return Source(FORMAT, file, shapes, read, [], close=f.close)

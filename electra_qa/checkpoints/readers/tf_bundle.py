@@ -16,7 +16,7 @@ import struct
 
 import numpy as np
 
-from electra_qa.checkpoints.dtypes import numpy_dtype
+from electra_qa.checkpoints.readers.dtypes import numpy_dtype
 from electra_qa.errors import CheckpointError
 
 _TABLE_MAGIC = 0xDB4775248B80FB57

@@ -1,0 +1,37 @@
+"""``CheckpointInfo``: what ``inspect_checkpoint`` reports about a checkpoint without loading its tensors."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from electra_qa.checkpoints.assign import Fit
+from electra_qa.config import ElectraConfig
+
+
+@dataclasses.dataclass
+class CheckpointInfo:
+    """What ``inspect_checkpoint`` finds; ``fit.ok`` says whether ``load_model`` would succeed."""
+
+    path: str
+    format: str
+    description: str
+    config: ElectraConfig
+    config_source: str
+    head: str
+    version_2: bool
+    parameters: int
+    fit: Fit
+    unused: list[str]
+
+    def summary(self) -> str:
+        lines = [f"path:        {self.path}", f"format:      {self.format} ({self.description})",
+                 f"head:        {self.head}" + (" (SQuAD 2.0 answer-class pooler)" if self.version_2 else ""),
+                 f"parameters:  {self.parameters:,}", f"config:      {self.config_source}"]
+        lines += [f"  {k} = {v}" for k, v in self.config.to_dict().items()]
+        lines.append("loads:       " + ("yes" if self.fit.ok else "NO: " + self.fit.problems()))
+        lines.append(f"unused keys: {len(self.unused)}" + (" (optimizer state, generator, pooler, ...)"
+                                                              if self.unused else ""))
+        lines += [f"  {k}" for k in self.unused[:20]]
+        if len(self.unused) > 20:
+            lines.append(f"  ... ({len(self.unused) - 20} more)")
+        return "\n".join(lines)

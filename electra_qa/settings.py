@@ -1,0 +1,99 @@
+"""``QASettings``: how a ``QuestionAnswerer`` windows, scores and batches, validated in one place and saved with it."""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+
+from electra_qa.errors import InputError
+
+SCORINGS = ("squad", "hf_pipeline")
+_POSITIVE = ("doc_stride", "max_query_length", "n_best_size", "max_answer_length", "batch_size")
+
+
+def _integer(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        what = "a positive integer" if minimum == 1 else "a non-negative integer"
+        raise InputError(f"{name} must be {what}, got {value!r}")
+    return int(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class QASettings:
+    """Windowing, scoring and batching of a ``QuestionAnswerer`` (see its docstring for each field).
+
+    ``None`` for ``max_seq_length`` and ``version_2_with_negative`` means "from the model" (``for_model``).
+
+    >>> QASettings(n_best_size=5).n_best_size
+    5
+    >>> QASettings(doc_stride=0)
+    Traceback (most recent call last):
+    ...
+    electra_qa.errors.InputError: doc_stride must be a positive integer, got 0
+    """
+
+    max_seq_length: int | None = None
+    doc_stride: int = 128
+    max_query_length: int = 64
+    n_best_size: int = 20
+    max_answer_length: int = 30
+    version_2_with_negative: bool | None = None
+    null_score_diff_threshold: float = 0.0
+    batch_size: int = 32
+    scoring: str = "squad"
+    align_to_words: bool = True
+    doc_overlap: int | None = None
+
+    def __post_init__(self):
+        if self.scoring not in SCORINGS:
+            raise InputError(f"scoring must be one of {SCORINGS}, got {self.scoring!r}")
+        fixed = {name: _integer(name, getattr(self, name), 1) for name in _POSITIVE}
+        if self.max_seq_length is not None:
+            fixed["max_seq_length"] = _integer("max_seq_length", self.max_seq_length, 1)
+        if self.doc_overlap is not None:
+            fixed["doc_overlap"] = _integer("doc_overlap", self.doc_overlap, 0)
+        threshold = self.null_score_diff_threshold
+        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+            raise InputError(f"null_score_diff_threshold must be a number, got {threshold!r}")
+        fixed["null_score_diff_threshold"] = float(threshold)
+        fixed["align_to_words"] = bool(self.align_to_words)
+        if self.version_2_with_negative is not None:
+            fixed["version_2_with_negative"] = bool(self.version_2_with_negative)
+        for name, value in fixed.items():
+            object.__setattr__(self, name, value)
+
+    def replace(self, **changes) -> "QASettings":
+        """A copy with ``changes`` (validated); unknown names are an InputError."""
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise InputError(f"unknown question-answering settings: {', '.join(unknown)}")
+        return dataclasses.replace(self, **changes)
+
+    def for_model(self, model, tokenizer) -> "QASettings":
+        """These settings checked against ``model`` and ``tokenizer``, with the model's defaults filled in."""
+        config = model.config
+        if self.scoring == "hf_pipeline" and model.head_type != "simple":
+            raise InputError("scoring='hf_pipeline' needs a simple-head (qa_outputs) model; NVIDIA's joint head "
+                             "gives beam log-probabilities, not per-token logits")
+        max_seq_length = self.max_seq_length or min(384, config.max_position_embeddings)
+        if max_seq_length > config.max_position_embeddings:
+            raise InputError(f"max_seq_length {max_seq_length} exceeds the model's max_position_embeddings "
+                             f"{config.max_position_embeddings}")
+        if tokenizer.max_id >= config.vocab_size:
+            raise InputError(f"the vocabulary does not fit the checkpoint: it has ids up to {tokenizer.max_id}, but "
+                             f"the model's embedding table has {config.vocab_size} rows (the NGC ELECTRA-base model "
+                             "uses the 30522-line BERT-uncased vocab.txt)")
+        version_2 = self.version_2_with_negative
+        if version_2 is None:
+            version_2 = model.head_type == "joint" and model.version_2
+        return dataclasses.replace(self, max_seq_length=max_seq_length, version_2_with_negative=version_2)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "QASettings":
+        """Settings as ``to_dict`` wrote them (saved in a folder's config.json); unknown names are an InputError."""
+        if not isinstance(data, dict):
+            raise InputError(f"question-answering settings must be a dict, got {type(data).__name__}")
+        return cls().replace(**data)
