@@ -127,7 +127,7 @@ class QuestionAnswerer:
         ``dtype=`` (a Keras dtype policy) overrides it. Other keyword arguments go to the constructor; a folder
         written by :meth:`save` supplies its saved settings as defaults.
 
-        >>> QuestionAnswerer.from_checkpoint(ngc_folder, vocab=vocab_txt).model.head_type   # NVIDIA's joint head
+        >>> QuestionAnswerer.from_checkpoint(ngc_folder).model.head_type   # NVIDIA's joint head, vocab.txt beside it
         'joint'
         """
         located = locate(path)
@@ -168,6 +168,7 @@ class QuestionAnswerer:
         :meth:`from_checkpoint` reloads. Returns the folder.
 
         >>> import tempfile
+        >>> qa = QuestionAnswerer.from_checkpoint(folder, n_best_size=5)
         >>> saved = qa.save(tempfile.mkdtemp())
         >>> QuestionAnswerer.from_checkpoint(saved).settings == qa.settings
         True
