@@ -411,3 +411,20 @@ def test_keras_config_round_trip(make):
     assert again.get_config() == model.get_config()
     assert again.config == TINY and again.dtype_policy.name == model.dtype_policy.name
     assert [tuple(w.shape) for w in again.weights] == [tuple(w.shape) for w in model.weights]
+
+
+@pytest.mark.parametrize("how", ["load_model", "from_checkpoint", "load_ngc_checkpoint", "inspect_checkpoint"])
+def test_a_checkpoint_folder_is_located_once(how, monkeypatch):
+    """The path is resolved once (``find.locate``) and the result passed down, not looked up again by each step."""
+    import electra_qa
+    from electra_qa.checkpoints import find
+
+    calls = []
+    original = find._locate_folder
+    monkeypatch.setattr(find, "_locate_folder", lambda path: calls.append(path) or original(path))
+    folder = fixture_dir("ngc_tiny")
+    if how == "from_checkpoint":
+        QuestionAnswerer.from_checkpoint(folder)
+    else:
+        getattr(electra_qa, how)(folder)
+    assert calls == [str(folder)]

@@ -252,7 +252,8 @@ def empty_model(config: ElectraConfig, head: str, *, version_2: bool = False, be
                 end_mask_value: float = AMP_END_MASK_VALUE, dtype=None, deferred: bool = False):
     """The model for ``head`` (``models.build_model``) with zeros for weights, or unbuilt with ``deferred`` (see
     ``build_from_checkpoint``): a loader fills it."""
-    from electra_qa.models.factory import build_model  # imports keras: after the copies have started
+    # The model code imports keras: here, after a loader's copies have started, never at this module's import.
+    from electra_qa.models.factory import build_model
     from electra_qa.models.initializers import build_deferred, weights_to_be_loaded
 
     with weights_to_be_loaded(), (build_deferred() if deferred else contextlib.nullcontext()):

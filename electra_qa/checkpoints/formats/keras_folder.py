@@ -24,6 +24,7 @@ from electra_qa.checkpoints.slots import model_weights
 from electra_qa.checkpoints.source import Format, Source
 from electra_qa.config import AMP_END_MASK_VALUE, FLOAT32_END_MASK_VALUE, ElectraConfig
 from electra_qa.errors import CheckpointError
+from electra_qa.precision import resolve_dtype
 
 FORMAT_VERSION = 1
 # An electra_qa folder is read through the weights index in its config.json (canonical name -> dataset path).
@@ -181,8 +182,6 @@ def load_keras_folder(folder: str, head: str = "auto", dtype=None, precision: st
         model_head = "encoder" if head == "encoder" else _head(section)
         return load_source(open_keras_weights(file, section["weights_index"]), model_head, config, dtype=dtype,
                            precision=precision, **_head_settings(section))
-    from electra_qa.precision import resolve_dtype
-
     dtype = resolve_dtype(precision, dtype)
     model = _build_saved(config, section, dtype)
     problem = _arrays_problem(file, model)
