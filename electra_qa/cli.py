@@ -1,4 +1,4 @@
-"""Command line: ``electra-qa answer|inspect|convert|download``."""
+"""Command line: ``electra-qa answer|evaluate|predict|inspect|convert|download``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,23 @@ from electra_qa import hub
 from electra_qa.checkpoints import export_huggingface, inspect_checkpoint, load_model, locate, save_model
 from electra_qa.errors import ElectraQAError, InputError
 from electra_qa.pipeline import QuestionAnswerer
+from electra_qa.precision import PRECISIONS
+from electra_qa.squad import evaluate_squad, load_squad, predict_squad
 from electra_qa.tokenization import load_tokenizer
+
+
+def _model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that choose the model and its windows (answer, evaluate, predict)."""
+    parser.add_argument("--checkpoint", help="checkpoint folder or file of any supported format (NGC, Hugging Face, "
+                                             "google-research, saved by electra-qa); default: the pretrained NGC "
+                                             "model")
+    parser.add_argument("--vocab", help="vocab.txt / tokenizer.json (default: found beside the checkpoint)")
+    parser.add_argument("--config", help="config.json (default: beside the checkpoint, else inferred from shapes)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="auto (default: mixed_float16 on an NVIDIA GPU, else float32), or a policy")
+    parser.add_argument("--max-seq-length", type=int, help="default: 384 or the model's maximum")
+    parser.add_argument("--doc-stride", type=int, help="step between window starts (default 128)")
+    parser.add_argument("--max-query-length", type=int, help="default 64")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -20,19 +36,25 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     ans = sub.add_parser("answer", help="answer a question about a context")
-    ans.add_argument("--checkpoint", help="checkpoint folder or file of any supported format (NGC, Hugging Face, "
-                                          "google-research, saved by electra-qa); default: the pretrained NGC model")
-    ans.add_argument("--vocab", help="vocab.txt / tokenizer.json (default: found beside the checkpoint)")
-    ans.add_argument("--config", help="config.json (default: beside the checkpoint, else inferred from shapes)")
+    _model_arguments(ans)
     ans.add_argument("-q", "--question", required=True)
     src = ans.add_mutually_exclusive_group()
     src.add_argument("-c", "--context", help="the context text")
     src.add_argument("--context-file", help="read the context from this file ('-' = standard input)")
     ans.add_argument("--top-k", type=int, default=1)
-    ans.add_argument("--max-seq-length", type=int, help="default: 384 or the model's maximum")
-    ans.add_argument("--doc-stride", type=int, help="step between window starts (default 128)")
-    ans.add_argument("--max-query-length", type=int, help="default 64")
     ans.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+    for name, text in (("evaluate", "answer a SQuAD file and score it (EM/F1, as the official scripts)"),
+                       ("predict", "answer a SQuAD file and write NVIDIA's prediction files")):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("data", help="SQuAD v1.1/v2.0 JSON file, or JSON Lines with id, question, context")
+        _model_arguments(cmd)
+        cmd.add_argument("--out", required=name == "predict",
+                         help="folder for predictions.json, nbest_predictions.json, null_odds.json (v2), skipped.json")
+        cmd.add_argument("--batch-size", type=int, help="windows per model call (default 32)")
+        cmd.add_argument("--chunk-size", type=int, default=256, help="paragraphs answered together (default 256)")
+        cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
+        cmd.add_argument("--json", action="store_true", help="print the results as JSON")
 
     ins = sub.add_parser("inspect", help="show a checkpoint's format, config, head, size and key fit")
     ins.add_argument("path")
@@ -65,14 +87,21 @@ def _context(args) -> str:
     raise SystemExit("electra-qa: give the context with -c, --context-file FILE, or on standard input")
 
 
+def _load_qa(args, **settings) -> QuestionAnswerer:
+    """The model the options name, with the backend imported quietly first in a real command-line run."""
+    if args.quiet_backend:
+        _import_backend_quietly()
+    settings.update({k: v for k, v in (("max_seq_length", args.max_seq_length), ("doc_stride", args.doc_stride),
+                                       ("max_query_length", args.max_query_length)) if v is not None})
+    if args.checkpoint is None:
+        return QuestionAnswerer.from_pretrained(precision=args.precision, **settings)
+    return QuestionAnswerer.from_checkpoint(args.checkpoint, vocab=args.vocab, config=args.config,
+                                            precision=args.precision, **settings)
+
+
 def _answer(args) -> int:
     context = _context(args)
-    settings = {k: v for k, v in (("max_seq_length", args.max_seq_length), ("doc_stride", args.doc_stride),
-                                  ("max_query_length", args.max_query_length)) if v is not None}
-    if args.checkpoint is None:
-        qa = QuestionAnswerer.from_pretrained(**settings)
-    else:
-        qa = QuestionAnswerer.from_checkpoint(args.checkpoint, vocab=args.vocab, config=args.config, **settings)
+    qa = _load_qa(args)
     answers = qa(args.question, context, top_k=args.top_k)
     if args.json:
         print(json.dumps([dataclasses.asdict(a) for a in answers], ensure_ascii=False, indent=2))
@@ -80,6 +109,33 @@ def _answer(args) -> int:
         for a in answers:
             shown = a.text if not a.is_empty else f"(no answer: {a.reason})"
             print(f"{shown}\tscore={a.score:.4f}\tchars={a.start}:{a.end}")
+    return 0
+
+
+def _squad(args) -> int:
+    data = load_squad(args.data)  # a bad file fails here, before the model is loaded
+    if args.batch_size is not None and (args.batch_size < 1):
+        raise InputError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    qa = _load_qa(args, **({"version_2_with_negative": True} if data.version == "2.0" else {}))
+    predictions = predict_squad(qa, data, args.out, batch_size=args.batch_size, chunk_size=args.chunk_size,
+                                progress=not args.no_progress)
+    result = {"questions": predictions.questions, "windows": predictions.windows,
+              "questions_per_second": round(predictions.questions_per_second, 3), "skipped": len(predictions.skipped)}
+    if args.command == "evaluate":
+        scores = evaluate_squad(data, predictions, na_probs=predictions.null_odds or None)
+        result = {**scores, **result}
+    result["files"] = predictions.files
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    for key, value in result.items():
+        if key == "files":
+            for name, path in value.items():
+                print(f"{'wrote':<22}{path}")
+        else:
+            print(f"{key:<22}{value:.4f}" if isinstance(value, float) else f"{key:<22}{value}")
+    for s in predictions.skipped[:10]:
+        print(f"skipped record {s.index} (id {s.id}): {s.reason}", file=sys.stderr)
     return 0
 
 
@@ -131,9 +187,11 @@ def _import_backend_quietly() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if argv is None:  # a real command-line run, not a call from Python code
+    args.quiet_backend = argv is None  # a real command-line run, not a call from Python code
+    if args.quiet_backend and args.command in ("inspect", "convert", "download"):
         _import_backend_quietly()
-    command = {"answer": _answer, "inspect": _inspect, "convert": _convert, "download": _download}[args.command]
+    command = {"answer": _answer, "evaluate": _squad, "predict": _squad, "inspect": _inspect, "convert": _convert,
+               "download": _download}[args.command]
     try:
         return command(args)
     except (ElectraQAError, OSError) as e:

@@ -1,9 +1,8 @@
-"""The user-facing API: ``QuestionAnswerer``, ``answer()`` and ``predict_squad()``: orchestration only (windows in
-``features``, scoring in ``postprocess``, settings in ``settings``, loading in ``checkpoints``)."""
+"""The user-facing API: ``QuestionAnswerer`` and ``answer()``: orchestration only (windows in ``features``, scoring
+in ``postprocess``, settings in ``settings``, loading in ``checkpoints``; whole SQuAD files in ``squad``)."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import threading
@@ -180,13 +179,15 @@ class QuestionAnswerer:
     # ------------------------------------------------------------------ running
 
     def features(self, pairs: Sequence[tuple[str, str]]) -> list[list[Feature]]:
-        """The window features of each (question, context) pair."""
+        """The window features of each (question, context) pair; a context shared by several questions is tokenized
+        once."""
         questions = self.tokenizer.encode_batch([q for q, _ in pairs])
-        contexts = self.tokenizer.encode_batch([c for _, c in pairs])
-        return [build_features(i, q, c, pairs[i][1], cls_id=self.tokenizer.cls_id, sep_id=self.tokenizer.sep_id,
+        unique = list(dict.fromkeys(c for _, c in pairs))
+        encoded = dict(zip(unique, self.tokenizer.encode_batch(unique)))
+        return [build_features(i, q, encoded[c], c, cls_id=self.tokenizer.cls_id, sep_id=self.tokenizer.sep_id,
                                max_seq_length=self.settings.max_seq_length, doc_stride=self.settings.doc_stride,
                                max_query_length=self.settings.max_query_length, doc_overlap=self.settings.doc_overlap)
-                for i, (q, c) in enumerate(zip(questions, contexts))]
+                for i, (q, (_, c)) in enumerate(zip(questions, pairs))]
 
     def run_model(self, features: list[Feature], batch_size: int | None = None) -> list[dict]:
         """Model outputs (numpy, one dict per feature), batching windows of similar length together."""
@@ -214,25 +215,31 @@ class QuestionAnswerer:
                 results[i] = {k: v[row] for k, v in outputs.items()}
         return results
 
+    def score_batch(self, pairs: Sequence[tuple[str, str]], batch_size: int | None = None,
+                    top_k: int | None = None) -> list[postprocess.Scored]:
+        """Each pair's answers (all ``n_best_size`` of them unless ``top_k`` is given, best first) with its SQuAD
+        2.0 null odds; the windows of all pairs run through the model together."""
+        pairs = [(_check_text("question", q), _check_text("context", c)) for q, c in pairs]
+        per_pair = self.features(pairs)
+        outputs = self.run_model([f for fs in per_pair for f in fs], batch_size)
+        results, pos = [], 0
+        for (_, context), fs in zip(pairs, per_pair):
+            results.append(postprocess.question_answers(context, fs, outputs[pos:pos + len(fs)],
+                                                        self.model.head_type, self.settings,
+                                                        top_k or self.settings.n_best_size))
+            pos += len(fs)
+        return results
+
     def batch(self, pairs: Iterable[tuple[str, str]], batch_size: int | None = None,
               top_k: int | None = None) -> list:
         """Answer many (question, context) pairs, running all their windows through the model together.
 
         Returns one ``Answer`` per pair, or a list of up to ``top_k`` answers per pair when ``top_k`` is given.
         """
-        pairs = [(_check_text("question", q), _check_text("context", c)) for q, c in pairs]
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
             raise InputError(f"top_k must be a positive integer, got {top_k!r}")
-        per_pair = self.features(pairs)
-        flat = [f for fs in per_pair for f in fs]
-        outputs = self.run_model(flat, batch_size)
-        results, pos = [], 0
-        for (_, context), fs in zip(pairs, per_pair):
-            answers = postprocess.question_answers(context, fs, outputs[pos:pos + len(fs)], self.model.head_type,
-                                                   self.settings, top_k or 1)
-            pos += len(fs)
-            results.append(answers[0] if top_k is None else answers[:top_k])
-        return results
+        scored = self.score_batch(list(pairs), batch_size, top_k or 1)
+        return [s.answers[0] if top_k is None else s.answers[:top_k] for s in scored]
 
     def __call__(self, question: str, context: str, top_k: int | None = None):
         """The best ``Answer`` to ``question`` in ``context``, or a list of the ``top_k`` best."""
@@ -267,20 +274,3 @@ def answer(question: str, context: str, checkpoint: str | os.PathLike | None = N
                 qa = QuestionAnswerer.from_checkpoint(checkpoint, vocab=vocab, config=config, **kwargs)
             _CACHE[key] = qa
     return qa(question, context)
-
-
-def predict_squad(qa: QuestionAnswerer, squad, batch_size: int | None = None) -> dict[str, str]:
-    """Predictions ``{question id: answer text}`` for a SQuAD v1.1 or v2.0 file (a path or the parsed dict)."""
-    if not isinstance(squad, dict):
-        try:
-            with open(squad, encoding="utf-8") as f:
-                squad = json.load(f)
-        except (OSError, json.JSONDecodeError) as e:
-            raise InputError(f"cannot read SQuAD file {os.fspath(squad)!r}: {e}") from None
-    try:
-        items = [(q["id"], q["question"], p["context"]) for article in squad["data"]
-                 for p in article["paragraphs"] for q in p["qas"]]
-    except (KeyError, TypeError) as e:
-        raise InputError(f"not a SQuAD-format file: missing {e}") from None
-    answers = qa.batch([(q, c) for _, q, c in items], batch_size=batch_size)
-    return {qid: a.text for (qid, _, _), a in zip(items, answers)}

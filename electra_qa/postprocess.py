@@ -25,7 +25,9 @@ class Answer:
     ``score``: with the default SQuAD scoring, the probability of this span among the question's n-best spans (softmax
     over their summed start and end scores); with ``scoring="hf_pipeline"``, the Hugging Face pipeline's score
     (p_start * p_end within a window, added up over equal answers). An empty answer (``text == ""``,
-    ``start == end == 0``) carries a ``reason``.
+    ``start == end == 0``) carries a ``reason``. ``start_logit``/``end_logit``: the span's start and end scores as
+    NVIDIA's n-best file reports them (log-probabilities for the joint head, logits for the simple head; None with
+    the Hugging Face scoring and for empty answers).
     """
 
     text: str
@@ -33,6 +35,8 @@ class Answer:
     end: int
     score: float
     reason: str | None = None
+    start_logit: float | None = None
+    end_logit: float | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -111,8 +115,16 @@ def best_answers(context: str, candidates: list[Candidate], n_best_size: int) ->
     top = kept[0].score
     weights = [math.exp(c.score - top) for c in kept]
     total = sum(weights)
-    return [Answer(context[c.char_start:c.char_end], c.char_start, c.char_end, w / total)
-            for c, w in zip(kept, weights)]
+    return [Answer(context[c.char_start:c.char_end], c.char_start, c.char_end, w / total,
+                   start_logit=c.start_score, end_logit=c.end_score) for c, w in zip(kept, weights)]
+
+
+def null_odds(null: float, candidates: list[Candidate], head: str) -> float:
+    """What the SQuAD 2.0 decision compares with the threshold: the joint head's answer-class score ``null``, or
+    for the simple head ``null`` minus the best span's summed start and end logits (inf when no span survives)."""
+    if head == "joint":
+        return null
+    return null - max((c.score for c in candidates), default=-np.inf)
 
 
 def null_answer_wins(null: float, candidates: list[Candidate], answers: list[Answer], head: str,
@@ -120,18 +132,27 @@ def null_answer_wins(null: float, candidates: list[Candidate], answers: list[Ans
     """The SQuAD 2.0 decision, as the reference makes it: the joint head abstains when its answer-class score
     ``null`` exceeds ``threshold``; the simple head when no span survives or ``null`` beats the best span's summed
     start and end logits by more than ``threshold``."""
-    if head == "joint":
-        return null > threshold
-    best_sum = max((c.score for c in candidates), default=-np.inf)
-    return answers[0].is_empty or null - best_sum > threshold
+    return (head != "joint" and answers[0].is_empty) or null_odds(null, candidates, head) > threshold
+
+
+@dataclasses.dataclass
+class Scored:
+    """One question's answers, best first, and (SQuAD 2.0 scoring) the quantity its null decision compares with
+    ``null_score_diff_threshold``: the joint head's null score, or the simple head's null score minus its best
+    span's (what ``evaluate-v2.0.py`` reads as the no-answer probability file)."""
+
+    answers: list[Answer]
+    null_odds: float | None = None
+    windows: int = 0              # how many windows of the context the question was answered over
 
 
 def question_answers(context: str, features: list[Feature], outputs: list[dict], head: str, settings: QASettings,
-                     top_k: int) -> list[Answer]:
+                     top_k: int) -> Scored:
     """One question's answers, best first, from the model outputs of its windows."""
     if settings.scoring == "hf_pipeline":
-        return pipeline_answers(context, features, outputs, top_k, settings.max_answer_length,
-                                settings.align_to_words, settings.version_2_with_negative)
+        return Scored(pipeline_answers(context, features, outputs, top_k, settings.max_answer_length,
+                                       settings.align_to_words, settings.version_2_with_negative),
+                      windows=len(features))
     candidates = []
     for feature, out in zip(features, outputs):
         if head == "joint":
@@ -139,10 +160,12 @@ def question_answers(context: str, features: list[Feature], outputs: list[dict],
         else:
             candidates += simple_candidates(feature, out, settings.n_best_size, settings.max_answer_length)
     answers = best_answers(context, candidates, settings.n_best_size)
-    if settings.version_2_with_negative and null_answer_wins(null_score(outputs, head), candidates, answers, head,
-                                                             settings.null_score_diff_threshold):
+    if not settings.version_2_with_negative:
+        return Scored(answers, windows=len(features))
+    null = null_score(outputs, head)
+    if null_answer_wins(null, candidates, answers, head, settings.null_score_diff_threshold):
         answers = [Answer("", 0, 0, 1.0, NULL_ANSWER)] + [a for a in answers if not a.is_empty]
-    return answers
+    return Scored(answers, null_odds(null, candidates, head), len(features))
 
 
 # ------------------------------------------------------------------------------ Hugging Face pipeline scoring

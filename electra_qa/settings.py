@@ -86,6 +86,11 @@ class QASettings:
         version_2 = self.version_2_with_negative
         if version_2 is None:
             version_2 = model.head_type == "joint" and model.version_2
+        elif version_2 and model.head_type == "joint" and not model.version_2:
+            raise InputError("version_2_with_negative=True needs a model that can abstain: this joint-head model is a "
+                             "SQuAD 1.1 model without the answer-class output, so its null score is a constant and it "
+                             "would answer every question or none. Use a SQuAD 2.0 checkpoint (joint head with "
+                             "answer_class) or a simple-head model")
         return dataclasses.replace(self, max_seq_length=max_seq_length, version_2_with_negative=version_2)
 
     def to_dict(self) -> dict:

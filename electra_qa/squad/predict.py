@@ -1,0 +1,160 @@
+"""``predict_squad``: answer every question of a SQuAD file, streaming, and write the files NVIDIA's run writes.
+
+Questions are answered in chunks of ``chunk_size`` paragraphs: each context is tokenized once for all its questions,
+the windows of a chunk are batched by length, and only one chunk's windows are held at a time, so memory stays flat
+as the file grows. With ``output_dir``: ``predictions.json`` ({id: text}), ``nbest_predictions.json`` (per question
+its n-best spans: ``text``, ``probability``, ``start_logit``, ``end_logit`` as NVIDIA's file, plus our ``start``/``end``
+character offsets), ``null_odds.json`` for SQuAD 2.0 scoring (``evaluate-v2.0.py --na-prob-file``), and
+``skipped.json`` (records not answered, with the reason).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from electra_qa.errors import InputError
+from electra_qa.postprocess import Answer
+from electra_qa.squad.data import Skipped, SquadExample, load_squad
+
+PREDICTIONS = "predictions.json"
+NBEST = "nbest_predictions.json"
+NULL_ODDS = "null_odds.json"
+SKIPPED = "skipped.json"
+
+
+class SquadPredictions(dict):
+    """``{question id: answer text}``, with what the run found: ``skipped`` records, ``null_odds`` (SQuAD 2.0
+    scoring), counts (``questions``, ``windows``, ``peak_windows`` held at once), ``seconds``, and ``files``."""
+
+    def __init__(self):
+        super().__init__()
+        self.skipped: list[Skipped] = []
+        self.null_odds: dict[str, float] = {}
+        self.questions = self.windows = self.peak_windows = 0
+        self.seconds = 0.0
+        self.files: dict[str, str] = {}
+
+    @property
+    def questions_per_second(self) -> float:
+        return self.questions / self.seconds if self.seconds else 0.0
+
+
+def _chunks(examples: list[SquadExample], chunk_size: int):
+    """Consecutive examples covering at most ``chunk_size`` distinct contexts each."""
+    chunk, contexts = [], set()
+    for example in examples:
+        if example.context not in contexts and len(contexts) == chunk_size:
+            yield chunk
+            chunk, contexts = [], set()
+        contexts.add(example.context)
+        chunk.append(example)
+    if chunk:
+        yield chunk
+
+
+def _nbest_entry(answer: Answer) -> dict:
+    return {"text": answer.text, "probability": answer.score, "start_logit": answer.start_logit,
+            "end_logit": answer.end_logit, "start": answer.start, "end": answer.end}
+
+
+class _Writer:
+    """Writes the n-best file entry by entry, then everything else at the end; files appear only when complete."""
+
+    def __init__(self, output_dir):
+        self.dir = None if output_dir is None else os.fspath(output_dir)
+        self.nbest = None
+        if self.dir is not None:
+            os.makedirs(self.dir, exist_ok=True)
+            self.nbest = open(os.path.join(self.dir, NBEST + ".part"), "w", encoding="utf-8")
+            self.nbest.write("{")
+            self.first = True
+
+    def add(self, qid: str, answers: list[Answer]) -> None:
+        if self.nbest is None:
+            return
+        entries = [_nbest_entry(a) for a in answers if a.reason is None]
+        self.nbest.write(("\n" if self.first else ",\n") + json.dumps(qid) + ": " + json.dumps(entries,
+                                                                                            ensure_ascii=False))
+        self.first = False
+
+    def _json(self, name: str, value) -> str:
+        path = os.path.join(self.dir, name)
+        with open(path + ".part", "w", encoding="utf-8") as f:
+            json.dump(value, f, indent=4, ensure_ascii=False)
+            f.write("\n")
+        os.replace(path + ".part", path)
+        return path
+
+    def finish(self, result: SquadPredictions, version_2: bool) -> None:
+        if self.nbest is None:
+            return
+        self.nbest.write("\n}\n")
+        self.nbest.close()
+        path = os.path.join(self.dir, NBEST)
+        os.replace(path + ".part", path)
+        result.files = {"predictions": self._json(PREDICTIONS, dict(result)), "nbest": path,
+                        "skipped": self._json(SKIPPED, [s.to_dict() for s in result.skipped])}
+        if version_2:
+            result.files["null_odds"] = self._json(NULL_ODDS, result.null_odds)
+
+    def abort(self) -> None:
+        if self.nbest is not None and not self.nbest.closed:
+            self.nbest.close()
+            os.unlink(self.nbest.name)
+
+
+def predict_squad(qa, source, output_dir: str | os.PathLike | None = None, *, batch_size: int | None = None,
+                  chunk_size: int = 256, progress: bool = True) -> SquadPredictions:
+    """Answer every question of ``source`` (anything ``load_squad`` reads) with ``qa`` (a ``QuestionAnswerer``).
+
+    Returns ``{question id: answer text}`` (a ``SquadPredictions``: ``.skipped``, ``.null_odds``, counts, timing).
+    ``output_dir``: also write ``predictions.json``, ``nbest_predictions.json``, ``skipped.json`` and, when ``qa``
+    scores SQuAD 2.0 (``version_2_with_negative``), ``null_odds.json``. ``chunk_size``: paragraphs answered together
+    (memory is bounded by one chunk's windows). ``progress``: a progress bar (``tqdm.auto``: a bar in a terminal, a
+    widget in Jupyter) with questions done, questions/s and the time left.
+
+    >>> import tempfile
+    >>> from electra_qa import QuestionAnswerer
+    >>> qa = QuestionAnswerer.from_checkpoint(folder)
+    >>> out = tempfile.mkdtemp()
+    >>> predictions = predict_squad(qa, ngc_folder + "/squad_dev.json", out, progress=False)
+    >>> sorted(predictions) == sorted(json.load(open(out + "/predictions.json")))
+    True
+    >>> sorted(os.listdir(out))
+    ['nbest_predictions.json', 'predictions.json', 'skipped.json']
+    """
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise InputError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    data = load_squad(source)
+    result = SquadPredictions()
+    result.skipped = list(data.skipped)
+    version_2 = bool(qa.settings.version_2_with_negative)
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(data.examples), unit="q", desc="Answering", disable=not progress, dynamic_ncols=True)
+    writer = _Writer(output_dir)
+    start = time.perf_counter()
+    try:
+        for chunk in _chunks(data.examples, chunk_size):
+            scored = qa.score_batch([(e.question, e.context) for e in chunk], batch_size)
+            windows = sum(s.windows for s in scored)
+            result.windows += windows
+            result.peak_windows = max(result.peak_windows, windows)
+            for example, s in zip(chunk, scored):
+                result[example.id] = s.answers[0].text
+                if s.null_odds is not None:
+                    result.null_odds[example.id] = s.null_odds
+                writer.add(example.id, s.answers)
+            result.questions += len(chunk)
+            bar.update(len(chunk))
+            bar.set_postfix(windows=result.windows, refresh=False)
+        result.seconds = time.perf_counter() - start
+        writer.finish(result, version_2)
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        bar.close()
+    return result
