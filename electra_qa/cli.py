@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -11,7 +10,7 @@ import sys
 from electra_qa import hub
 from electra_qa.checkpoints import export_huggingface, inspect_checkpoint, load_model, locate, save_model
 from electra_qa.errors import ElectraQAError, InputError
-from electra_qa.pipeline import QuestionAnswerer
+from electra_qa.pipeline import QuestionAnswerer, check_text
 from electra_qa.precision import PRECISIONS
 from electra_qa.squad import evaluate_squad, load_squad, predict_squad
 from electra_qa.tokenization import load_tokenizer
@@ -80,11 +79,19 @@ def _context(args) -> str:
     if args.context is not None:
         return args.context
     if args.context_file and args.context_file != "-":
-        with open(args.context_file, encoding="utf-8") as f:
-            return f.read()
+        try:
+            with open(args.context_file, encoding="utf-8") as f:
+                return f.read()
+        except UnicodeDecodeError as e:
+            raise InputError(f"--context-file {args.context_file!r} is not UTF-8 text ({e.reason} at byte {e.start})"
+                             ) from None
     if args.context_file == "-" or not sys.stdin.isatty():
-        return sys.stdin.read()
-    raise SystemExit("electra-qa: give the context with -c, --context-file FILE, or on standard input")
+        data = sys.stdin.buffer.read()
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise InputError(f"standard input is not UTF-8 text ({e.reason} at byte {e.start})") from None
+    raise InputError("give the context with -c, --context-file FILE, or on standard input")
 
 
 def _load_qa(args, **settings) -> QuestionAnswerer:
@@ -101,10 +108,14 @@ def _load_qa(args, **settings) -> QuestionAnswerer:
 
 def _answer(args) -> int:
     context = _context(args)
+    if args.top_k < 1:
+        raise InputError(f"--top-k must be a positive integer, got {args.top_k}")
+    check_text("question", args.question)  # cheap checks first: loading a model takes seconds
+    check_text("context", context)
     qa = _load_qa(args)
     answers = qa(args.question, context, top_k=args.top_k)
     if args.json:
-        print(json.dumps([dataclasses.asdict(a) for a in answers], ensure_ascii=False, indent=2))
+        print(json.dumps([a.to_dict() for a in answers], ensure_ascii=False, indent=2))
     else:
         for a in answers:
             shown = a.text if not a.is_empty else f"(no answer: {a.reason})"

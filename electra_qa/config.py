@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import numbers
 import os
 from typing import Any
 
@@ -50,7 +52,11 @@ class ElectraConfig:
             raise ConfigError(
                 f"hidden_size ({self.hidden_size}) is not a multiple of num_attention_heads "
                 f"({self.num_attention_heads})")
-        if self.hidden_act not in SUPPORTED_ACTIVATIONS:
+        for name in ("layer_norm_eps", "initializer_range", "hidden_dropout_prob", "attention_probs_dropout_prob"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+                raise ConfigError(f"ElectraConfig.{name} must be a finite number, got {value!r}")
+        if not isinstance(self.hidden_act, str) or self.hidden_act not in SUPPORTED_ACTIVATIONS:
             raise ConfigError(f"hidden_act {self.hidden_act!r} is not supported; use one of {SUPPORTED_ACTIVATIONS}")
         if not self.layer_norm_eps > 0:
             raise ConfigError(f"layer_norm_eps must be positive, got {self.layer_norm_eps!r}")
@@ -113,7 +119,13 @@ class ElectraConfig:
                 text = f.read()
         except OSError as e:
             raise ConfigError(f"cannot read config file {os.fspath(path)!r}: {e.strerror}") from None
-        return cls.from_json(text)
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"config file {os.fspath(path)!r} is not UTF-8 text ({e.reason} at byte {e.start})"
+                              ) from None
+        try:
+            return cls.from_json(text)
+        except ConfigError as e:
+            raise ConfigError(f"{os.fspath(path)!r}: {e}") from None
 
     @classmethod
     def coerce(cls, value: "ElectraConfig | dict | str | os.PathLike") -> "ElectraConfig":

@@ -3,6 +3,7 @@ in ``postprocess``, settings in ``settings``, loading in ``checkpoints``; whole 
 
 from __future__ import annotations
 
+import collections
 import math
 import os
 import threading
@@ -18,7 +19,7 @@ from electra_qa.checkpoints.loader import load_qa_model
 from electra_qa.errors import InputError
 from electra_qa.features import Feature, build_features, pad_batch
 from electra_qa.postprocess import Answer
-from electra_qa.settings import QASettings
+from electra_qa.settings import QASettings, positive_int
 from electra_qa.tokenization import load_tokenizer
 
 # Windows are padded to the smallest of these lengths that fits (capped at max_seq_length): short inputs cost less,
@@ -53,11 +54,28 @@ def _batch_rows(n: int) -> int:
     return 1 << (n - 1).bit_length()
 
 
-def _check_text(name: str, value) -> str:
+def _pairs(pairs) -> list[tuple]:
+    try:
+        pairs = [tuple(p) for p in pairs]
+    except TypeError:
+        raise InputError("pairs must be (question, context) pairs") from None
+    bad = next((i for i, p in enumerate(pairs) if len(p) != 2), None)
+    if bad is not None:
+        raise InputError(f"pair {bad} has {len(pairs[bad])} items; each must be (question, context)")
+    return pairs
+
+
+def check_text(name: str, value) -> str:
+    """``value`` if it is a usable question or context: a non-empty string of valid Unicode; else an InputError."""
     if not isinstance(value, str):
         raise InputError(f"{name} must be a string, got {type(value).__name__}")
     if not value.strip():
         raise InputError(f"{name} is empty")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise InputError(f"{name} is not valid Unicode text: a lone surrogate {value[e.start]!r} at character "
+                         f"{e.start} (text decoded with errors='surrogateescape', or broken UTF-16)") from None
     return value
 
 
@@ -191,7 +209,7 @@ class QuestionAnswerer:
 
     def run_model(self, features: list[Feature], batch_size: int | None = None) -> list[dict]:
         """Model outputs (numpy, one dict per feature), batching windows of similar length together."""
-        batch_size = batch_size or self.settings.batch_size
+        batch_size = self.settings.batch_size if batch_size is None else positive_int("batch_size", batch_size)
         order = sorted(range(len(features)), key=lambda i: features[i].length)
         results: list[dict | None] = [None] * len(features)
         for begin in range(0, len(order), batch_size):
@@ -219,7 +237,9 @@ class QuestionAnswerer:
                     top_k: int | None = None) -> list[postprocess.Scored]:
         """Each pair's answers (all ``n_best_size`` of them unless ``top_k`` is given, best first) with its SQuAD
         2.0 null odds; the windows of all pairs run through the model together."""
-        pairs = [(_check_text("question", q), _check_text("context", c)) for q, c in pairs]
+        if batch_size is not None:
+            positive_int("batch_size", batch_size)
+        pairs = [(check_text("question", q), check_text("context", c)) for q, c in _pairs(pairs)]
         per_pair = self.features(pairs)
         outputs = self.run_model([f for fs in per_pair for f in fs], batch_size)
         results, pos = [], 0
@@ -236,8 +256,7 @@ class QuestionAnswerer:
 
         Returns one ``Answer`` per pair, or a list of up to ``top_k`` answers per pair when ``top_k`` is given.
         """
-        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
-            raise InputError(f"top_k must be a positive integer, got {top_k!r}")
+        top_k = None if top_k is None else positive_int("top_k", top_k)
         scored = self.score_batch(list(pairs), batch_size, top_k or 1)
         return [s.answers[0] if top_k is None else s.answers[:top_k] for s in scored]
 
@@ -246,16 +265,81 @@ class QuestionAnswerer:
         return self.batch([(question, context)], top_k=top_k)[0]
 
 
-_CACHE: dict = {}
-_CACHE_LOCK = threading.Lock()
+class _ModelCache:
+    """The models ``answer()`` has loaded, least recently used dropped first. One lock per key: a call for a loaded
+    model never waits for another model's load, and two calls for the same model load it once."""
+
+    def __init__(self, size: int = 4):
+        self.size = size
+        self._models: collections.OrderedDict = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self._loading: dict = {}
+
+    def get(self, key, load):
+        with self._lock:
+            if key in self._models:
+                self._models.move_to_end(key)
+                return self._models[key]
+            key_lock = self._loading.setdefault(key, threading.Lock())
+        with key_lock:
+            try:
+                with self._lock:
+                    if key in self._models:
+                        return self._models[key]
+                qa = load()
+                with self._lock:
+                    self._models[key] = qa
+                    while len(self._models) > self.size:
+                        self._models.popitem(last=False)
+                return qa
+            finally:
+                with self._lock:
+                    self._loading.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._models.clear()
+
+    def values(self) -> list:
+        with self._lock:
+            return list(self._models.values())
+
+    def __len__(self) -> int:
+        return len(self._models)
 
 
-def answer(question: str, context: str, checkpoint: str | os.PathLike | None = None, vocab=None, config=None,
-           **kwargs) -> Answer:
+_CACHE = _ModelCache()
+
+
+def clear_cache() -> None:
+    """Forget the models ``answer()`` keeps loaded."""
+    _CACHE.clear()
+
+
+def set_cache_size(size: int) -> None:
+    """How many models ``answer()`` keeps loaded (default 4; the least recently used goes first)."""
+    _CACHE.size = positive_int("size", size)
+    with _CACHE._lock:
+        while len(_CACHE._models) > _CACHE.size:
+            _CACHE._models.popitem(last=False)
+
+
+def _cache_key(checkpoint, vocab, config, kwargs) -> tuple:
+    def where(path):
+        return None if path is None else os.path.realpath(os.fspath(path))
+
+    return ("pretrained" if checkpoint is None else where(checkpoint), where(vocab), repr(config),
+            tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
+
+
+def answer(question: str, context: str, checkpoint: str | os.PathLike | None = None, vocab=None, config=None, *,
+           top_k: int | None = None, **kwargs):
     """One-off question answering; the loaded model is cached per (checkpoint, vocab, settings).
 
     Without ``checkpoint`` it uses ``QuestionAnswerer.from_pretrained()`` (NVIDIA's NGC ELECTRA-base SQuAD 1.1,
-    downloaded once into the cache).
+    downloaded once into the cache). The cache keeps the 4 most recently used models (``set_cache_size``,
+    ``clear_cache``) and keys them on the resolved path, so two spellings of one folder load it once.
+    ``top_k``: a list of the best answers instead of one.
 
     >>> a = answer("Who won?", "The Broncos won.", checkpoint=folder)   # loads once, then cached
     >>> a.text == "The Broncos won."[a.start:a.end]
@@ -263,14 +347,14 @@ def answer(question: str, context: str, checkpoint: str | os.PathLike | None = N
 
     ``answer("Who won?", "The Broncos won.")`` uses the pretrained NGC model (downloaded on first use).
     """
-    where = "pretrained" if checkpoint is None else os.path.abspath(os.fspath(checkpoint))
-    key = (where, vocab and os.path.abspath(os.fspath(vocab)), repr(config), tuple(sorted(kwargs.items())))
-    with _CACHE_LOCK:
-        qa = _CACHE.get(key)
-        if qa is None:
-            if checkpoint is None:
-                qa = QuestionAnswerer.from_pretrained(**kwargs)
-            else:
-                qa = QuestionAnswerer.from_checkpoint(checkpoint, vocab=vocab, config=config, **kwargs)
-            _CACHE[key] = qa
-    return qa(question, context)
+    check_text("question", question)
+    check_text("context", context)
+    if top_k is not None:
+        positive_int("top_k", top_k)
+
+    def load():
+        if checkpoint is None:
+            return QuestionAnswerer.from_pretrained(**kwargs)
+        return QuestionAnswerer.from_checkpoint(checkpoint, vocab=vocab, config=config, **kwargs)
+
+    return _CACHE.get(_cache_key(checkpoint, vocab, config, kwargs), load)(question, context, top_k=top_k)

@@ -42,6 +42,14 @@ class Answer:
     def is_empty(self) -> bool:
         return self.reason is not None
 
+    def __bool__(self) -> bool:
+        """An empty answer is falsy: ``if answer:`` means "the model found a span"."""
+        return not self.is_empty
+
+    def to_dict(self) -> dict:
+        """The fields as a JSON-ready dict (what ``electra-qa answer --json`` prints)."""
+        return dataclasses.asdict(self)
+
 
 @dataclasses.dataclass
 class Candidate:

@@ -11,6 +11,11 @@ SCORINGS = ("squad", "hf_pipeline")
 _POSITIVE = ("doc_stride", "max_query_length", "n_best_size", "max_answer_length", "batch_size")
 
 
+def positive_int(name: str, value) -> int:
+    """``value`` as an int when it is a positive integer of any integral type (numpy's too), else an InputError."""
+    return _integer(name, value, 1)
+
+
 def _integer(name: str, value, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         what = "a positive integer" if minimum == 1 else "a non-negative integer"

@@ -27,11 +27,28 @@ class Encoding:
     words: list[int | None] | None = None
 
 
+def _without_added_tokens(tokenizer):
+    """The same model, normalizer and pre-tokenizer, but no "added tokens": ``tokenizers`` matches those in raw text
+    (a typed "[SEP]" would become the separator), which user text must never do."""
+    from tokenizers import Tokenizer
+
+    if not tokenizer.get_added_tokens_decoder():
+        return tokenizer
+    plain = Tokenizer(tokenizer.model)
+    plain.normalizer = tokenizer.normalizer
+    plain.pre_tokenizer = tokenizer.pre_tokenizer
+    return plain
+
+
 class WordPieceTokenizer:
-    """BERT WordPiece (``vocab.txt`` or ``tokenizer.json``), no special tokens added, offsets into the input."""
+    """BERT WordPiece (``vocab.txt`` or ``tokenizer.json``), no special tokens added, offsets into the input.
+
+    User text never becomes a special token: a literal "[SEP]" in a question or context is split like any other text,
+    whichever file the tokenizer came from.
+    """
 
     def __init__(self, tokenizer, cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]"):
-        self._tokenizer = tokenizer
+        self._saved = tokenizer  # what save() writes
         vocab = tokenizer.get_vocab(with_added_tokens=True)
         missing = [t for t in (cls_token, sep_token, pad_token) if t not in vocab]
         if missing:
@@ -39,6 +56,7 @@ class WordPieceTokenizer:
         self.cls_id, self.sep_id, self.pad_id = vocab[cls_token], vocab[sep_token], vocab[pad_token]
         self.max_id = max(vocab.values())
         self.vocab_size = self.max_id + 1  # rows the embedding table needs
+        self._tokenizer = _without_added_tokens(tokenizer)
 
     @classmethod
     def from_vocab(cls, path: str | os.PathLike, do_lower_case: bool = True) -> "WordPieceTokenizer":
@@ -91,8 +109,8 @@ class WordPieceTokenizer:
         """Write ``tokenizer.json`` (exact settings) and ``vocab.txt`` into ``folder``; returns the paths."""
         folder = os.fspath(folder)
         json_path = os.path.join(folder, filenames.TOKENIZER_JSON)
-        self._tokenizer.save(json_path)
-        vocab = self._tokenizer.get_vocab(with_added_tokens=True)
+        self._saved.save(json_path)
+        vocab = self._saved.get_vocab(with_added_tokens=True)
         lines = [""] * (self.max_id + 1)
         for token, i in vocab.items():
             lines[i] = token

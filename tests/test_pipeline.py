@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from conftest import same_answers
 from electra_qa import ElectraConfig, ElectraForQuestionAnswering, InputError, QuestionAnswerer, load_tokenizer
 
 WORDS = ["the", "river", "bridge", "was", "built", "in", "town", "who", "what", "when", "cafe", "paris", "##ed"]
@@ -72,7 +73,7 @@ def test_top_k_sorted_and_consistent(joint, simple):
         assert 1 <= len(top) <= 5
         assert [a.score for a in top] == sorted((a.score for a in top), reverse=True)
         assert len({a.text for a in top}) == len(top)
-        assert top[0] == qa("when was the bridge built?", context)
+        assert same_answers(top[0], qa("when was the bridge built?", context))  # eager vs compiled: float rounding
 
 
 def test_batch_equals_one_by_one(joint, simple):

@@ -30,12 +30,19 @@ class Located:
 
 def tf_prefix_from_state(state_path: str) -> str:
     """The prefix a TensorFlow ``checkpoint`` state file names (``model_checkpoint_path``)."""
-    with open(state_path, encoding="utf-8") as f:
-        for line in f:
-            match = re.match(r'\s*model_checkpoint_path:\s*"(.*)"\s*$', line)
-            if match:
-                prefix = match.group(1)
-                return prefix if os.path.isabs(prefix) else os.path.join(os.path.dirname(state_path), prefix)
+    try:
+        with open(state_path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except UnicodeDecodeError as e:
+        raise CheckpointError(f"checkpoint state file {state_path!r} is not UTF-8 text ({e.reason} at byte "
+                              f"{e.start})") from None
+    except OSError as e:
+        raise CheckpointError(f"cannot read checkpoint state file {state_path!r}: {e.strerror}") from None
+    for line in lines:
+        match = re.match(r'\s*model_checkpoint_path:\s*"(.*)"\s*$', line)
+        if match:
+            prefix = match.group(1)
+            return prefix if os.path.isabs(prefix) else os.path.join(os.path.dirname(state_path), prefix)
     raise CheckpointError(f"checkpoint state file {state_path!r} names no model_checkpoint_path")
 
 

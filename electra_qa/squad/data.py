@@ -59,6 +59,10 @@ def _text_problem(name: str, value) -> str | None:
         return f"{name} is {type(value).__name__}, not a string" if value is not None else f"no {name}"
     if not value.strip():
         return f"empty {name}"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        return f"{name} is not valid Unicode text (a lone surrogate at character {e.start})"
     return None
 
 
