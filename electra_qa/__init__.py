@@ -28,8 +28,8 @@ _LAZY = {
     "load_ngc_checkpoint": "electra_qa.checkpoints",
 }
 
-__all__ = ["answer", "clear_cache", "set_cache_size", "QuestionAnswerer", "QASettings", "Answer", "predict_squad", "evaluate_squad", "load_squad",
-           "load_tokenizer", "ElectraConfig",
+__all__ = ["answer", "clear_cache", "set_cache_size", "QuestionAnswerer", "QASettings", "Answer", "predict_squad",
+           "evaluate_squad", "load_squad", "load_tokenizer", "ElectraConfig",
            "ElectraForQuestionAnswering", "ElectraDiscriminator", "ElectraModel", "ElectraEncoder", "build_model",
            "load_model", "inspect_checkpoint", "save_model", "export_huggingface", "load_ngc_checkpoint",
            "ElectraQAError", "CheckpointError", "ConfigError", "InputError", "DownloadError", "ChecksumError"]

@@ -38,13 +38,14 @@ class Fit:
     missing: list[str]       # the model needs them, the checkpoint lacks them
     unexpected: list[str]    # model-weight keys in the checkpoint that the model has no place for
     mismatched: list[str]    # "key: checkpoint shape, model shape"
+    errors: list[str] = dataclasses.field(default_factory=list)  # unreadable or corrupt data (``validate``)
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.unexpected or self.mismatched)
+        return not (self.missing or self.unexpected or self.mismatched or self.errors)
 
     def problems(self) -> str:
-        parts = []
+        parts = list(self.errors)
         if self.missing:
             parts.append(f"missing from the checkpoint ({len(self.missing)}): {_listing(self.missing)}")
         if self.unexpected:
@@ -90,6 +91,17 @@ def aligned_copy(array: np.ndarray, dtype=None) -> np.ndarray:
     out = buffer[start:start + nbytes].view(dtype).reshape(array.shape)
     np.copyto(out, array, casting="unsafe")
     return out
+
+
+def checked_weight(key: str, array: np.ndarray) -> np.ndarray:
+    """``array`` if it can be a model weight: a floating-point type and only finite values; else CheckpointError
+    naming the tensor (a NaN or an infinity in a weight makes every answer empty; an integer weight is corruption)."""
+    if array.dtype.kind != "f" and array.dtype.name != "bfloat16":
+        raise CheckpointError(f"checkpoint tensor {key!r} is stored as {array.dtype.name}, not a floating-point type; "
+                              "the checkpoint is corrupt or not a model's weights")
+    if not np.isfinite(array).all():
+        raise CheckpointError(f"checkpoint tensor {key!r} holds NaN or infinite values; the checkpoint is corrupt")
+    return array
 
 
 _SHAREABLE = frozenset(("float16", "float32", "float64", "int32", "int64"))
@@ -154,7 +166,7 @@ class Prefetcher:
         self._backend.set()
 
     def _copy(self, key):
-        return aligned_copy(np.asarray(self.read(key)))
+        return checked_weight(key, aligned_copy(np.asarray(self.read(key))))
 
     def _transpose(self, copied):
         self._backend.wait()
@@ -276,6 +288,19 @@ def keys_for(model, source: Source, head: str) -> tuple[dict, set, dict, list[st
     shapes = {k: source.shapes[k] for k in model_keys(source, head)}
     unused = list(source.ignored) + [k for k in source.shapes if k not in shapes]
     return slots, transposed, shapes, unused
+
+
+def validate(source: Source, keys: list[str]) -> list[str]:
+    """What ``load_source`` would refuse in ``source``'s data, found without building a model: missing or
+    truncated data files, checksum mismatches, weights that are not floating point or not finite. Returns the
+    problems (``inspect_checkpoint`` reports them; loading raises the first)."""
+    try:
+        source.check_readable(keys)
+        for key in keys:
+            checked_weight(key, np.asarray(source.read(key)))
+    except CheckpointError as e:
+        return [str(e)]
+    return []
 
 
 def load_source(source: Source, head: str, config: ElectraConfig, *, version_2: bool = False, beam_size: int = 4,

@@ -14,7 +14,7 @@ import math
 import os
 
 from electra_qa import filenames
-from electra_qa.checkpoints.assign import check_fit, empty_model, keys_for, load_source
+from electra_qa.checkpoints.assign import check_fit, empty_model, keys_for, load_source, model_keys, validate
 from electra_qa.checkpoints.find import Located, locate, tf_prefix_in_folder
 from electra_qa.checkpoints.formats import keras_folder, open_source
 from electra_qa.checkpoints.info import CheckpointInfo
@@ -147,6 +147,7 @@ def inspect_checkpoint(path: str | os.PathLike, config=None, head: str = "auto")
         slots, transposed, shapes, unused = keys_for(model, source, opened.head)
         variables = {key: getattr(layer, attr) for key, (layer, attr) in slots.items()}
         fit = check_fit(variables, shapes, transposed)
+        fit.errors = validate(source, model_keys(source, opened.head))
         params = sum(math.prod(v.shape) for v in variables.values())
         return CheckpointInfo(source.path, source.format.name, source.format.description, opened.config,
                               opened.config_source, opened.head, opened.version_2, params, fit, unused)
@@ -154,8 +155,8 @@ def inspect_checkpoint(path: str | os.PathLike, config=None, head: str = "auto")
         source.close()
 
 
-def load_model(path: str | os.PathLike | Located, *, config: ElectraConfig | dict | str | None = None, head: str = "auto",
-               beam_size: int = 4, precision: str | None = None, dtype=None):
+def load_model(path: str | os.PathLike | Located, *, config: ElectraConfig | dict | str | None = None,
+               head: str = "auto", beam_size: int = 4, precision: str | None = None, dtype=None):
     """Load any supported ELECTRA checkpoint into a ready Keras model.
 
     Args:

@@ -8,9 +8,31 @@ Weights are named canonically by ``slots.model_slots`` (google-research/electra'
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Callable
 
 import numpy as np
+
+from electra_qa.errors import CheckpointError
+
+# What reader libraries (h5py above all) raise for a damaged file: never let one reach the user as it is.
+READER_ERRORS = (OSError, KeyError, ValueError, TypeError, RuntimeError, IndexError)
+
+
+def reader_errors_named(path: str):
+    """Decorator: a reader library's exception becomes a CheckpointError naming ``path`` (ours pass through)."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def guarded(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except CheckpointError:
+                raise
+            except READER_ERRORS as e:
+                raise CheckpointError(f"cannot read {path!r}: the file is damaged or not what its name says "
+                                      f"({type(e).__name__}: {e})") from None
+        return guarded
+    return wrap
 
 
 @dataclasses.dataclass(frozen=True)

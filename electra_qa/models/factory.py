@@ -1,8 +1,8 @@
 """The head vocabulary and the one place that maps a head to its model class.
 
 A checkpoint holds one of four heads: "simple" (SQuAD ``qa_outputs``), "joint" (NVIDIA's beam-search head),
-"discriminator" (ELECTRA's replaced-token head) or "encoder" (none). ``build_model`` makes the model for a head, ``head_of`` reads the
-head back from a model.
+"discriminator" (ELECTRA's replaced-token head) or "encoder" (none). ``build_model`` makes the model for a head,
+``head_of`` reads the head back from a model.
 """
 
 from __future__ import annotations

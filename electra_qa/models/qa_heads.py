@@ -3,9 +3,8 @@
 import keras
 from keras import ops
 
-from electra_qa.models.initializers import kernel_initializer
-
 from electra_qa.config import AMP_END_MASK_VALUE, FLOAT32_END_MASK_VALUE  # noqa: F401 (re-exported)
+from electra_qa.models.initializers import kernel_initializer
 
 START_MASK_VALUE = 1e30
 
@@ -54,7 +53,8 @@ class JointQAHead(keras.layers.Layer):
     (``version_2=True``) add the answer-class pooler that gives ``cls_logits``; v1.1 models return zeros.
 
     ``end_mask_value`` is the constant masked end logits get: ``AMP_END_MASK_VALUE`` (65500, the reference run under
-    AMP, as the NGC checkpoint was) or ``FLOAT32_END_MASK_VALUE`` (1e30, the reference run in float32). Masking and log-softmax run in float32 whatever the compute dtype.
+    AMP, as the NGC checkpoint was) or ``FLOAT32_END_MASK_VALUE`` (1e30, the reference run in float32). Masking and
+    log-softmax run in float32 whatever the compute dtype.
     """
 
     def __init__(self, hidden_size, beam_size=4, version_2=False, end_mask_value=AMP_END_MASK_VALUE,

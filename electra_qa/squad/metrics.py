@@ -134,8 +134,9 @@ def evaluate_squad(dataset, predictions, na_probs=None, na_prob_thresh: float = 
     SQuAD 2.0 only: ``na_probs`` ({question id: no-answer score}, or a null_odds.json path) and ``na_prob_thresh``
     as ``evaluate-v2.0.py``'s ``--na-prob-file`` and ``--na-prob-thresh``.
 
+    >>> answers = [{"text": "France", "answer_start": 12}]
     >>> data = {"version": "1.1", "data": [{"paragraphs": [{"context": "Paris is in France.",
-    ...     "qas": [{"id": "q1", "question": "Where is Paris?", "answers": [{"text": "France", "answer_start": 12}]}]}]}]}
+    ...     "qas": [{"id": "q1", "question": "Where is Paris?", "answers": answers}]}]}]}
     >>> evaluate_squad(data, {"q1": "in France"})
     {'exact_match': 0.0, 'f1': 66.66666666666666}
     """

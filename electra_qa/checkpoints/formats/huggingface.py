@@ -17,7 +17,7 @@ import numpy as np
 from electra_qa import filenames
 from electra_qa.checkpoints.readers.safetensors_file import SafetensorsFile, write_safetensors
 from electra_qa.checkpoints.slots import keyed_weights
-from electra_qa.checkpoints.source import Format, Source
+from electra_qa.checkpoints.source import Format, Source, reader_errors_named
 from electra_qa.errors import CheckpointError
 
 
@@ -84,6 +84,10 @@ def _text(value) -> str:
 
 def open_h5(file: str) -> Source:
     """A Keras-2 HDF5 weights file as written by transformers' TF classes (``tf_model.h5``)."""
+    return reader_errors_named(file)(_open_h5)(file)
+
+
+def _open_h5(file: str) -> Source:
     import h5py
 
     try:
@@ -95,19 +99,24 @@ def open_h5(file: str) -> Source:
         raise CheckpointError(f"{file!r} is not a Keras-2 weights file (no 'layer_names' attribute); a Keras 3 "
                               "'.weights.h5' belongs in a folder saved by QuestionAnswerer.save")
     shapes, ignored, dataset = {}, [], {}
-    for layer in f.attrs["layer_names"]:
-        group = f[_text(layer)]
-        for weight in group.attrs.get("weight_names", []):
-            weight = _text(weight)
-            name = weight.split("/", 1)[1] if "/" in weight else weight  # drop the model-name component
-            if name.startswith("bert/"):
-                name = "electra/" + name[len("bert/"):]
-            if _TF_IGNORED.search(name):
-                ignored.append(weight)
-                continue
-            dataset[name] = group[weight]
-            shapes[name] = tuple(group[weight].shape)
-    return Source(TF_FORMAT, file, shapes, lambda k: dataset[k][()], ignored, close=f.close)
+    try:
+        for layer in f.attrs["layer_names"]:
+            group = f[_text(layer)]
+            for weight in group.attrs.get("weight_names", []):
+                weight = _text(weight)
+                name = weight.split("/", 1)[1] if "/" in weight else weight  # drop the model-name component
+                if name.startswith("bert/"):
+                    name = "electra/" + name[len("bert/"):]
+                if _TF_IGNORED.search(name):
+                    ignored.append(weight)
+                    continue
+                dataset[name] = group[weight]
+                shapes[name] = tuple(group[weight].shape)
+    except BaseException:
+        f.close()
+        raise
+    return Source(TF_FORMAT, file, shapes, reader_errors_named(file)(lambda k: dataset[k][()]), ignored,
+                  close=f.close)
 
 
 # ---------------------------------------------------------------------------------------------- writing

@@ -18,10 +18,10 @@ import tempfile
 import numpy as np
 
 from electra_qa import filenames
-from electra_qa.checkpoints.assign import Fit, empty_model, load_source
+from electra_qa.checkpoints.assign import Fit, empty_model, load_source, validate
 from electra_qa.checkpoints.info import CheckpointInfo
 from electra_qa.checkpoints.slots import model_weights
-from electra_qa.checkpoints.source import Format, Source
+from electra_qa.checkpoints.source import Format, Source, reader_errors_named
 from electra_qa.config import AMP_END_MASK_VALUE, FLOAT32_END_MASK_VALUE, ElectraConfig
 from electra_qa.errors import CheckpointError
 from electra_qa.precision import resolve_dtype
@@ -108,13 +108,15 @@ def weights_index(config: ElectraConfig, section: dict) -> dict[str, str]:
 def read_section(folder: str) -> tuple[ElectraConfig, dict]:
     path = os.path.join(folder, filenames.CONFIG)
     if not os.path.isfile(path):
-        raise CheckpointError(f"{folder!r} has {filenames.KERAS_WEIGHTS} but no {filenames.CONFIG}; it was not written by "
-                              "electra_qa's save")
+        raise CheckpointError(f"{folder!r} has {filenames.KERAS_WEIGHTS} but no {filenames.CONFIG}; it was not "
+                              "written by electra_qa's save")
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
+    except (OSError, ValueError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise CheckpointError(f"cannot read {path!r}: {e}") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path!r} holds a JSON {type(data).__name__}, not a config object")
     section = data.get("electra_qa")
     if not isinstance(section, dict) or section.get("model") not in _CLASSES.values():
         raise CheckpointError(f"{path!r} has no 'electra_qa' section naming the model class; it was not written by "
@@ -158,7 +160,7 @@ def _stored_arrays(file: str) -> tuple[int, int]:
     try:
         with h5py.File(file, "r") as f:
             f.visititems(visit)
-    except OSError as e:
+    except (OSError, KeyError, RuntimeError) as e:
         raise CheckpointError(f"cannot read {file!r} as HDF5: {e}") from None
     return count, size
 
@@ -204,17 +206,33 @@ def inspect_keras_folder(folder: str) -> CheckpointInfo:
     config, section = read_section(folder)
     model = _build_saved(config, section, None)
     file = os.path.join(folder, filenames.KERAS_WEIGHTS)
-    problem = _arrays_problem(file, model)
+    problems = [p for p in [_arrays_problem(file, model)] if p]
+    if not problems and section.get("weights_index"):
+        try:
+            source = open_keras_weights(file, section["weights_index"])
+        except CheckpointError as e:
+            problems = [str(e)]
+        else:
+            try:
+                problems = validate(source, list(source.shapes))
+            finally:
+                source.close()
     params = sum(math.prod(w.shape) for w in model.weights)
     return CheckpointInfo(file, FORMAT.name, FORMAT.description, config, os.path.join(folder, filenames.CONFIG),
                           _head(section), _head_settings(section)["version_2"], params,
-                          Fit([], [], [problem] if problem else []), [])
+                          Fit([], [], [], problems), [])
 
 
 def open_keras_weights(file: str, index: dict[str, str]) -> Source:
     """A Keras 3 ``.weights.h5`` written by ``save_model``, keyed by canonical weight name through ``index``
     (canonical name -> dataset path, stored in the folder's config.json). Contiguous datasets are read as views of
     the memory-mapped file."""
+    if not isinstance(index, dict) or not all(isinstance(v, str) for v in index.values()):
+        raise CheckpointError(f"the weights index in the config.json beside {file!r} is not a name -> path mapping")
+    return reader_errors_named(file)(_open_keras_weights)(file, index)
+
+
+def _open_keras_weights(file: str, index: dict[str, str]) -> Source:
     import h5py
 
     try:
@@ -244,4 +262,4 @@ def open_keras_weights(file: str, index: dict[str, str]) -> Source:
             return d[()]
         return mapped[offset:offset + d.dtype.itemsize * d.size].view(d.dtype).reshape(d.shape)
 
-    return Source(FORMAT, file, shapes, read, [], close=f.close)
+    return Source(FORMAT, file, shapes, reader_errors_named(file)(read), [], close=f.close)

@@ -2,7 +2,10 @@
 
 Format (huggingface/safetensors): 8-byte little-endian header length N, N bytes of JSON mapping each tensor name to
 ``{"dtype", "shape", "data_offsets": [begin, end]}`` (offsets relative to the end of the header) plus an optional
-``__metadata__`` entry, then the raw little-endian tensor bytes.
+``__metadata__`` entry, then the raw little-endian tensor bytes. The header is validated as the ``safetensors``
+library does: a JSON object, known dtypes, non-negative integer shapes and offsets, each tensor's byte count equal
+to its dtype size times its shape, and the tensors tiling the data exactly (contiguous, non-overlapping, in
+bounds). Anything else is a ``CheckpointError`` naming the file and the tensor.
 """
 
 from __future__ import annotations
@@ -21,6 +24,10 @@ _DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4",
            "U8": "u1", "BOOL": "?"}
 
 
+def _natural(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 class SafetensorsFile:
     """Tensor names, shapes and zero-copy reads of one ``.safetensors`` file."""
 
@@ -33,17 +40,49 @@ class SafetensorsFile:
                 if header_len > size - 8 or header_len > 100_000_000:
                     raise ValueError(f"header length {header_len} does not fit a {size}-byte file")
                 header = json.loads(f.read(header_len))
-        except (OSError, ValueError, struct.error) as e:
+        except (OSError, ValueError, struct.error) as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
             raise CheckpointError(f"cannot read {self.path!r} as safetensors: {e}") from None
-        self.metadata = header.pop("__metadata__", None) or {}
         self._data_start = 8 + header_len
-        self._entries = header
-        for name, entry in header.items():
-            begin, end = entry["data_offsets"]
-            dtype = self._dtype(name, entry["dtype"])
-            if end - begin != dtype.itemsize * math.prod(entry["shape"]) or self._data_start + end > size:
-                raise CheckpointError(f"{self.path!r} is truncated or corrupt: tensor {name!r} does not fit the file")
+        self.metadata, self._entries = self._validated(header, size - self._data_start)
         self._map = np.memmap(self.path, dtype=np.uint8, mode="r") if size > self._data_start else np.zeros(0, "u1")
+
+    def _corrupt(self, what: str) -> CheckpointError:
+        return CheckpointError(f"{self.path!r} is truncated or corrupt (not a valid safetensors file): {what}")
+
+    def _validated(self, header, data_size: int) -> tuple[dict, dict]:
+        if not isinstance(header, dict):
+            raise self._corrupt(f"its header is a JSON {type(header).__name__}, not an object")
+        metadata = header.pop("__metadata__", None) or {}
+        if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+            raise self._corrupt("__metadata__ is not an object of strings")
+        spans = []
+        for name, entry in header.items():
+            if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= set(entry):
+                raise self._corrupt(f"tensor {name!r} is not an object with dtype, shape and data_offsets")
+            shape, offsets = entry["shape"], entry["data_offsets"]
+            if not isinstance(entry["dtype"], str):
+                raise self._corrupt(f"tensor {name!r} has dtype {entry['dtype']!r}, not a dtype name")
+            dtype = self._dtype(name, entry["dtype"])
+            if not isinstance(shape, list) or not all(_natural(d) for d in shape):
+                raise self._corrupt(f"tensor {name!r} has shape {shape!r}, not a list of non-negative integers")
+            if (not isinstance(offsets, list) or len(offsets) != 2 or not all(_natural(o) for o in offsets)
+                    or offsets[0] > offsets[1]):
+                raise self._corrupt(f"tensor {name!r} has data_offsets {offsets!r}, not [begin, end] with "
+                                    "0 <= begin <= end")
+            if offsets[1] - offsets[0] != dtype.itemsize * math.prod(shape):
+                raise self._corrupt(f"tensor {name!r} has {offsets[1] - offsets[0]} bytes, but {entry['dtype']} "
+                                    f"{shape} needs {dtype.itemsize * math.prod(shape)}")
+            spans.append((offsets[0], offsets[1], name))
+        end = 0
+        for begin, stop, name in sorted(spans):
+            if begin != end:
+                raise self._corrupt(f"tensor {name!r} starts at byte {begin} of the data, where {end} was expected "
+                                    "(tensors overlap or leave a gap)")
+            end = stop
+        if end != data_size:
+            raise self._corrupt(f"the tensors cover {end} bytes of data but the file holds {data_size} (truncated "
+                                "or padded)")
+        return metadata, header
 
     def _dtype(self, name: str, code: str) -> np.dtype:
         if code == "BF16":

@@ -5,7 +5,10 @@ tensors from ``<prefix>.data-NNNNN-of-NNNNN`` on demand, so loading a model neve
 share the file and works on every Keras backend.
 
 The index is a LevelDB-style sorted table mapping each key to a ``BundleEntryProto`` (dtype, shape, shard, offset,
-size); the data files hold the raw little-endian tensor bytes.
+size, crc32c); the data files hold the raw little-endian tensor bytes. As TensorFlow's own reader does, every table
+block's checksummed trailer is verified when the index is read, and every tensor's crc32c when it is read: a
+corrupt file is a ``CheckpointError``, never a silently different model. CRC-32C runs in the ``crc32c`` package
+(hardware instructions, about 10 GB/s, no copy of the mapped bytes, the GIL released).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import dataclasses
 import os
 import struct
 
+import crc32c
 import numpy as np
 
 from electra_qa.checkpoints.readers.dtypes import numpy_dtype
@@ -27,6 +31,13 @@ _BLOCK_TRAILER_SIZE = 5
 _DTYPES = {1: "float32", 2: "float64", 3: "int32", 4: "uint8", 5: "int16", 6: "int8", 9: "int64", 10: "bool",
            14: "bfloat16", 17: "uint16", 19: "float16", 22: "uint32", 23: "uint64"}
 _DT_STRING = 7
+_CRC_MASK_DELTA = 0xA282EAD8
+
+
+def _unmask(masked: int) -> int:
+    """LevelDB/TensorFlow store ``rotate_right(crc, 15) + 0xa282ead8``; this undoes it."""
+    rot = (masked - _CRC_MASK_DELTA) & 0xFFFFFFFF
+    return ((rot >> 17) | (rot << 15)) & 0xFFFFFFFF
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +50,7 @@ class BundleEntry:
     offset: int
     size: int
     sliced: bool = False
+    crc32c: int | None = None  # masked CRC-32C of the tensor's bytes
 
 
 def _varint(buf: bytes, pos: int) -> tuple[int, int]:
@@ -76,34 +88,43 @@ def _proto_fields(buf: bytes):
         yield field, wire, value
 
 
+def _field(wire: int, value, expected: int):
+    """``value`` if its wire type is the one the schema gives the field, else a ValueError (a corrupt message)."""
+    if wire != expected:
+        raise ValueError(f"protobuf field of wire type {wire} where {expected} belongs")
+    return value
+
+
 def _parse_shape(buf: bytes) -> tuple[int, ...]:
     dims = []
-    for field, _, value in _proto_fields(buf):
+    for field, wire, value in _proto_fields(buf):
         if field == 2:  # Dim
             size = 0
-            for f, _, v in _proto_fields(value):
+            for f, w, v in _proto_fields(_field(wire, value, 2)):
                 if f == 1:
-                    size = v
+                    size = _field(w, v, 0)
             dims.append(size)
     return tuple(dims)
 
 
 def _parse_entry(buf: bytes) -> BundleEntry:
-    dtype, shape, shard_id, offset, size, sliced = None, (), 0, 0, 0, False
-    for field, _, value in _proto_fields(buf):
+    dtype, shape, shard_id, offset, size, sliced, crc = None, (), 0, 0, 0, False, None
+    for field, wire, value in _proto_fields(buf):
         if field == 1:
-            dtype = _DTYPES.get(value)
+            dtype = _DTYPES.get(_field(wire, value, 0))
         elif field == 2:
-            shape = _parse_shape(value)
+            shape = _parse_shape(_field(wire, value, 2))
         elif field == 3:
-            shard_id = value
+            shard_id = _field(wire, value, 0)
         elif field == 4:
-            offset = value
+            offset = _field(wire, value, 0)
         elif field == 5:
-            size = value
+            size = _field(wire, value, 0)
+        elif field == 6:
+            crc = struct.unpack("<I", _field(wire, value, 5))[0]
         elif field == 7:
             sliced = True
-    return BundleEntry(dtype, shape, shard_id, offset, size, sliced)
+    return BundleEntry(dtype, shape, shard_id, offset, size, sliced, crc)
 
 
 def _block_entries(block: bytes):
@@ -135,7 +156,7 @@ class TensorBundle:
             raise CheckpointError(f"cannot read checkpoint index {index_path!r}: {e.strerror}") from None
         try:
             self.entries, self.num_shards = self._parse_index(data)
-        except (ValueError, struct.error, IndexError) as e:
+        except (ValueError, struct.error, IndexError, TypeError, OverflowError) as e:
             raise CheckpointError(f"{index_path!r} is not a readable TensorFlow checkpoint index "
                                   f"(truncated or corrupt: {e})") from None
 
@@ -145,6 +166,10 @@ class TensorBundle:
         size, _ = _varint(handle, pos)
         if offset + size + _BLOCK_TRAILER_SIZE > len(data):
             raise ValueError("block runs past the end of the file")
+        block = memoryview(data)[offset:offset + size + 1]  # the contents and the trailer's type byte
+        (stored,) = struct.unpack_from("<I", data, offset + size + 1)
+        if crc32c.crc32c(block) != _unmask(stored):
+            raise ValueError(f"checksum mismatch in the table block at byte {offset}")
         if data[offset + size] != 0:
             raise ValueError("compressed table blocks are not supported")
         return data[offset:offset + size]
@@ -163,9 +188,9 @@ class TensorBundle:
         for _, handle in _block_entries(index_block):
             for key, value in _block_entries(self._read_block(data, handle)):
                 if key == b"":  # BundleHeaderProto
-                    for field, _, v in _proto_fields(value):
+                    for field, wire, v in _proto_fields(value):
                         if field == 1:
-                            num_shards = v
+                            num_shards = _field(wire, v, 0)
                     continue
                 entries[key.decode("utf-8")] = _parse_entry(value)
         return entries, num_shards
@@ -196,8 +221,8 @@ class TensorBundle:
                     f"{entry.offset + entry.size} but the file has {sizes[path]}")
 
     def read(self, key: str) -> np.ndarray:
-        """One tensor as a read-only numpy view of the memory-mapped data file (nothing else is read; copy it to
-        keep it beyond ``close``)."""
+        """One tensor as a read-only numpy view of the memory-mapped data file, its crc32c verified (nothing else is
+        read; copy it to keep it beyond ``close``)."""
         entry = self.entries[key]
         if entry.dtype is None or entry.sliced:
             raise CheckpointError(f"checkpoint tensor {key!r} has a type this reader does not load")
@@ -211,7 +236,11 @@ class TensorBundle:
         data = self._map(path)
         if entry.offset + entry.size > len(data):
             raise CheckpointError(f"checkpoint data file {path!r} is truncated at {key!r}")
-        return data[entry.offset:entry.offset + entry.size].view(dtype).reshape(entry.shape)
+        raw = data[entry.offset:entry.offset + entry.size]
+        if entry.crc32c is not None and crc32c.crc32c(memoryview(raw)) != _unmask(entry.crc32c):
+            raise CheckpointError(f"checkpoint tensor {key!r} in {path!r} is corrupt: its bytes do not match the "
+                                  "checksum stored in the index")
+        return raw.view(dtype).reshape(entry.shape)
 
     def _map(self, path: str) -> np.ndarray:
         if path not in self._maps:
