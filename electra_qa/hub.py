@@ -170,8 +170,12 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None, progr
             got_some = part.exists() and part.stat().st_size > have
             attempt += 1
             if attempt > retries or not got_some:
-                raise DownloadError(f"cannot download {url}: {getattr(e, 'reason', e)}. The partial file "
-                                    f"{part} is kept and a later call resumes it.") from None
+                kept = part.exists() and part.stat().st_size > 0
+                if part.exists() and not kept:
+                    part.unlink()
+                raise DownloadError(f"cannot download {url}: {getattr(e, 'reason', e)}"
+                                    + (f". The partial file {part} is kept and a later call resumes it." if kept
+                                       else "")) from None
     digest = _verified_sha256(part, sha256, url)
     os.replace(part, dest)
     return digest
@@ -189,12 +193,24 @@ def _find_checkpoint(folder: pathlib.Path) -> pathlib.Path:
     return indexes[-1].with_suffix("")
 
 
+def _remove_if_empty(folder: pathlib.Path) -> None:
+    """A failed first download leaves no empty folder behind in the cache."""
+    try:
+        folder.rmdir()
+    except OSError:  # not empty (a partial download to resume), or already gone
+        pass
+
+
 def _offline_message(spec: PretrainedModel, errors: list[str]) -> str:
+    vocab = f", vocab={str(PACKAGED_VOCAB)!r}" if spec.vocab == "bert-uncased" else ""
+    cli_vocab = f" --vocab {PACKAGED_VOCAB}" if spec.vocab == "bert-uncased" else ""
+    shipped = (" (the BERT-uncased vocab it needs ships with electra_qa at that path)"
+               if spec.vocab == "bert-uncased" else "")
     return (f"could not download {spec.name!r} ({'; '.join(errors)}). If this machine is offline, download the "
-            f"zip elsewhere ({spec.urls[0]}), unzip it, and load it with QuestionAnswerer.from_checkpoint(folder"
-            + (", vocab=<BERT-uncased vocab.txt>" if spec.vocab == "bert-uncased" else "")
-            + "), or point url= / $ELECTRA_QA_NGC_URL at a reachable copy, or $ELECTRA_QA_CACHE at a cache that "
-            "already holds it.")
+            f"zip elsewhere ({spec.urls[0]}), unzip it, and load the folder: in Python "
+            f"QuestionAnswerer.from_checkpoint(folder{vocab}), on the command line --checkpoint FOLDER{cli_vocab}"
+            f"{shipped}. Or point url= / $ELECTRA_QA_NGC_URL at a reachable copy, or $ELECTRA_QA_CACHE at a cache "
+            "that already holds it.")
 
 
 def fetch(name: str = DEFAULT_MODEL, cache_dir: str | os.PathLike | None = None, url: str | None = None,
@@ -224,6 +240,7 @@ def fetch(name: str = DEFAULT_MODEL, cache_dir: str | os.PathLike | None = None,
         except DownloadError as e:
             errors.append(str(e))
     if used is None:
+        _remove_if_empty(root)
         raise DownloadError(_offline_message(spec, errors))
     work = pathlib.Path(tempfile.mkdtemp(prefix="install-", dir=root))
     try:

@@ -27,7 +27,9 @@ def _integer(name: str, value, minimum: int) -> int:
 class QASettings:
     """Windowing, scoring and batching of a ``QuestionAnswerer`` (see its docstring for each field).
 
-    ``None`` for ``max_seq_length`` and ``version_2_with_negative`` means "from the model" (``for_model``).
+    ``None`` for ``max_seq_length`` and ``version_2_with_negative`` means "from the model" (``for_model``). A
+    ``max_query_length`` that could leave no room for context (``max_query_length + 4 > max_seq_length``, e.g. the
+    default 64 on a 64-position model) is cut to ``(max_seq_length - 3) // 2`` when the settings meet the model.
 
     >>> QASettings(n_best_size=5).n_best_size
     5
@@ -88,6 +90,13 @@ class QASettings:
             raise InputError(f"the vocabulary does not fit the checkpoint: it has ids up to {tokenizer.max_id}, but "
                              f"the model's embedding table has {config.vocab_size} rows (the NGC ELECTRA-base model "
                              "uses the 30522-line BERT-uncased vocab.txt)")
+        if max_seq_length < 8:
+            raise InputError(f"max_seq_length {max_seq_length} is too short for a question and a context window")
+        max_query_length = self.max_query_length
+        if max_query_length + 4 > max_seq_length:
+            # A question of max_query_length pieces would leave no room for context: the query budget is cut (the
+            # reference's truncation to max_query_length pieces, with a budget that fits), decided here, once.
+            max_query_length = (max_seq_length - 3) // 2
         version_2 = self.version_2_with_negative
         if version_2 is None:
             version_2 = model.head_type == "joint" and model.version_2
@@ -96,7 +105,8 @@ class QASettings:
                              "SQuAD 1.1 model without the answer-class output, so its null score is a constant and it "
                              "would answer every question or none. Use a SQuAD 2.0 checkpoint (joint head with "
                              "answer_class) or a simple-head model")
-        return dataclasses.replace(self, max_seq_length=max_seq_length, version_2_with_negative=version_2)
+        return dataclasses.replace(self, max_seq_length=max_seq_length, max_query_length=max_query_length,
+                                   version_2_with_negative=version_2)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -175,3 +175,14 @@ def test_non_utf8_config_and_state_files_name_the_file(tmp_path):
     (tmp_path / "checkpoint").write_bytes(b'model_checkpoint_path: "\xff"\n')
     with pytest.raises(CheckpointError, match="checkpoint.*UTF-8"):
         load_model(tmp_path / "checkpoint")
+
+
+def test_the_query_budget_is_decided_at_construction_not_per_question():
+    qa = QuestionAnswerer.from_checkpoint(fixture_dir("ngc_tiny"))  # 64 positions, default max_query_length 64
+    assert (qa.max_seq_length, qa.max_query_length) == (64, 30)
+    long_question = " ".join(["which of the many rivers near the old town"] * 10) + "?"
+    a = qa(long_question, "The river Thames flows through London, past the old town and its bridges.")
+    assert a.text == "The river Thames flows through London, past the old town and its bridges."[a.start:a.end]
+    assert QuestionAnswerer.from_checkpoint(fixture_dir("ngc_tiny"), max_query_length=16).max_query_length == 16
+    with pytest.raises(InputError, match="max_seq_length"):
+        QuestionAnswerer.from_checkpoint(fixture_dir("ngc_tiny"), max_seq_length=6)

@@ -231,3 +231,14 @@ def test_a_cached_download_is_checked_too(tmp_path, registered):
     with pytest.raises(hub.ChecksumError, match="checksum mismatch.*nothing was installed"):
         hub.fetch("test/ngc-tiny", cache_dir=tmp_path, progress=False)
     assert not (root / "download.zip").exists() and not (root / "model").exists()
+
+
+def test_offline_error_is_honest_and_leaves_no_empty_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("ELECTRA_QA_NGC_URL", raising=False)
+    with pytest.raises(DownloadError) as err:
+        hub.fetch(cache_dir=tmp_path, url="http://127.0.0.1:9/electra.zip", progress=False)
+    message = str(err.value)
+    assert "partial file" not in message  # nothing was downloaded, so nothing is kept
+    assert "--checkpoint FOLDER --vocab" in message and str(hub.PACKAGED_VOCAB) in message
+    assert "ships with electra_qa" in message
+    assert list(tmp_path.iterdir()) == []
