@@ -155,7 +155,7 @@ def main():
                 raise SystemExit("--old-src is needed for the 'old' side")
             side_env["PYTHONPATH"] = args.old_src
         if side == "hf":
-            python = args.peer_python
+            python = os.path.abspath(args.peer_python)
             if tiny:
                 print("hf: skipped (the tiny fixture has NVIDIA's joint head, which transformers lacks)")
                 continue

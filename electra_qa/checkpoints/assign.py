@@ -15,6 +15,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from electra_qa.checkpoints.readers.aligned import ALIGN, aligned_empty, is_aligned_copy
 from electra_qa.checkpoints.readers.dtypes import numpy_dtype
 from electra_qa.checkpoints.slots import keyed_slots
 from electra_qa.checkpoints.source import Source
@@ -78,17 +79,10 @@ def _shape_mismatch(key: str, stored, model_shape, transposed: bool) -> str | No
     return f"{key}: checkpoint {stored}, model {model_shape}" + (" (stored transposed)" if transposed else "")
 
 
-_ALIGN = 64  # bytes: what TensorFlow needs to use a host buffer in place (EIGEN_MAX_ALIGN_BYTES)
-
-
 def aligned_copy(array: np.ndarray, dtype=None) -> np.ndarray:
     """A writable, C-contiguous, 64-byte-aligned copy of ``array`` in native byte order, cast to ``dtype`` if
     given."""
-    dtype = np.dtype(dtype or array.dtype).newbyteorder("=")
-    nbytes = array.size * dtype.itemsize
-    buffer = np.empty(nbytes + _ALIGN, np.uint8)
-    start = -buffer.ctypes.data % _ALIGN
-    out = buffer[start:start + nbytes].view(dtype).reshape(array.shape)
+    out = aligned_empty(array.shape, dtype or array.dtype)
     np.copyto(out, array, casting="unsafe")
     return out
 
@@ -114,7 +108,7 @@ def to_backend(array: np.ndarray):
     from keras import backend, ops
 
     if (backend.backend() == "tensorflow" and array.dtype.name in _SHAREABLE and array.flags.c_contiguous
-            and array.flags.writeable and array.ctypes.data % _ALIGN == 0):
+            and array.flags.writeable and array.ctypes.data % ALIGN == 0):
         import tensorflow as tf
 
         return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
@@ -137,11 +131,13 @@ class Prefetcher:
     decides otherwise. Use as a context manager, or call ``close``.
     """
 
-    def __init__(self, keys, read: Callable[[str], np.ndarray], transposed: Callable[[str], bool] = lambda key: False):
+    def __init__(self, keys, read: Callable[[str], np.ndarray], transposed: Callable[[str], bool] = lambda key: False,
+                 fresh: bool = False):
         import concurrent.futures
         import threading
 
         self.read = read
+        self.fresh = fresh  # read() returns a new array each call, which may become the weight's memory
         self._backend = threading.Event()
         self._closed = False
         self._guess = {key: bool(transposed(key)) for key in keys}
@@ -166,7 +162,9 @@ class Prefetcher:
         self._backend.set()
 
     def _copy(self, key):
-        return checked_weight(key, aligned_copy(np.asarray(self.read(key))))
+        array = np.asarray(self.read(key))
+        kept = self.fresh and is_aligned_copy(array)  # read straight into its own aligned array: no second copy
+        return checked_weight(key, array if kept else aligned_copy(array))
 
     def _transpose(self, copied):
         self._backend.wait()
@@ -312,8 +310,8 @@ def load_source(source: Source, head: str, config: ElectraConfig, *, version_2: 
         source.check_readable(keys)
         # A worker thread copies the arrays while this thread imports the backend (resolving the precision is the
         # first thing that needs it) and constructs the model.
-        with Prefetcher(keys, source.read,
-                        transposed=lambda k: source.format.stored_transposed(k, source.shapes[k])) as prefetcher:
+        with Prefetcher(keys, source.read, transposed=lambda k: source.format.stored_transposed(k, source.shapes[k]),
+                        fresh=source.fresh) as prefetcher:
             dtype = resolve_dtype(precision, dtype)
             prefetcher.backend_ready()
             model = empty_model(config, head, version_2=version_2, beam_size=beam_size,

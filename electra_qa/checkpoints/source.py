@@ -16,7 +16,7 @@ import numpy as np
 from electra_qa.errors import CheckpointError
 
 # What reader libraries (h5py above all) raise for a damaged file: never let one reach the user as it is.
-READER_ERRORS = (OSError, KeyError, ValueError, TypeError, RuntimeError, IndexError)
+READER_ERRORS = (OSError, KeyError, ValueError, TypeError, RuntimeError, IndexError, EOFError)
 
 
 def reader_errors_named(path: str):
@@ -71,6 +71,7 @@ class Source:
     ignored: list[str]                          # stored keys that are not model weights (never read)
     close: Callable[[], None] = lambda: None
     check_readable: Callable[[list[str]], None] = lambda keys: None  # fail early on missing/truncated data
+    fresh: bool = False  # read() returns a new aligned array each call (a loader may keep it as the weight)
 
     def shape(self, name: str) -> tuple[int, ...] | None:
         """Shape of the canonical weight ``name`` (Keras orientation), or None when the checkpoint lacks it."""

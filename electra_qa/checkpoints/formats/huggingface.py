@@ -75,7 +75,8 @@ def open_safetensors(file: str) -> Source:
             continue
         stored_key[name] = key
         shapes[name] = f.shape(key)
-    return Source(PT_FORMAT, file, shapes, lambda name: f.read(stored_key[name]), ignored, close=f.close)
+    return Source(PT_FORMAT, file, shapes, lambda name: f.read(stored_key[name]), ignored, close=f.close,
+                  fresh=True)
 
 
 def _text(value) -> str:

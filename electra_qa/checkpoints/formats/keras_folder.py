@@ -20,6 +20,7 @@ import numpy as np
 from electra_qa import filenames
 from electra_qa.checkpoints.assign import Fit, empty_model, load_source, validate
 from electra_qa.checkpoints.info import CheckpointInfo
+from electra_qa.checkpoints.readers.aligned import pread_array
 from electra_qa.checkpoints.slots import model_weights
 from electra_qa.checkpoints.source import Format, Source, reader_errors_named
 from electra_qa.config import AMP_END_MASK_VALUE, FLOAT32_END_MASK_VALUE, ElectraConfig
@@ -225,8 +226,8 @@ def inspect_keras_folder(folder: str) -> CheckpointInfo:
 
 def open_keras_weights(file: str, index: dict[str, str]) -> Source:
     """A Keras 3 ``.weights.h5`` written by ``save_model``, keyed by canonical weight name through ``index``
-    (canonical name -> dataset path, stored in the folder's config.json). Contiguous datasets are read as views of
-    the memory-mapped file."""
+    (canonical name -> dataset path, stored in the folder's config.json). Contiguous datasets are read straight from
+    the file into new aligned arrays (``readers.aligned``)."""
     if not isinstance(index, dict) or not all(isinstance(v, str) for v in index.values()):
         raise CheckpointError(f"the weights index in the config.json beside {file!r} is not a name -> path mapping")
     return reader_errors_named(file)(_open_keras_weights)(file, index)
@@ -250,7 +251,7 @@ def _open_keras_weights(file: str, index: dict[str, str]) -> Source:
                                   "belong together")
         datasets = {name: f[path] for name, path in index.items()}
         shapes = {name: tuple(d.shape) for name, d in datasets.items()}
-        mapped = np.memmap(file, dtype=np.uint8, mode="r")
+        fd = os.open(file, os.O_RDONLY)
     except BaseException:
         f.close()
         raise
@@ -260,6 +261,10 @@ def _open_keras_weights(file: str, index: dict[str, str]) -> Source:
         offset = d.id.get_offset()
         if offset is None or d.chunks is not None or d.compression is not None or d.dtype.kind not in "fiub":
             return d[()]
-        return mapped[offset:offset + d.dtype.itemsize * d.size].view(d.dtype).reshape(d.shape)
+        return pread_array(fd, offset, d.shape, d.dtype)  # contiguous: straight from the file, no HDF5 layer
 
-    return Source(FORMAT, file, shapes, reader_errors_named(file)(read), [], close=f.close)
+    def close():
+        f.close()
+        os.close(fd)
+
+    return Source(FORMAT, file, shapes, reader_errors_named(file)(read), [], close=close, fresh=True)

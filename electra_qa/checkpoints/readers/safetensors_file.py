@@ -1,4 +1,4 @@
-"""A reader for ``.safetensors`` files: memory-mapped numpy views, no copy and no extra package.
+"""A reader for ``.safetensors`` files: each tensor read into a new aligned array, no extra package.
 
 Format (huggingface/safetensors): 8-byte little-endian header length N, N bytes of JSON mapping each tensor name to
 ``{"dtype", "shape", "data_offsets": [begin, end]}`` (offsets relative to the end of the header) plus an optional
@@ -17,6 +17,7 @@ import struct
 
 import numpy as np
 
+from electra_qa.checkpoints.readers.aligned import pread_array
 from electra_qa.checkpoints.readers.dtypes import numpy_dtype
 from electra_qa.errors import CheckpointError
 
@@ -44,7 +45,7 @@ class SafetensorsFile:
             raise CheckpointError(f"cannot read {self.path!r} as safetensors: {e}") from None
         self._data_start = 8 + header_len
         self.metadata, self._entries = self._validated(header, size - self._data_start)
-        self._map = np.memmap(self.path, dtype=np.uint8, mode="r") if size > self._data_start else np.zeros(0, "u1")
+        self._fd = None
 
     def _corrupt(self, what: str) -> CheckpointError:
         return CheckpointError(f"{self.path!r} is truncated or corrupt (not a valid safetensors file): {what}")
@@ -98,14 +99,23 @@ class SafetensorsFile:
         return tuple(self._entries[name]["shape"])
 
     def read(self, name: str) -> np.ndarray:
-        """A read-only view of the tensor's bytes in the mapped file."""
+        """The tensor, read into a new aligned array (``readers.aligned``) in native byte order."""
         entry = self._entries[name]
-        begin, end = entry["data_offsets"]
-        raw = self._map[self._data_start + begin:self._data_start + end]
-        return raw.view(self._dtype(name, entry["dtype"])).reshape(entry["shape"])
+        if self._fd is None:
+            try:
+                self._fd = os.open(self.path, os.O_RDONLY)
+            except OSError as e:
+                raise CheckpointError(f"cannot read {self.path!r}: {e.strerror}") from None
+        try:
+            return pread_array(self._fd, self._data_start + entry["data_offsets"][0], tuple(entry["shape"]),
+                               self._dtype(name, entry["dtype"]))
+        except EOFError:
+            raise CheckpointError(f"{self.path!r} is truncated at tensor {name!r}") from None
 
     def close(self) -> None:
-        self._map = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 _CODES = {np.dtype("<f8"): "F64", np.dtype("<f4"): "F32", np.dtype("<f2"): "F16", np.dtype("<i8"): "I64",

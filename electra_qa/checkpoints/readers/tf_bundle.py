@@ -1,14 +1,14 @@
 """A reader for TensorFlow checkpoints (the "tensor bundle" format written by ``save_weights``/``SaveV2``).
 
 Pure Python + numpy, no TensorFlow: it lists keys, shapes and dtypes from ``<prefix>.index`` and reads single
-tensors from ``<prefix>.data-NNNNN-of-NNNNN`` on demand, so loading a model never touches the optimizer slots that
-share the file and works on every Keras backend.
+tensors from ``<prefix>.data-NNNNN-of-NNNNN`` on demand (``pread`` into a new aligned array), so loading a model
+never touches the optimizer slots that share the file and works on every Keras backend.
 
 The index is a LevelDB-style sorted table mapping each key to a ``BundleEntryProto`` (dtype, shape, shard, offset,
 size, crc32c); the data files hold the raw little-endian tensor bytes. As TensorFlow's own reader does, every table
 block's checksummed trailer is verified when the index is read, and every tensor's crc32c when it is read: a
 corrupt file is a ``CheckpointError``, never a silently different model. CRC-32C runs in the ``crc32c`` package
-(hardware instructions, about 10 GB/s, no copy of the mapped bytes, the GIL released).
+(hardware instructions, about 10 GB/s, on the bytes as read, the GIL released).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import struct
 import crc32c
 import numpy as np
 
+from electra_qa.checkpoints.readers.aligned import pread_array
 from electra_qa.checkpoints.readers.dtypes import numpy_dtype
 from electra_qa.errors import CheckpointError
 
@@ -147,7 +148,7 @@ class TensorBundle:
 
     def __init__(self, prefix: str | os.PathLike):
         self.prefix = os.fspath(prefix)
-        self._maps: dict[str, np.ndarray] = {}
+        self._files: dict[str, int] = {}  # shard path -> open file descriptor
         index_path = self.prefix + ".index"
         try:
             with open(index_path, "rb") as f:
@@ -221,36 +222,36 @@ class TensorBundle:
                     f"{entry.offset + entry.size} but the file has {sizes[path]}")
 
     def read(self, key: str) -> np.ndarray:
-        """One tensor as a read-only numpy view of the memory-mapped data file, its crc32c verified (nothing else is
-        read; copy it to keep it beyond ``close``)."""
+        """One tensor, read from its data file into a new aligned array and its crc32c verified (nothing else of
+        the file is read)."""
         entry = self.entries[key]
         if entry.dtype is None or entry.sliced:
             raise CheckpointError(f"checkpoint tensor {key!r} has a type this reader does not load")
-        dtype = numpy_dtype(entry.dtype)
+        dtype = numpy_dtype(entry.dtype).newbyteorder("<")
         count = int(np.prod(entry.shape, dtype=np.int64))
         if count * dtype.itemsize != entry.size:
             raise CheckpointError(f"checkpoint tensor {key!r}: {entry.size} bytes do not hold shape {entry.shape}")
-        if not entry.size:
-            return np.empty(entry.shape, dtype=dtype)
         path = self.shard_path(entry.shard_id)
-        data = self._map(path)
-        if entry.offset + entry.size > len(data):
-            raise CheckpointError(f"checkpoint data file {path!r} is truncated at {key!r}")
-        raw = data[entry.offset:entry.offset + entry.size]
-        if entry.crc32c is not None and crc32c.crc32c(memoryview(raw)) != _unmask(entry.crc32c):
+        try:
+            array = pread_array(self._file(path), entry.offset, entry.shape, dtype)
+        except EOFError:
+            raise CheckpointError(f"checkpoint data file {path!r} is truncated at {key!r}") from None
+        if entry.crc32c is not None and crc32c.crc32c(memoryview(array.reshape(-1).view(np.uint8))) != _unmask(
+                entry.crc32c):
             raise CheckpointError(f"checkpoint tensor {key!r} in {path!r} is corrupt: its bytes do not match the "
                                   "checksum stored in the index")
-        return raw.view(dtype).reshape(entry.shape)
+        return array
 
-    def _map(self, path: str) -> np.ndarray:
-        if path not in self._maps:
+    def _file(self, path: str) -> int:
+        if path not in self._files:
             try:
-                size = os.path.getsize(path)
-                self._maps[path] = np.memmap(path, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
-            except (OSError, ValueError) as e:
-                raise CheckpointError(f"cannot read checkpoint data file {path!r}: {e}") from None
-        return self._maps[path]
+                self._files[path] = os.open(path, os.O_RDONLY)
+            except OSError as e:
+                raise CheckpointError(f"cannot read checkpoint data file {path!r}: {e.strerror}") from None
+        return self._files[path]
 
     def close(self) -> None:
-        """Drop the file mappings (arrays already returned keep theirs alive)."""
-        self._maps.clear()
+        """Close the data files (arrays already returned are the caller's)."""
+        files, self._files = self._files, {}
+        for fd in files.values():
+            os.close(fd)
