@@ -200,6 +200,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     args.quiet_backend = argv is None  # a real command-line run, not a call from Python code
     if args.quiet_backend and args.command in ("inspect", "convert", "download"):
+        if args.command != "download":
+            try:
+                locate(args.path if args.command == "inspect" else args.src)  # a wrong path fails before the import
+            except ElectraQAError as e:
+                print(f"electra-qa: {e}", file=sys.stderr)
+                return 2
         _import_backend_quietly()
     command = {"answer": _answer, "evaluate": _squad, "predict": _squad, "inspect": _inspect, "convert": _convert,
                "download": _download}[args.command]

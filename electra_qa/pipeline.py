@@ -326,6 +326,8 @@ def set_cache_size(size: int) -> None:
 
 def _cache_key(checkpoint, vocab, config, kwargs) -> tuple:
     def where(path):
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            raise InputError(f"checkpoint and vocab must be paths, got {type(path).__name__}")
         return None if path is None else os.path.realpath(os.fspath(path))
 
     return ("pretrained" if checkpoint is None else where(checkpoint), where(vocab), repr(config),

@@ -184,6 +184,8 @@ class SentencePieceTokenizer:
 
 def load_tokenizer(path: str | os.PathLike, do_lower_case: bool = True):
     """A tokenizer from ``vocab.txt``, ``tokenizer.json``, a sentencepiece ``.model``, or a folder holding one."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputError(f"a vocab must be a path, got {type(path).__name__}")
     path = os.fspath(path)
     if os.path.isdir(path):
         for name in (filenames.TOKENIZER_JSON, filenames.VOCAB_TXT, *filenames.SENTENCEPIECE):

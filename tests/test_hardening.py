@@ -186,3 +186,27 @@ def test_the_query_budget_is_decided_at_construction_not_per_question():
     assert QuestionAnswerer.from_checkpoint(fixture_dir("ngc_tiny"), max_query_length=16).max_query_length == 16
     with pytest.raises(InputError, match="max_seq_length"):
         QuestionAnswerer.from_checkpoint(fixture_dir("ngc_tiny"), max_seq_length=6)
+
+
+def test_paths_of_the_wrong_type_are_our_errors():
+    from electra_qa import CheckpointError, load_model, load_tokenizer
+
+    with pytest.raises(CheckpointError, match="int"):
+        load_model(123)
+    with pytest.raises(CheckpointError, match="int"):
+        QuestionAnswerer.from_checkpoint(123)
+    with pytest.raises(InputError, match="int"):
+        load_tokenizer(7)
+    with pytest.raises(InputError, match="paths"):
+        electra_qa.answer("Who?", "Anna.", checkpoint=123)
+
+
+def test_cli_checks_a_wrong_path_before_importing_the_backend(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", "import sys, electra_qa.cli as c; sys.argv = ['electra-qa', "
+                             f"'inspect', {str(tmp_path / 'nothing')!r}]; rc = c.main(); "
+                             "print(rc, 'keras' in sys.modules)"], capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == ["2", "False"], result.stderr[-2000:]
+    assert "no checkpoint" in result.stderr and "Traceback" not in result.stderr

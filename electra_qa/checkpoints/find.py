@@ -82,6 +82,8 @@ def _locate_folder(path: str) -> Located:
 
 def locate(path: str | os.PathLike) -> Located:
     """The checkpoint that ``path`` names: a folder of any supported format, or the weights file itself."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise CheckpointError(f"a checkpoint path must be a string or path, got {type(path).__name__}")
     path = os.fspath(path)
     if os.path.isdir(path):
         return _locate_folder(path)
