@@ -53,6 +53,15 @@ def prepare(folder):
     electra_qa.load_tokenizer(PACKAGED_VOCAB).save(folder)
 
 
+def prepared(out_dir: str) -> str:
+    """``prepare(out_dir/hf_base)`` in a fresh process (the benchmark's own process stays free of the backend);
+    returns the folder."""
+    folder = os.path.join(out_dir, "hf_base")
+    subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {HERE!r}); import cpu_vs_hf; "
+                    f"cpu_vs_hf.prepare({folder!r})"], check=True)
+    return folder
+
+
 def _timed(fn, repeats):
     best = float("inf")
     for _ in range(repeats):

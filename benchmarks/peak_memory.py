@@ -17,6 +17,8 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import cpu_vs_hf  # noqa: E402  (imports no backend: prepare() runs in its own process)
 QUESTION = "Who planned the railway?"
 CONTEXT = "Chief engineer John Frank Stevens planned the railway that carried away the excavated rock."
 PEER = """
@@ -46,9 +48,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--dir", default=os.path.join(HERE, "out"))
     args = parser.parse_args()
-    folder = os.path.join(args.dir, "hf_base")
-    subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {HERE!r}); import cpu_vs_hf; "
-                    f"cpu_vs_hf.prepare({folder!r})"], check=True)
+    folder = cpu_vs_hf.prepared(args.dir)
     weights = os.path.getsize(os.path.join(folder, "model.safetensors")) / 2**20
     cli = os.path.join(os.path.dirname(args.ours_python), "electra-qa")
     commands = {

@@ -18,6 +18,8 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import cpu_vs_hf  # noqa: E402  (imports no backend: prepare() runs in its own process)
 
 SIDE = """
 import resource, sys, time
@@ -46,9 +48,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--dir", default=os.path.join(HERE, "out"))
     args = parser.parse_args()
-    folder = os.path.join(args.dir, "hf_base")
-    subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {HERE!r}); import cpu_vs_hf; "
-                    f"cpu_vs_hf.prepare({folder!r})"], check=True)
+    folder = cpu_vs_hf.prepared(args.dir)
     path = os.path.join(folder, "model.safetensors")
     runs = {"ours": [], "safetensors package": []}
     for _ in range(args.repeats):

@@ -139,9 +139,10 @@ def main():
     if tiny:
         model_dir = TINY
     else:
-        model_dir = os.path.join(args.dir, "hf_base")
-        subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {HERE!r}); import cpu_vs_hf; "
-                        f"cpu_vs_hf.prepare({model_dir!r})"], check=True)
+        sys.path.insert(0, HERE)
+        import cpu_vs_hf
+
+        model_dir = cpu_vs_hf.prepared(args.dir)
     data = make_data(os.path.join(args.dir, f"squad-{args.questions}-x{args.repeat_file}.json"), args.questions,
                      args.repeat_file)
     print(f"{_count(data)} questions, model {args.model}")
