@@ -7,6 +7,7 @@ the process's resident memory: at the peak a load holds the weights once, not tw
 
 from __future__ import annotations
 
+import mmap
 import os
 
 import numpy as np
@@ -14,10 +15,18 @@ import numpy as np
 ALIGN = 64  # bytes: what TensorFlow needs to use a host buffer in place (EIGEN_MAX_ALIGN_BYTES)
 
 
+# Arrays this large get their own anonymous memory map: freed, they go back to the system at once. From the C heap,
+# the many weight-sized buffers a load frees (kernels transposed by the backend) would stay in the process.
+_OWN_MAP_BYTES = 1 << 20
+
+
 def aligned_empty(shape, dtype) -> np.ndarray:
     """A writable, C-contiguous, ``ALIGN``-byte-aligned array in native byte order, uninitialised."""
     dtype = np.dtype(dtype).newbyteorder("=")
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if nbytes >= _OWN_MAP_BYTES:  # page-aligned, so ALIGN-aligned
+        memory = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        return np.frombuffer(memory, np.uint8).view(dtype).reshape(shape)
     buffer = np.empty(nbytes + ALIGN, np.uint8)
     start = -buffer.ctypes.data % ALIGN
     return buffer[start:start + nbytes].view(dtype).reshape(shape)
