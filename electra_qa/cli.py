@@ -1,4 +1,4 @@
-"""Command line: ``electra-qa answer|evaluate|predict|inspect|convert|download``."""
+"""Command line: ``electra-qa answer|evaluate|predict|batch|inspect|convert|download``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import sys
 
 from electra_qa import hub
+from electra_qa.bulk import answer_file, check_input
 from electra_qa.checkpoints import export_huggingface, inspect_checkpoint, load_model, locate, save_model
 from electra_qa.errors import ElectraQAError, InputError
 from electra_qa.pipeline import QuestionAnswerer, check_text
@@ -54,6 +55,20 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--chunk-size", type=int, default=256, help="paragraphs answered together (default 256)")
         cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
         cmd.add_argument("--json", action="store_true", help="print the results as JSON")
+
+    bat = sub.add_parser("batch", help="answer every row of a JSON Lines/CSV/Parquet file into a JSON Lines file "
+                                       "(streaming; run again to resume)")
+    bat.add_argument("input", help=".jsonl, .csv or .parquet with id, question and context fields")
+    bat.add_argument("output", help="JSON Lines output; bad rows go to OUTPUT.errors.jsonl")
+    _model_arguments(bat)
+    bat.add_argument("--engine", choices=("local",), default="local", help="where to run (local)")
+    bat.add_argument("--top-k", type=int, help="also write the k best answers per row")
+    bat.add_argument("--batch-size", type=int, help="windows per model call (default 32)")
+    bat.add_argument("--chunk-size", type=int, default=256, help="rows read, answered and written together")
+    bat.add_argument("--id-field", default="id")
+    bat.add_argument("--question-field", default="question")
+    bat.add_argument("--context-field", default="context")
+    bat.add_argument("--no-progress", action="store_true")
 
     ins = sub.add_parser("inspect", help="show a checkpoint's format, config, head, size and key fit")
     ins.add_argument("path")
@@ -150,6 +165,16 @@ def _squad(args) -> int:
     return 0
 
 
+def _batch(args) -> int:
+    check_input(args.input, args.id_field)  # before the model loads
+    qa = _load_qa(args)
+    summary = answer_file(args.input, args.output, qa, question_field=args.question_field,
+                          context_field=args.context_field, id_field=args.id_field, top_k=args.top_k,
+                          batch_size=args.batch_size, chunk_size=args.chunk_size, progress=not args.no_progress)
+    print(summary)
+    return 0
+
+
 def _inspect(args) -> int:
     info = inspect_checkpoint(args.path, config=args.config)
     print(info.summary())
@@ -207,8 +232,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"electra-qa: {e}", file=sys.stderr)
                 return 2
         _import_backend_quietly()
-    command = {"answer": _answer, "evaluate": _squad, "predict": _squad, "inspect": _inspect, "convert": _convert,
-               "download": _download}[args.command]
+    command = {"answer": _answer, "evaluate": _squad, "predict": _squad, "batch": _batch, "inspect": _inspect,
+               "convert": _convert, "download": _download}[args.command]
     try:
         return command(args)
     except (ElectraQAError, OSError) as e:

@@ -207,6 +207,19 @@ class QuestionAnswerer:
                                max_query_length=self.settings.max_query_length, doc_overlap=self.settings.doc_overlap)
                 for i, (q, (_, c)) in enumerate(zip(questions, pairs))]
 
+    def warm_up(self) -> "QuestionAnswerer":
+        """Compile the model now (two dummy batches of different shapes): later calls skip the first-call compile
+        and all run the same compiled graph, whatever their shapes and order, so a long job gives the same numbers
+        however it is split (``answer_file`` relies on this). Returns ``self``."""
+        for rows, length in ((1, min(64, self.settings.max_seq_length)), (2, self.settings.max_seq_length)):
+            dummy = {"input_ids": np.zeros((rows, length), np.int32),
+                     "attention_mask": np.ones((rows, length), np.int32),
+                     "token_type_ids": np.zeros((rows, length), np.int32),
+                     "p_mask": np.zeros((rows, length), np.float32)}
+            self.model.predict_on_batch(dummy)
+        self._eager_seconds = math.inf
+        return self
+
     def run_model(self, features: list[Feature], batch_size: int | None = None) -> list[dict]:
         """Model outputs (numpy, one dict per feature), batching windows of similar length together."""
         batch_size = self.settings.batch_size if batch_size is None else positive_int("batch_size", batch_size)

@@ -1,0 +1,218 @@
+"""``answer_file``: answer every row of a JSON Lines, CSV or Parquet file into a JSON Lines file, streaming and
+resumable.
+
+Rows are read, answered and written in chunks, so memory stays flat whatever the file's size. Each chunk's output
+lines reach the file in one ``write`` (then ``fsync``): a crash or Ctrl-C loses at most the chunk in flight, and a
+line is never half written (a torn tail left by a power cut is cut off on the next run). Running the same command
+again skips the rows already answered or already reported as bad, and gives the same file as one uninterrupted
+run. Bad rows (a missing field, an empty question, a non-string) go to ``<output>.errors.jsonl`` with their row
+number, id and reason; duplicate ids in the input are an error naming them, before any work.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import time
+from typing import Iterator
+
+from electra_qa.errors import InputError
+from electra_qa.pipeline import QuestionAnswerer, check_text
+from electra_qa.settings import positive_int
+
+
+@dataclasses.dataclass
+class BulkSummary:
+    """What ``answer_file`` did: rows answered now, bad rows reported now, rows skipped as already done."""
+
+    answered: int = 0
+    errors: int = 0
+    already_done: int = 0
+    seconds: float = 0.0
+    output: str = ""
+    errors_file: str = ""
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.answered / self.seconds if self.seconds else 0.0
+
+    def __str__(self) -> str:
+        return (f"{self.answered} rows answered ({self.rows_per_second:.1f} rows/s), {self.errors} bad rows "
+                f"(see {self.errors_file}), {self.already_done} done by an earlier run; output: {self.output}")
+
+
+def _rows(path: str) -> Iterator[dict]:
+    """The input's rows as dicts, streamed."""
+    lower = path.lower()
+    if lower.endswith((".jsonl", ".jsonlines", ".ndjson")):
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if line.strip():
+                    try:
+                        row = json.loads(line)
+                    except json.JSONDecodeError as e:
+                        raise InputError(f"{path}: line {n} is not JSON ({e.msg})") from None
+                    yield row if isinstance(row, dict) else {"__not_an_object__": row}
+    elif lower.endswith(".csv"):
+        with open(path, encoding="utf-8", newline="") as f:
+            yield from csv.DictReader(f)
+    elif lower.endswith(".parquet"):
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise InputError("reading Parquet needs pyarrow (pip install pyarrow)") from None
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
+            yield from batch.to_pylist()
+    else:
+        raise InputError(f"{path}: the input must be .jsonl, .csv or .parquet")
+
+
+def _errors_path(output: str) -> str:
+    stem = output[:-len(".jsonl")] if output.endswith(".jsonl") else output
+    return stem + ".errors.jsonl"
+
+
+def _done_ids(path: str) -> set:
+    """Ids already in an output or errors file of an earlier run; a torn last line is cut off first."""
+    if not os.path.exists(path):
+        return set()
+    with open(path, "rb+") as f:
+        data = f.read()
+        if data and not data.endswith(b"\n"):
+            f.truncate(data.rfind(b"\n") + 1)  # a power cut mid-write: drop the partial line
+            data = data[:data.rfind(b"\n") + 1]
+    return {json.loads(line)["id"] for line in data.decode("utf-8").splitlines() if line.strip()}
+
+
+def _append(path: str, lines: list[str]) -> None:
+    """Append whole lines in one write, then flush them to disk."""
+    if not lines:
+        return
+    data = "".join(line + "\n" for line in lines).encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        written = os.write(fd, data)
+        while written < len(data):
+            written += os.write(fd, data[written:])
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _problem(row: dict, fields: tuple[str, str, str]) -> tuple[object, str | None]:
+    """(the row's id or None, the reason it cannot be answered or None)."""
+    if "__not_an_object__" in row:
+        return None, "the row is not a JSON object"
+    id_field, question_field, context_field = fields
+    rid = row.get(id_field)
+    if rid is None or (isinstance(rid, str) and not rid.strip()):
+        return None, f"no {id_field!r}"
+    if not isinstance(rid, (str, int)) or isinstance(rid, bool):
+        return None, f"{id_field!r} is {type(rid).__name__}, not a string or integer"
+    for field in (question_field, context_field):
+        if field not in row:
+            return rid, f"no {field!r} field"
+        try:
+            check_text(field, row[field])
+        except InputError as e:
+            return rid, str(e)
+    return rid, None
+
+
+def check_input(path: str, id_field: str = "id") -> None:
+    """InputError unless ``path`` is a readable input with unique ids (checked before any work)."""
+    if not os.path.isfile(path):
+        raise InputError(f"no input file {path!r}")
+    seen, duplicates = set(), []
+    for row in _rows(path):
+        rid = row.get(id_field)
+        if isinstance(rid, (str, int)) and not isinstance(rid, bool):
+            if rid in seen:
+                duplicates.append(rid)
+            seen.add(rid)
+    if duplicates:
+        shown = ", ".join(repr(d) for d in list(dict.fromkeys(duplicates))[:10])
+        raise InputError(f"{path}: {len(duplicates)} duplicate ids ({shown}); ids must be unique to resume safely")
+
+
+def answer_file(input: str | os.PathLike, output: str | os.PathLike, checkpoint=None, *,
+                question_field: str = "question", context_field: str = "context", id_field: str = "id",
+                top_k: int | None = None, batch_size: int | None = None, chunk_size: int = 256,
+                progress: bool = True, **qa_settings) -> BulkSummary:
+    """Answer every row of ``input`` (JSON Lines, CSV, or Parquet with pyarrow) into the JSON Lines ``output``.
+
+    Each output line: ``{"id", "answer", "start", "end", "score"}`` (and ``"top_k"``, a list of answers, when
+    ``top_k`` is given). ``checkpoint``: a path of any supported format, a ``QuestionAnswerer``, or None for the
+    pretrained model; ``qa_settings`` go to ``QuestionAnswerer.from_checkpoint``. ``chunk_size``: rows read, answered
+    and written together. Run it again after an interruption: it continues where the output ends.
+
+    >>> import json, tempfile
+    >>> rows = tempfile.mktemp(suffix=".jsonl")
+    >>> with open(rows, "w") as f:
+    ...     for i, q in enumerate(["Who lives here?", "", "What does Harry love?"]):
+    ...         _ = f.write(json.dumps({"id": i, "question": q, "context": "Harry lives here. He loves apples."}) + "\\n")
+    >>> summary = answer_file(rows, rows + ".out.jsonl", folder, progress=False)
+    >>> (summary.answered, summary.errors)
+    (2, 1)
+    """
+    input, output = os.fspath(input), os.fspath(output)
+    chunk_size = positive_int("chunk_size", chunk_size)
+    top_k = None if top_k is None else positive_int("top_k", top_k)
+    check_input(input, id_field)
+    errors_file = _errors_path(output)
+    done = _done_ids(output) | _done_ids(errors_file)
+    if isinstance(checkpoint, QuestionAnswerer):
+        qa = checkpoint
+    elif checkpoint is None:
+        qa = QuestionAnswerer.from_pretrained(**qa_settings)
+    else:
+        qa = QuestionAnswerer.from_checkpoint(checkpoint, **qa_settings)
+    qa.warm_up()  # one compiled graph from the first row: the same numbers however the job is split
+    from tqdm.auto import tqdm
+
+    summary = BulkSummary(output=output, errors_file=errors_file)
+    bar = tqdm(unit="row", desc="Answering", disable=not progress, dynamic_ncols=True)
+    fields = (id_field, question_field, context_field)
+    start = time.perf_counter()
+    try:
+        chunk: list[tuple[int, dict]] = []
+        for number, row in enumerate(_rows(input), 1):
+            chunk.append((number, row))
+            if len(chunk) == chunk_size:
+                _answer_chunk(qa, chunk, fields, done, output, errors_file, top_k, batch_size, summary)
+                bar.update(len(chunk))
+                chunk = []
+        _answer_chunk(qa, chunk, fields, done, output, errors_file, top_k, batch_size, summary)
+        bar.update(len(chunk))
+    finally:
+        bar.close()
+        summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _answer_chunk(qa, chunk, fields, done, output, errors_file, top_k, batch_size, summary) -> None:
+    todo, bad = [], []
+    for number, row in chunk:
+        rid, problem = _problem(row, fields)
+        if rid is not None and rid in done:
+            summary.already_done += 1
+        elif problem:
+            bad.append(json.dumps({"row": number, "id": rid, "reason": problem}, ensure_ascii=False))
+        else:
+            todo.append((rid, row[fields[1]], row[fields[2]]))
+    lines = []
+    if todo:
+        scored = qa.score_batch([(q, c) for _, q, c in todo], batch_size, top_k or 1)
+        for (rid, _, _), s in zip(todo, scored):
+            best = s.answers[0]
+            record = {"id": rid, "answer": best.text, "start": best.start, "end": best.end, "score": best.score}
+            if top_k is not None:
+                record["top_k"] = [{"answer": a.text, "start": a.start, "end": a.end, "score": a.score}
+                                   for a in s.answers[:top_k]]
+            lines.append(json.dumps(record, ensure_ascii=False))
+    _append(errors_file, bad)  # bad rows first: a crash in between leaves them to be reported again, never lost
+    _append(output, lines)
+    summary.answered += len(lines)
+    summary.errors += len(bad)
