@@ -150,6 +150,7 @@ class QuestionAnswerer:
         located = locate(path)
         model = load_qa_model(located, config=config, beam_size=beam_size, dtype=dtype,
                               precision=None if dtype is not None else precision)
+        where = os.path.realpath(os.fspath(path))
         settings = QASettings()
         if located.kind == "keras":
             settings = QASettings.from_dict(read_section(located.folder)[1].get("pipeline", {}))
@@ -161,7 +162,18 @@ class QuestionAnswerer:
                                  "ELECTRA model uses the BERT-uncased vocab.txt, 30522 lines)") from None
         else:
             tokenizer = load_tokenizer(vocab, do_lower_case)
-        return cls(model, tokenizer, settings, **kwargs)
+        qa = cls(model, tokenizer, settings, **kwargs)
+        qa._source = {"path": where, "vocab": _real(vocab), "config": _real(config), "beam_size": beam_size,
+                      "do_lower_case": do_lower_case, "dtype": dtype, "precision": precision}
+        return qa
+
+    def __reduce_ex__(self, protocol):
+        """Pickled as its checkpoint path and settings when it was loaded from a path that still exists (it is loaded
+        again on the other side: what a Ray or Spark worker wants), else with its weights (Keras serialization)."""
+        source = self.__dict__.get("_source")
+        if source is not None and os.path.exists(source["path"]):
+            return _from_source, (source, self.settings.to_dict())
+        return object.__reduce_ex__(self, protocol)
 
     @classmethod
     def from_pretrained(cls, name: str | os.PathLike = hub.DEFAULT_MODEL, *,
@@ -276,6 +288,17 @@ class QuestionAnswerer:
     def __call__(self, question: str, context: str, top_k: int | None = None):
         """The best ``Answer`` to ``question`` in ``context``, or a list of the ``top_k`` best."""
         return self.batch([(question, context)], top_k=top_k)[0]
+
+
+def _real(path):
+    """An absolute path for a path argument (so that a pickle loads in another working directory), else as given."""
+    return os.path.realpath(os.fspath(path)) if isinstance(path, (str, os.PathLike)) else path
+
+
+def _from_source(source: dict, settings: dict) -> QuestionAnswerer:
+    """A ``QuestionAnswerer`` unpickled from its checkpoint path (see ``QuestionAnswerer.__reduce_ex__``)."""
+    source = dict(source)
+    return QuestionAnswerer.from_checkpoint(source.pop("path"), **source, **settings)
 
 
 class _ModelCache:
