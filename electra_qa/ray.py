@@ -1,0 +1,94 @@
+"""Question answering on a Ray cluster with Ray Data (``pip install "electra-qa[ray]"``).
+
+``answer_dataset(ds, checkpoint)`` adds answer columns to a ``ray.data.Dataset`` of questions and contexts: a pool of
+``num_workers`` actors, each loading the model once from ``checkpoint`` (a path every node can read; weights are
+never shipped inside tasks), answers batch after batch with the windows of each batch run together. The same code
+runs on a laptop (``ray.init()``) and on a cluster. ``Answerer`` is the callable class behind it, usable directly
+with ``ds.map_batches``.
+
+GPUs: ``num_gpus_per_worker`` (fractions share one GPU among actors). Each actor then turns on TensorFlow's memory
+growth in its own process, so that actors sharing a GPU do not each claim all of its memory; the driver's
+TensorFlow settings are never touched.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from electra_qa.pipeline import QuestionAnswerer
+from electra_qa.settings import positive_int
+
+
+def _gpu_memory_growth() -> None:
+    """Inside a worker process: let TensorFlow take GPU memory as it needs it rather than all at once."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # the GPU was initialised already in this process
+            pass
+
+
+class Answerer:
+    """A Ray Data callable class: loads the model once (per actor) and answers batches.
+
+    A batch is a ``dict[str, np.ndarray]`` (``batch_format="numpy"``) or a pandas DataFrame; the result is the same
+    kind with ``answer``, ``start``, ``end``, ``score`` added (and ``top_k``, a list per row, when asked).
+    """
+
+    def __init__(self, checkpoint: str | os.PathLike | None = None, *, question_field: str = "question",
+                 context_field: str = "context", top_k: int | None = None, batch_size: int | None = None,
+                 gpu_memory_growth: bool = True, **qa_settings):
+        if gpu_memory_growth:
+            _gpu_memory_growth()
+        self.qa = (QuestionAnswerer.from_pretrained(**qa_settings) if checkpoint is None
+                   else QuestionAnswerer.from_checkpoint(checkpoint, **qa_settings))
+        self.qa.warm_up()
+        self.question_field, self.context_field = question_field, context_field
+        self.top_k = None if top_k is None else positive_int("top_k", top_k)
+        self.batch_size = batch_size
+
+    def __call__(self, batch):
+        questions, contexts = batch[self.question_field], batch[self.context_field]
+        pairs = [(str(q), str(c)) for q, c in zip(questions, contexts)]
+        scored = self.qa.score_batch(pairs, self.batch_size, self.top_k or 1)
+        best = [s.answers[0] for s in scored]
+        columns = {"answer": np.array([a.text for a in best], dtype=object),
+                   "start": np.array([a.start for a in best], dtype=np.int64),
+                   "end": np.array([a.end for a in best], dtype=np.int64),
+                   "score": np.array([a.score for a in best], dtype=np.float64)}
+        if self.top_k is not None:
+            columns["top_k"] = np.array([[a.to_dict() for a in s.answers[:self.top_k]] for s in scored] + [None],
+                                        dtype=object)[:-1]
+        if isinstance(batch, dict):
+            return {**batch, **columns}
+        out = batch.copy()
+        for name, values in columns.items():
+            out[name] = list(values) if name == "top_k" else values
+        return out
+
+
+def answer_dataset(ds, checkpoint: str | os.PathLike | None = None, *, num_workers: int | None = None,
+                   num_gpus_per_worker: float = 0, num_cpus_per_worker: float = 1, batch_size: int = 256, question_field: str = "question",
+                   context_field: str = "context", top_k: int | None = None, answerer=Answerer, **qa_settings):
+    """``ds`` (a ``ray.data.Dataset`` with question and context columns) with the answer columns added.
+
+    ``num_workers`` actors (default 1) each load the model from ``checkpoint`` once; ``batch_size`` rows go to an
+    actor at a time; ``num_gpus_per_worker`` places actors on GPUs (0.5: two actors per GPU);
+    ``num_cpus_per_worker``: the CPUs Ray reserves per actor (leave some for the tasks that read the data: actors
+    holding every CPU of a cluster starve them). ``qa_settings`` go to
+    ``QuestionAnswerer.from_checkpoint``; ``answerer`` is the callable class (subclass ``Answerer`` to customise).
+    """
+    workers = 1 if num_workers is None else positive_int("num_workers", num_workers)
+    remote = {"num_cpus": num_cpus_per_worker, **({"num_gpus": num_gpus_per_worker} if num_gpus_per_worker else {})}
+    return ds.map_batches(answerer, batch_size=positive_int("batch_size", batch_size), batch_format="numpy",
+                          concurrency=workers, fn_constructor_args=(checkpoint,),
+                          fn_constructor_kwargs={"question_field": question_field, "context_field": context_field,
+                                                 "top_k": top_k, **qa_settings}, **remote)
