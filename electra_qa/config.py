@@ -7,11 +7,17 @@ import json
 import math
 import numbers
 import os
-from typing import Any
+from typing import Any, Literal
 
 from electra_qa.errors import ConfigError
 
 SUPPORTED_ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu")
+
+# The heads a checkpoint can hold: SQuAD "simple" (qa_outputs) and NVIDIA's "joint" beam-search head answer questions;
+# "discriminator" is ELECTRA's replaced-token head; "encoder" has none. (``models.build_model`` maps them to classes.)
+Head = Literal["simple", "joint", "discriminator", "encoder"]
+HEADS: tuple[Head, ...] = ("simple", "joint", "discriminator", "encoder")
+QA_HEADS: tuple[Head, ...] = ("simple", "joint")
 
 # NVIDIA's joint head masks end logits with 65500 when the reference runs under AMP (as the NGC checkpoint was trained
 # and evaluated), with 1e30 in float32. The joint head's default is the NGC checkpoint's.

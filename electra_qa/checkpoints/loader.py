@@ -19,12 +19,11 @@ from electra_qa.checkpoints.find import Located, locate, tf_prefix_in_folder
 from electra_qa.checkpoints.formats import keras_folder, open_source
 from electra_qa.checkpoints.info import CheckpointInfo
 from electra_qa.checkpoints.source import Source
-from electra_qa.config import ElectraConfig
+from electra_qa.config import QA_HEADS, ElectraConfig
 from electra_qa.errors import CheckpointError
 from electra_qa.precision import check_precision
 
-HEADS = ("auto", "encoder")
-QA_HEADS = ("simple", "joint")
+LOAD_HEADS = ("auto", "encoder")  # load_model(head=...): the checkpoint's own head, or the encoder alone
 NGC_HINT = ("The NGC download holds no config.json or vocab.txt: pass config=ElectraConfig.base() (or a config.json) "
             "for ELECTRA-base, and the BERT-uncased vocab.txt (30522 lines) to the tokenizer.")
 
@@ -93,8 +92,8 @@ class _Opened:
 
 def _open(located: Located, config, head: str, ngc_only: bool = False, require_qa: bool = False) -> _Opened:
     """Open a checkpoint that is not an electra_qa folder and decide the model it loads into."""
-    if head not in HEADS:
-        raise CheckpointError(f"head must be one of {HEADS}, got {head!r}")
+    if head not in LOAD_HEADS:
+        raise CheckpointError(f"head must be one of {LOAD_HEADS}, got {head!r}")
     source = open_source(located)
     try:
         if ngc_only and source.format.name != "ngc":

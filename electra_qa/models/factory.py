@@ -7,20 +7,16 @@ A checkpoint holds one of four heads: "simple" (SQuAD ``qa_outputs``), "joint" (
 
 from __future__ import annotations
 
-from typing import Literal
-
 import keras
 
-from electra_qa.config import ElectraConfig
+from electra_qa.config import HEADS, QA_HEADS, ElectraConfig, Head
 from electra_qa.errors import InputError
 from electra_qa.models.discriminator import ElectraDiscriminator
 from electra_qa.models.electra_model import ElectraModel
 from electra_qa.models.qa_heads import AMP_END_MASK_VALUE
 from electra_qa.models.question_answering import ElectraForQuestionAnswering
 
-Head = Literal["simple", "joint", "discriminator", "encoder"]
-HEADS: tuple[Head, ...] = ("simple", "joint", "discriminator", "encoder")
-QA_HEADS: tuple[Head, ...] = ("simple", "joint")
+__all__ = ["Head", "HEADS", "QA_HEADS", "build_model", "head_of"]
 
 # The names loaders give each model class (Keras names its weights' paths after them).
 _NAMES = {ElectraForQuestionAnswering: "electra_qa", ElectraDiscriminator: "electra_discriminator",
