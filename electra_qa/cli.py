@@ -1,4 +1,4 @@
-"""Command line: ``electra-qa answer|evaluate|predict|batch|inspect|convert|download``."""
+"""Command line: ``electra-qa answer|evaluate|predict|batch|inspect|convert|download|env``."""
 
 from __future__ import annotations
 
@@ -82,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
                            "hf: config.json + model.safetensors (simple head, discriminator or encoder)")
     conv.add_argument("--vocab", help="tokenizer file to store with the model (default: found beside SRC)")
     conv.add_argument("--config", help="config.json for SRC (default: beside it, else inferred)")
+
+    sub.add_parser("env", help="versions, backend, devices, and the precision 'auto' picks (for bug reports)")
 
     dl = sub.add_parser("download", help="download and convert a registered model into the cache")
     dl.add_argument("name", nargs="?", default=hub.DEFAULT_MODEL)
@@ -200,6 +202,38 @@ def _convert(args) -> int:
     return 0
 
 
+def environment() -> dict:
+    """What ``electra-qa env`` reports: versions, the Keras backend, the device found, what "auto" picks and why."""
+    import importlib.metadata
+    import platform
+
+    from electra_qa import __version__
+    from electra_qa.precision import auto_precision, auto_reason, detect_device
+
+    def version(package):
+        try:
+            return importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+    device = detect_device()
+    packages = ("keras", "tensorflow", "jax", "jaxlib", "torch", "numpy", "tokenizers", "sentencepiece", "h5py",
+                "crc32c", "tqdm", "ray")
+    return {"electra-qa": __version__, "python": platform.python_version(), "platform": platform.platform(),
+            **{name: version(name) for name in packages},
+            "keras backend": device.backend, "device": device.name, "device platform": device.platform,
+            "compute capability": ".".join(map(str, device.compute_capability)) if device.compute_capability
+            else "none", "precision 'auto'": auto_precision(device), "why": auto_reason(device)}
+
+
+def _env(args) -> int:
+    if args.quiet_backend:
+        _import_backend_quietly()
+    for key, value in environment().items():
+        print(f"{key + ':':22}{'not installed' if value is None else value}")
+    return 0
+
+
 def _download(args) -> int:
     print(hub.fetch(args.name, cache_dir=args.cache_dir, url=args.url))
     return 0
@@ -233,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
         _import_backend_quietly()
     command = {"answer": _answer, "evaluate": _squad, "predict": _squad, "batch": _batch, "inspect": _inspect,
-               "convert": _convert, "download": _download}[args.command]
+               "convert": _convert, "download": _download, "env": _env}[args.command]
     try:
         return command(args)
     except (ElectraQAError, OSError) as e:

@@ -96,6 +96,16 @@ def auto_precision(device: DeviceInfo | None = None) -> str:
     return "float32"
 
 
+def auto_reason(device: DeviceInfo) -> str:
+    """Why "auto" picks what it picks on ``device`` (for bug reports: ``electra-qa env``)."""
+    if device.nvidia_gpu and device.compute_capability >= (7, 0):
+        return (f"an NVIDIA GPU of compute capability {device.compute_capability[0]}.{device.compute_capability[1]} "
+                "(>= 7.0, tensor cores): mixed float16, as the NGC checkpoint was trained")
+    if device.platform == "gpu":
+        return "a GPU without tensor cores (compute capability < 7.0, or unknown): float32"
+    return f"no GPU visible to the {device.backend} backend: float32 (bfloat16 is an opt-in on CPUs with AMX)"
+
+
 def dtype_policy(precision: str | None, device: DeviceInfo | None = None) -> keras.DTypePolicy:
     """The Keras dtype policy for ``precision`` (None means float32). Never touches the global policy."""
     import keras

@@ -210,3 +210,22 @@ def test_cli_checks_a_wrong_path_before_importing_the_backend(tmp_path):
                              "print(rc, 'keras' in sys.modules)"], capture_output=True, text=True, timeout=120)
     assert result.stdout.split() == ["2", "False"], result.stderr[-2000:]
     assert "no checkpoint" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_env_reports_versions_backend_device_and_the_auto_precision(capsys):
+    import keras
+
+    assert main(["env"]) == 0
+    out = capsys.readouterr().out
+    assert f"keras backend:        {keras.backend.backend()}" in out
+    assert f"keras:                {keras.__version__}" in out
+    assert "precision 'auto':     float32" in out and "no GPU visible" in out  # CI and this machine: CPU only
+
+
+def test_auto_reason_names_the_rule():
+    from electra_qa.precision import DeviceInfo, auto_precision, auto_reason
+
+    h100 = DeviceInfo("jax", "gpu", "NVIDIA H100", (9, 0))
+    assert auto_precision(h100) == "mixed_float16" and "9.0" in auto_reason(h100)
+    old = DeviceInfo("tensorflow", "gpu", "Tesla P100", (6, 0))
+    assert auto_precision(old) == "float32" and "< 7.0" in auto_reason(old)
