@@ -167,6 +167,12 @@ class QuestionAnswerer:
                       "do_lower_case": do_lower_case, "dtype": dtype, "precision": precision}
         return qa
 
+    def __copy__(self) -> "QuestionAnswerer":
+        """A second answerer sharing this one's model and tokenizer (settings can then differ)."""
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        return clone
+
     def __reduce_ex__(self, protocol):
         """Pickled as its checkpoint path and settings when it was loaded from a path that still exists (it is loaded
         again on the other side: what a Ray or Spark worker wants), else with its weights (Keras serialization)."""

@@ -45,3 +45,13 @@ def test_keras_saving_round_trips_the_model(tmp_path):
     assert type(again).__name__ == "ElectraForQuestionAnswering" and again.head_type == "joint"
     for a, b in zip(again.weights, model.weights):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+
+
+def test_copy_shares_the_model_and_separates_the_settings(monkeypatch):
+    import copy
+
+    qa = QuestionAnswerer.from_checkpoint(fixture_dir("ngc_tiny"))
+    monkeypatch.setattr(QuestionAnswerer, "from_checkpoint", lambda *a, **k: pytest.fail("copy reloaded the model"))
+    wide = copy.copy(qa)
+    wide.n_best_size = 50
+    assert wide.model is qa.model and (wide.n_best_size, qa.n_best_size) == (50, 20)
