@@ -14,13 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import cpu_vs_hf  # noqa: E402
-from squad_eval import SQUAD, TINY, TINY_SETTINGS  # noqa: E402
+from squad_eval import SQUAD, TINY, TINY_SETTINGS, result_of  # noqa: E402
 
 SIDE = """
 import json, resource, sys, time
@@ -66,11 +65,8 @@ def make_rows(path: str, n: int) -> str:
 def run(side: str, model: str, rows: str, out: str, settings: dict, workers: int = 1) -> dict:
     if os.path.exists(out):
         os.unlink(out)
-    result = subprocess.run([sys.executable, "-c", SIDE, side, model, rows, out, json.dumps(settings), str(workers)],
-                            capture_output=True, text=True, cwd=HERE, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-    if result.returncode:
-        raise SystemExit(f"{side} failed:\n{result.stderr[-3000:]}")
-    r = json.loads(result.stdout.split("RESULT ", 1)[1])
+    r = result_of(side, [sys.executable, "-c", SIDE, side, model, rows, out, json.dumps(settings), str(workers)],
+                  dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     r["rows_per_s"] = r["rows"] / r["seconds"]
     return r
 

@@ -111,14 +111,20 @@ def run_hf(model_dir: str, data: str, tiny: bool) -> dict:
             "answers": {qid: a["answer"] for (qid, _), a in zip(items, answers)}}
 
 
+def result_of(name: str, command: list[str], env: dict) -> dict:
+    """Run one side's process (in this folder, so that the package comes from where the environment says) and
+    return the JSON it prints after ``RESULT``."""
+    out = subprocess.run(command, capture_output=True, text=True, env=env, cwd=HERE)
+    if out.returncode:
+        raise SystemExit(f"{name} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.split("RESULT ", 1)[1])
+
+
 def _side(name: str, python: str, model_dir: str, data: str, tiny: bool, env: dict) -> dict:
     code = (f"import sys, json; sys.path.insert(0, {HERE!r}); import squad_eval as s; "
             f"r = s.run_{name}({model_dir!r}, {data!r}, {tiny!r}); r['peak_rss_mb'] = s._peak_rss_mb(); "
             "print('RESULT ' + json.dumps(r))")
-    out = subprocess.run([python, "-c", code], capture_output=True, text=True, env=env, cwd=HERE)
-    if out.returncode:
-        raise SystemExit(f"{name} failed:\n{out.stderr[-3000:]}")
-    result = json.loads(out.stdout.split("RESULT ", 1)[1])
+    result = result_of(name, [python, "-c", code], env)
     result["questions_per_s"] = result["questions"] / result["seconds"]
     return result
 
