@@ -13,6 +13,7 @@ from electra_qa.checkpoints import export_huggingface, inspect_checkpoint, load_
 from electra_qa.errors import ElectraQAError, InputError
 from electra_qa.pipeline import QuestionAnswerer, check_text
 from electra_qa.precision import PRECISIONS
+from electra_qa.settings import positive_int
 from electra_qa.squad import evaluate_squad, load_squad, predict_squad
 from electra_qa.tokenization import load_tokenizer
 
@@ -142,8 +143,8 @@ def _answer(args) -> int:
 
 def _squad(args) -> int:
     data = load_squad(args.data)  # a bad file fails here, before the model is loaded
-    if args.batch_size is not None and (args.batch_size < 1):
-        raise InputError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    if args.batch_size is not None:
+        positive_int("batch_size", args.batch_size)  # before the model loads
     qa = _load_qa(args, **({"version_2_with_negative": True} if data.version == "2.0" else {}))
     predictions = predict_squad(qa, data, args.out, batch_size=args.batch_size, chunk_size=args.chunk_size,
                                 progress=not args.no_progress)

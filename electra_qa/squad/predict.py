@@ -14,7 +14,7 @@ import json
 import os
 import time
 
-from electra_qa.errors import InputError
+from electra_qa.settings import positive_int
 from electra_qa.postprocess import Answer
 from electra_qa.squad.data import Skipped, SquadExample, load_squad
 
@@ -125,8 +125,7 @@ def predict_squad(qa, source, output_dir: str | os.PathLike | None = None, *, ba
     >>> sorted(os.listdir(out))
     ['nbest_predictions.json', 'predictions.json', 'skipped.json']
     """
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise InputError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    chunk_size = positive_int("chunk_size", chunk_size)
     data = load_squad(source)
     result = SquadPredictions()
     result.skipped = list(data.skipped)
