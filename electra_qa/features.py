@@ -33,6 +33,7 @@ class Feature:
     word_index: np.ndarray         # [window_len] index of the whitespace-separated context word of each token
     is_max_context: np.ndarray     # [window_len] bool: this window gives the token its most context
     word_spans: np.ndarray | None = None  # [window_len, 2] characters of the tokenizer word holding each token
+    window_start: int = 0          # index of the first window token among the context's tokens
 
     @property
     def length(self) -> int:
@@ -132,7 +133,7 @@ def build_features(example_index: int, question: Encoding, context: Encoding, co
         p_mask[len(head):len(head) + length][window_offsets[:, 1] <= window_offsets[:, 0]] = 1  # covers no text
         features.append(Feature(example_index, k, ids, types, p_mask, len(head), window_offsets,
                                 token_words[start:start + length], max_ctx,
-                                None if word_spans is None else word_spans[start:start + length]))
+                                None if word_spans is None else word_spans[start:start + length], start))
     return features
 
 

@@ -103,3 +103,33 @@ def joint_head(w, h, p_mask, beam, eps, end_mask_value):
     else:
         out["cls_logits"] = np.zeros(B)
     return out
+
+
+def training_loss(w, h, head, start_positions, end_positions, p_mask=None, is_impossible=None, eps=1e-12,
+                  end_mask_value=65500.0):
+    """The SQuAD training loss (reference section 3, "Training"): mean start/end cross-entropy; for the joint head
+    the end logits come from the end head fed the hidden state at the gold start, and a v2 joint head adds
+    0.5 x binary cross-entropy of the answer-class logit (pooled from that start state and [CLS])."""
+    w = {k: np.asarray(v, np.float64) for k, v in w.items()}
+    B, L, H = h.shape
+    rows = np.arange(B)
+    if head == "simple":
+        logits = dense(w, "qa_outputs", h)
+        start, end = logits[..., 0], logits[..., 1]
+    else:
+        start = dense(w, "start_logits/dense", h)[..., 0]
+        s = np.repeat(h[rows, start_positions][:, None, :], L, 1)
+        x = np.tanh(dense(w, "end_logits/dense_0", np.concatenate([h, s], -1)))
+        x = layer_norm(x, w["end_logits/LayerNorm/gamma"], w["end_logits/LayerNorm/beta"], eps)
+        end = dense(w, "end_logits/dense_1", x)[..., 0]
+        if p_mask is not None:
+            start = start * (1 - p_mask) - 1e30 * p_mask
+            end = end * (1 - p_mask) - end_mask_value * p_mask
+    loss = -(log_softmax(start, -1)[rows, start_positions].mean() + log_softmax(end, -1)[rows, end_positions].mean()) / 2
+    if head == "joint" and "answer_class/dense_0/kernel" in w and is_impossible is not None:
+        x = np.tanh(dense(w, "answer_class/dense_0", np.concatenate([h[rows, start_positions], h[:, 0]], -1)))
+        z = dense(w, "answer_class/dense_1", x, bias=False)[:, 0]
+        y = np.asarray(is_impossible, np.float64)
+        bce = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
+        loss += 0.5 * bce.mean()
+    return loss

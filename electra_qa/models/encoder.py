@@ -26,7 +26,8 @@ class ElectraEncoder(keras.layers.Layer):
         c = config
         self.embeddings = ElectraEmbeddings(
             c.vocab_size, c.embedding_size, c.max_position_embeddings, c.type_vocab_size, c.layer_norm_eps,
-            c.initializer_range, name="embeddings", dtype=self.dtype_policy)
+            c.initializer_range, c.hidden_dropout_prob, dropout_seed=0, name="embeddings",
+            dtype=self.dtype_policy)
         self.embeddings_project = None
         if c.embedding_size != c.hidden_size:
             self.embeddings_project = keras.layers.Dense(
@@ -34,7 +35,8 @@ class ElectraEncoder(keras.layers.Layer):
                 kernel_initializer=kernel_initializer(c.initializer_range))
         self.transformer_layers = [
             ElectraTransformerLayer(c.hidden_size, c.num_attention_heads, c.intermediate_size, c.hidden_act,
-                                    c.layer_norm_eps, c.initializer_range, name=f"layer_{i}",
+                                    c.layer_norm_eps, c.initializer_range, c.hidden_dropout_prob,
+                                    c.attention_probs_dropout_prob, dropout_seed=3 * i + 1, name=f"layer_{i}",
                                     dtype=self.dtype_policy)
             for i in range(c.num_hidden_layers)]
 

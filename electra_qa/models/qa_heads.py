@@ -33,7 +33,8 @@ class SimpleQAHead(keras.layers.Layer):
         self.qa_outputs.build((None, None, self.hidden_size))
         self.built = True
 
-    def call(self, hidden, p_mask=None):
+    def call(self, hidden, p_mask=None, start_positions=None):
+        """Start and end logits; ``p_mask`` and ``start_positions`` are not used by this head."""
         logits = ops.cast(self.qa_outputs(hidden), "float32")
         return {"start_logits": logits[..., 0], "end_logits": logits[..., 1]}
 
@@ -51,6 +52,10 @@ class JointQAHead(keras.layers.Layer):
     Dense 2H->H on concat(h_t, h_{s_i}) -> tanh -> LayerNorm -> Dense H->1, p_mask, log-softmax over positions, top
     ``beam_size``. ``end_top_*[b, i * beam + j]`` is the j-th best end for the i-th best start. SQuAD 2.0 models
     (``version_2=True``) add the answer-class pooler that gives ``cls_logits``; v1.1 models return zeros.
+
+    Given ``start_positions`` (training, teacher forcing), it returns instead the masked ``start_logits`` [batch,
+    seq], the ``end_logits`` [batch, seq] of the end head conditioned on the hidden state at the gold start, and (v2)
+    ``cls_logits`` from the answer-class pooler on that start state and [CLS]: what NVIDIA's training loss reads.
 
     ``end_mask_value`` is the constant masked end logits get: ``AMP_END_MASK_VALUE`` (65500, the reference run under
     AMP, as the NGC checkpoint was) or ``FLOAT32_END_MASK_VALUE`` (1e30, the reference run in float32). Masking and
@@ -88,16 +93,43 @@ class JointQAHead(keras.layers.Layer):
             self.answer_class_dense_1.build(h)
         self.built = True
 
-    def call(self, hidden, p_mask=None):
+    def _start_logits(self, hidden, p_mask):
+        start_logits = ops.cast(ops.squeeze(self.start_dense(hidden), -1), "float32")
+        if p_mask is not None:
+            start_logits = _apply_p_mask(start_logits, p_mask, START_MASK_VALUE)
+        return start_logits
+
+    def _answer_class(self, start_state, cls_state):
+        pooled = ops.tanh(self.answer_class_dense_0(ops.concatenate([start_state, cls_state], axis=-1)))
+        return ops.cast(ops.squeeze(self.answer_class_dense_1(pooled), -1), "float32")
+
+    def teacher_forced(self, hidden, p_mask, start_positions):
+        """Training outputs: start logits, end logits given the gold start, and (v2) cls logits (all float32)."""
+        p_mask = None if p_mask is None else ops.cast(p_mask, "float32")
+        start_logits = self._start_logits(hidden, p_mask)
+        start_positions = ops.cast(ops.reshape(start_positions, (-1, 1, 1)), "int32")
+        start_state = ops.take_along_axis(hidden, start_positions, axis=1)               # [batch, 1, H]
+        start_states = ops.broadcast_to(start_state, ops.shape(hidden))
+        x = ops.tanh(self.end_dense_0(ops.concatenate([hidden, start_states], axis=-1)))
+        end_logits = ops.cast(ops.squeeze(self.end_dense_1(self.end_layer_norm(x)), -1), "float32")
+        if p_mask is not None:
+            end_logits = _apply_p_mask(end_logits, p_mask, self.end_mask_value)
+        outputs = {"start_logits": start_logits, "end_logits": end_logits}
+        if self.version_2:
+            outputs["cls_logits"] = self._answer_class(start_state[:, 0], hidden[:, 0])
+        return outputs
+
+    def call(self, hidden, p_mask=None, start_positions=None):
+        if start_positions is not None:
+            return self.teacher_forced(hidden, p_mask, start_positions)
         batch, seq = ops.shape(hidden)[0], ops.shape(hidden)[1]
         static_seq = hidden.shape[1]
         k = self.beam_size if static_seq is None else min(self.beam_size, static_seq)
         H = self.hidden_size
 
-        start_logits = ops.cast(ops.squeeze(self.start_dense(hidden), -1), "float32")
         if p_mask is not None:
             p_mask = ops.cast(p_mask, "float32")
-            start_logits = _apply_p_mask(start_logits, p_mask, START_MASK_VALUE)
+        start_logits = self._start_logits(hidden, p_mask)
         start_log_probs = ops.log_softmax(start_logits, axis=-1)
         start_top_log_probs, start_top_index = ops.top_k(start_log_probs, k)
         start_top_index = ops.cast(start_top_index, "int32")
@@ -126,9 +158,7 @@ class JointQAHead(keras.layers.Layer):
         if self.version_2:
             start_probs = ops.cast(ops.softmax(start_logits, axis=-1), self.compute_dtype)
             weighted_start = ops.einsum("bl,blh->bh", start_probs, hidden)
-            cls_state = hidden[:, 0]
-            pooled = ops.tanh(self.answer_class_dense_0(ops.concatenate([weighted_start, cls_state], axis=-1)))
-            cls_logits = ops.cast(ops.squeeze(self.answer_class_dense_1(pooled), -1), "float32")
+            cls_logits = self._answer_class(weighted_start, hidden[:, 0])
         else:
             cls_logits = ops.zeros((batch,), dtype="float32")
 

@@ -8,6 +8,7 @@ from keras import ops
 from electra_qa.config import ElectraConfig
 from electra_qa.models.encoder import ElectraEncoder
 from electra_qa.models.initializers import build_in_constructor
+from electra_qa.models.losses import span_loss
 from electra_qa.models.serialization import constructor_args, model_config
 from electra_qa.models.qa_heads import AMP_END_MASK_VALUE, JointQAHead, SimpleQAHead
 
@@ -22,6 +23,14 @@ class ElectraForQuestionAnswering(keras.Model):
     It returns a dict with ``sequence_output`` and, for ``head="joint"``: ``start_top_log_probs``,
     ``start_top_index``, ``end_top_log_probs``, ``end_top_index``, ``cls_logits``; for ``head="simple"``:
     ``start_logits``, ``end_logits``. Float outputs are float32 whatever the dtype policy.
+
+    Training: add the labels to the inputs (``start_positions``, ``end_positions`` and, for a SQuAD 2.0 joint head,
+    ``is_impossible``; ``electra_qa.training.training_features`` makes them). The model then returns the head's
+    training outputs (the joint head conditioned on the gold start) and, compiled without a ``loss``, ``fit`` uses
+    the SQuAD span loss (``models.losses.span_loss``)::
+
+        model.compile(optimizer=keras.optimizers.AdamW(1e-4))
+        model.fit(features_with_labels, batch_size=32, epochs=2)
 
     Args:
         config: encoder sizes.
@@ -66,9 +75,20 @@ class ElectraForQuestionAnswering(keras.Model):
 
     def call(self, inputs, training=None):
         sequence_output = self.electra(inputs["input_ids"], inputs.get("attention_mask"), inputs.get("token_type_ids"))
+        if "start_positions" in inputs:  # labelled: the outputs the training loss reads
+            return self.qa_head(sequence_output, inputs.get("p_mask"), inputs["start_positions"])
         outputs = self.qa_head(sequence_output, inputs.get("p_mask"))
         outputs["sequence_output"] = ops.cast(sequence_output, "float32")
         return outputs
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The SQuAD span loss when compiled without a ``loss`` and given labelled inputs; else Keras' own."""
+        if self._compile_loss is None and isinstance(x, dict) and "start_positions" in x:
+            loss = span_loss(y_pred, x["start_positions"], x["end_positions"], x.get("is_impossible"))
+            for extra in self.losses:
+                loss = loss + ops.cast(extra, "float32")
+            return loss
+        return super().compute_loss(x, y, y_pred, sample_weight, training=training)
 
     def get_config(self):
         return {**model_config(self), "head": self.head_type, "beam_size": self.beam_size,

@@ -61,7 +61,14 @@ def save_model(model, folder: str | os.PathLike, pipeline: dict | None = None) -
     section["weights_index"] = weights_index(model.config, section)
     weights = os.path.join(folder, filenames.KERAS_WEIGHTS)
     tmp = weights + ".tmp.weights.h5"
-    model.save_weights(tmp)
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None:  # the weights only: Keras would add a compiled model's optimizer state to the file
+        model.optimizer = None
+    try:
+        model.save_weights(tmp)
+    finally:
+        if optimizer is not None:
+            model.optimizer = optimizer
     os.replace(tmp, weights)
     with open(os.path.join(folder, filenames.CONFIG), "w", encoding="utf-8") as f:
         json.dump(data, f, indent=2)
