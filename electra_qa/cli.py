@@ -71,6 +71,29 @@ def _parser() -> argparse.ArgumentParser:
     bat.add_argument("--context-field", default="context")
     bat.add_argument("--no-progress", action="store_true")
 
+    tr = sub.add_parser("train", help="fine-tune on SQuAD-style data with NVIDIA's recipe (Keras fit); run again "
+                                      "with --resume to continue after the last finished epoch")
+    tr.add_argument("--init", required=True, help="start: a SQuAD model (continue training) or an ELECTRA/BERT "
+                                                  "encoder or discriminator (a new head)")
+    tr.add_argument("--train", required=True, help="training questions: SQuAD JSON or JSON Lines")
+    tr.add_argument("--eval", help="questions to score (EM/F1) after each epoch")
+    tr.add_argument("--out", required=True, help="folder for epoch-N model folders and training.json")
+    tr.add_argument("--epochs", type=int, default=2)
+    tr.add_argument("--batch-size", type=int, default=32)
+    tr.add_argument("--lr", type=float, default=1e-4, help="peak learning rate (default 1e-4)")
+    tr.add_argument("--layerwise-lr-decay", type=float, default=0.8)
+    tr.add_argument("--warmup-proportion", type=float, default=0.05)
+    tr.add_argument("--weight-decay", type=float, default=0.01)
+    tr.add_argument("--precision", default="auto")
+    tr.add_argument("--head", choices=("simple", "joint"), default="simple", help="head for an encoder start")
+    tr.add_argument("--vocab", help="tokenizer file when none is beside --init")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--max-seq-length", type=int, default=384)
+    tr.add_argument("--doc-stride", type=int, default=128)
+    tr.add_argument("--max-query-length", type=int, default=64)
+    tr.add_argument("--resume", action="store_true", help="continue from the last epoch folder in --out")
+    tr.add_argument("--no-progress", action="store_true")
+
     ins = sub.add_parser("inspect", help="show a checkpoint's format, config, head, size and key fit")
     ins.add_argument("path")
     ins.add_argument("--config", help="config.json to check the checkpoint against")
@@ -178,6 +201,22 @@ def _batch(args) -> int:
     return 0
 
 
+def _train(args) -> int:
+    from electra_qa.training import fine_tune
+
+    qa = fine_tune(args.init, args.train, eval_data=args.eval, epochs=args.epochs, batch_size=args.batch_size,
+                   learning_rate=args.lr, layerwise_lr_decay=args.layerwise_lr_decay,
+                   warmup_proportion=args.warmup_proportion, weight_decay=args.weight_decay,
+                   precision=args.precision, output_dir=args.out, seed=args.seed,
+                   max_seq_length=args.max_seq_length, doc_stride=args.doc_stride,
+                   max_query_length=args.max_query_length, head=args.head, vocab=args.vocab, resume=args.resume,
+                   progress=not args.no_progress)
+    for record in qa.training_log["history"]:
+        print(json.dumps(record))
+    print(f"model: {qa.training_log['last_folder']}")
+    return 0
+
+
 def _inspect(args) -> int:
     info = inspect_checkpoint(args.path, config=args.config)
     print(info.summary())
@@ -267,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"electra-qa: {e}", file=sys.stderr)
                 return 2
         _import_backend_quietly()
-    command = {"answer": _answer, "evaluate": _squad, "predict": _squad, "batch": _batch, "inspect": _inspect,
+    command = {"answer": _answer, "evaluate": _squad, "predict": _squad, "batch": _batch, "train": _train, "inspect": _inspect,
                "convert": _convert, "download": _download, "env": _env}[args.command]
     try:
         return command(args)

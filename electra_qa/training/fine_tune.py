@@ -1,0 +1,287 @@
+"""``fine_tune``: SQuAD fine-tuning with Keras ``fit`` and NVIDIA's recipe, resumable after any epoch.
+
+Each epoch ends with an electra-qa folder ``output_dir/epoch-N`` (model, tokenizer, settings: what
+``QuestionAnswerer.from_checkpoint`` loads) plus ``training_state.npz`` in it (optimizer slots and step, dropout
+seeds), and ``output_dir/training.json`` (the arguments and every epoch's loss and EM/F1). ``resume=True`` restarts
+from the last such folder; on a CPU it gives the weights of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+
+import keras
+import numpy as np
+
+from electra_qa import precision as precision_lib
+from electra_qa.checkpoints import load_model
+from electra_qa.checkpoints.find import locate
+from electra_qa.errors import InputError
+from electra_qa.models import build_model
+from electra_qa.models.factory import head_of
+from electra_qa.models.initializers import weights_to_be_loaded
+from electra_qa.pipeline import QuestionAnswerer
+from electra_qa.settings import QASettings, positive_int
+from electra_qa.squad import evaluate_squad, load_squad, predict_squad
+from electra_qa.tokenization import load_tokenizer
+from electra_qa.training.labels import training_features
+from electra_qa.training.optimizer import LayerwiseAdamW, WarmupLinearDecay, decayed_paths, layerwise_multipliers
+
+STATE_FILE = "training_state.npz"
+LOG_FILE = "training.json"
+NEW_HEADS = ("simple", "joint")
+
+
+class _Batches(keras.utils.PyDataset):
+    """Batches of the labelled windows, shuffled anew each epoch from (seed, epoch) alone, so that an epoch's
+    order does not depend on the epochs before it (a resumed run sees the batches an uninterrupted one would)."""
+
+    def __init__(self, arrays: dict, batch_size: int, seed: int, epoch: int):
+        super().__init__()
+        self.arrays, self.batch_size, self.seed, self.epoch = arrays, batch_size, seed, epoch
+        self.size = len(arrays["input_ids"])
+        self._order = self._shuffle()
+
+    def _shuffle(self):
+        return np.random.default_rng([self.seed, self.epoch]).permutation(self.size)
+
+    def __len__(self) -> int:
+        return math.ceil(self.size / self.batch_size)
+
+    def __getitem__(self, index: int):
+        rows = self._order[index * self.batch_size:(index + 1) * self.batch_size]
+        return {name: value[rows] for name, value in self.arrays.items()}
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        self._order = self._shuffle()
+
+
+def _seed_states(model) -> list:
+    """The dropout layers' random-seed variables, in model order."""
+    return [v for v in model.non_trainable_variables if v.name == "seed_generator_state"]
+
+
+def _seed_dropout(model, seed: int) -> None:
+    for i, state in enumerate(_seed_states(model)):
+        state.assign(np.asarray([seed * 1000 + i, 0], dtype=keras.backend.standardize_dtype(state.dtype)))
+
+
+def _truncated_normal(rng, shape, stddev):
+    """Keras' TruncatedNormal: normal draws redrawn until within 2 standard deviations."""
+    out = rng.standard_normal(shape)
+    bad = np.abs(out) > 2
+    while bad.any():
+        out[bad] = rng.standard_normal(int(bad.sum()))
+        bad = np.abs(out) > 2
+    return (out * stddev).astype("float32")
+
+
+def _new_head_weights(model, seed: int) -> None:
+    """The new head's kernels from ``seed`` (truncated normal, initializer_range), biases 0, LayerNorm 1/0."""
+    rng = np.random.default_rng([seed, 1])
+    for v in model.qa_head.trainable_variables:
+        if v.name == "kernel":
+            v.assign(_truncated_normal(rng, tuple(v.shape), model.config.initializer_range))
+        else:
+            v.assign(np.full(tuple(v.shape), 1.0 if v.name == "gamma" else 0.0, "float32"))
+
+
+def _fresh_qa_model(encoder_model, head: str, policy, seed: int):
+    """A QA model with ``encoder_model``'s encoder weights and a new ``head``."""
+    if head not in NEW_HEADS:
+        raise InputError(f"head must be one of {NEW_HEADS}, got {head!r}")
+    with weights_to_be_loaded():  # no random draws: every weight is set below
+        model = build_model(encoder_model.config, head, dtype=policy)
+    model.electra.set_weights(encoder_model.electra.get_weights())
+    _new_head_weights(model, seed)
+    return model
+
+
+def _copy_model(model, policy):
+    """The same QA model (same weights) built with ``policy``."""
+    with weights_to_be_loaded():
+        copy = build_model(model.config, model.head_type, version_2=model.version_2, beam_size=model.beam_size,
+                           end_mask_value=model.end_mask_value, dtype=policy)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _start_answerer(start, *, head, vocab, policy, seed, settings: QASettings) -> QuestionAnswerer:
+    if isinstance(start, QuestionAnswerer):
+        return QuestionAnswerer(_copy_model(start.model, policy), start.tokenizer, settings)
+    if not isinstance(start, (str, os.PathLike)):
+        raise InputError(f"start must be a checkpoint path or a QuestionAnswerer, got {type(start).__name__}")
+    located = locate(start)
+    model = load_model(located, dtype=policy)
+    if head_of(model) in ("discriminator", "encoder"):
+        model = _fresh_qa_model(model, head, policy, seed)
+    try:
+        tokenizer = load_tokenizer(vocab if vocab is not None else located.folder)
+    except InputError:
+        raise InputError(f"no vocab.txt or tokenizer.json beside {os.fspath(start)!r}: pass vocab=") from None
+    return QuestionAnswerer(model, tokenizer, settings)
+
+
+def _last_epoch(output_dir: str) -> int:
+    try:
+        with open(os.path.join(output_dir, LOG_FILE), encoding="utf-8") as f:
+            return int(json.load(f)["epochs_done"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def _save_state(folder: str, optimizer, model) -> None:
+    arrays = {f"optimizer_{i}": np.asarray(v) for i, v in enumerate(optimizer.variables)}
+    arrays.update({f"seed_{i}": np.asarray(v) for i, v in enumerate(_seed_states(model))})
+    tmp = os.path.join(folder, "training_state.tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, os.path.join(folder, STATE_FILE))
+
+
+def _restore_state(folder: str, optimizer, model) -> None:
+    with np.load(os.path.join(folder, STATE_FILE)) as state:
+        variables = optimizer.variables
+        if len([k for k in state.files if k.startswith("optimizer_")]) != len(variables):
+            raise InputError(f"{folder}/{STATE_FILE} does not fit this optimizer (resume with the same arguments)")
+        for i, v in enumerate(variables):
+            v.assign(state[f"optimizer_{i}"])
+        for i, v in enumerate(_seed_states(model)):
+            v.assign(state[f"seed_{i}"])
+
+
+class _EndOfEpoch(keras.callbacks.Callback):
+    """Saves the epoch's folder and state, evaluates, and logs."""
+
+    def __init__(self, qa, optimizer, output_dir, eval_data, log: dict, progress: bool):
+        super().__init__()
+        self.qa, self.optimizer, self.output_dir = qa, optimizer, output_dir
+        self.eval_data, self.log, self.progress = eval_data, log, progress
+        self.started = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        record = {"epoch": epoch + 1, "loss": float((logs or {}).get("loss", float("nan"))),
+                  "seconds": round(time.perf_counter() - self.started, 1)}
+        if self.eval_data is not None:
+            predictions = predict_squad(self.qa, self.eval_data, progress=self.progress)
+            record.update(evaluate_squad(self.eval_data, predictions))
+        self.log["history"].append(record)
+        self.log["epochs_done"] = epoch + 1
+        if self.output_dir is not None:
+            folder = self.qa.save(os.path.join(self.output_dir, f"epoch-{epoch + 1}"))
+            _save_state(folder, self.optimizer, self.qa.model)
+            self.log["last_folder"] = folder
+            tmp = os.path.join(self.output_dir, LOG_FILE + ".tmp")
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(self.log, f, indent=2)
+            os.replace(tmp, os.path.join(self.output_dir, LOG_FILE))
+        if self.progress:
+            print("epoch", epoch + 1, {k: v for k, v in record.items() if k != "epoch"})
+
+
+def fine_tune(start, train_data, *, eval_data=None, epochs: int = 2, batch_size: int = 32,
+              learning_rate: float = 1e-4, layerwise_lr_decay: float = 0.8, warmup_proportion: float = 0.05,
+              weight_decay: float = 0.01, precision: str = "auto", output_dir: str | os.PathLike | None = None,
+              seed: int = 0, max_seq_length: int = 384, doc_stride: int = 128, max_query_length: int = 64,
+              head: str = "simple", vocab: str | os.PathLike | None = None, resume: bool = False,
+              progress: bool = True, callbacks: list | None = None,
+              jit_compile: bool | str = "auto") -> QuestionAnswerer:
+    """Fine-tune a model on SQuAD-style questions with NVIDIA's recipe; returns the trained ``QuestionAnswerer``.
+
+    Args:
+        start: a checkpoint path (any format ``load_model`` reads) or a ``QuestionAnswerer``. A SQuAD model (the
+            NGC checkpoint, a saved folder) keeps its head and continues training; an ELECTRA discriminator or a
+            BERT-family encoder gets a new ``head`` ("simple" or NVIDIA's "joint") initialised from ``seed``.
+        train_data, eval_data: anything ``load_squad`` reads (the first answer of each question is its label).
+            With ``eval_data``, EM/F1 as the official script after each epoch.
+        epochs, batch_size, learning_rate: NVIDIA's 1-GPU recipe is 2 epochs, 32, 1e-4.
+        layerwise_lr_decay: each transformer block learns this much slower than the one above (0.8 for base,
+            see ``electra_qa.training.optimizer``); 1.0 turns it off.
+        warmup_proportion: share of the steps with a linear warm-up; the rate then decays linearly to 0.
+        weight_decay: decoupled decay, not on biases and LayerNorm weights. Gradients are clipped to norm 1.0.
+        precision: "auto" (mixed float16 on an NVIDIA GPU with tensor cores, with dynamic loss scaling; else
+            float32), or any of ``electra_qa.precision.PRECISIONS``; bfloat16 needs no loss scaling.
+        output_dir: write ``epoch-N`` folders and ``training.json`` there; ``resume=True`` continues from the last.
+        seed: the new head's initial weights, the dropout masks and the shuffling all come from it.
+        max_seq_length, doc_stride, max_query_length: the windows, as at inference.
+        vocab: the tokenizer when none is beside ``start``'s weights.
+        progress: Keras' progress bar and a line per epoch.
+        callbacks: more Keras callbacks for ``fit`` (they run after the epoch's folder is written).
+        jit_compile: XLA for the training step, as ``keras.Model.compile`` takes it ("auto": Keras' choice).
+
+    The user's Keras dtype policy, random seeds and TensorFlow settings are left as they were.
+    """
+    epochs = positive_int("epochs", epochs)
+    batch_size = positive_int("batch_size", batch_size)
+    for name, value, low, high in (("learning_rate", learning_rate, 0, math.inf),
+                                   ("layerwise_lr_decay", layerwise_lr_decay, 0, 1),
+                                   ("warmup_proportion", warmup_proportion, 0, 1),
+                                   ("weight_decay", weight_decay, 0, math.inf)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            raise InputError(f"{name} must be a number in [{low}, {high}], got {value!r}")
+    if learning_rate <= 0 or layerwise_lr_decay <= 0:
+        raise InputError("learning_rate and layerwise_lr_decay must be positive")
+    if resume and output_dir is None:
+        raise InputError("resume=True needs the output_dir of the run to continue")
+    precision_lib.check_precision(precision)
+    policy = precision_lib.dtype_policy(precision)
+    settings = QASettings(max_seq_length=max_seq_length, doc_stride=doc_stride, max_query_length=max_query_length)
+    train = load_squad(train_data)
+    if not train.examples:
+        raise InputError(f"{train.source} has no usable training questions")
+    evaluation = None if eval_data is None else load_squad(eval_data)
+
+    output_dir = None if output_dir is None else os.fspath(output_dir)
+    done = _last_epoch(output_dir) if resume else 0
+    if done >= epochs:
+        return QuestionAnswerer.from_checkpoint(os.path.join(output_dir, f"epoch-{done}"))
+    if done:
+        start = os.path.join(output_dir, f"epoch-{done}")
+    qa = _start_answerer(start, head=head, vocab=vocab, policy=policy, seed=seed, settings=settings)
+    model = qa.model
+    if not done:
+        _seed_dropout(model, seed)
+
+    features = training_features(qa, train.examples)
+    if not len(features):
+        raise InputError("no training windows: every question was skipped "
+                         f"({features.skipped[0][1] if features.skipped else 'no answers'})")
+    steps_per_epoch = math.ceil(len(features) / batch_size)
+    total = steps_per_epoch * epochs
+    schedule = WarmupLinearDecay(learning_rate, total, int(warmup_proportion * total))
+    optimizer = LayerwiseAdamW(schedule, layerwise_multipliers(model, layerwise_lr_decay), decayed_paths(model),
+                               weight_decay=weight_decay)
+    if policy.name in ("mixed_float16", "float16"):
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    model.compile(optimizer=optimizer, jit_compile=jit_compile)
+    optimizer.build(model.trainable_variables)
+    if done:
+        _restore_state(start, optimizer, model)
+
+    log = {"arguments": {"start": os.fspath(start) if not isinstance(start, QuestionAnswerer) else "QuestionAnswerer",
+                         "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+                         "layerwise_lr_decay": layerwise_lr_decay, "warmup_proportion": warmup_proportion,
+                         "weight_decay": weight_decay, "precision": policy.name, "seed": seed,
+                         "max_seq_length": max_seq_length, "doc_stride": doc_stride,
+                         "max_query_length": max_query_length, "head": model.head_type},
+           "train_windows": len(features), "skipped": len(features.skipped), "epochs_done": done, "history": []}
+    if done:
+        with open(os.path.join(output_dir, LOG_FILE), encoding="utf-8") as f:
+            log["history"] = json.load(f).get("history", [])
+    if output_dir is not None:
+        os.makedirs(output_dir, exist_ok=True)
+    callback = _EndOfEpoch(qa, optimizer, output_dir, evaluation, log, progress)
+    # shuffle=False: _Batches shuffles from the seed (Keras would shuffle batches with Python's global random).
+    model.fit(_Batches(features.arrays, batch_size, seed, done), epochs=epochs, initial_epoch=done, shuffle=False,
+              verbose=1 if progress else 0, callbacks=[callback, *(callbacks or [])])
+    qa.training_log = log
+    if output_dir is not None:
+        qa._source = {"path": os.path.realpath(log["last_folder"]), "vocab": None, "config": None, "beam_size": 4,
+                      "do_lower_case": True, "dtype": None, "precision": policy.name}
+    return qa
