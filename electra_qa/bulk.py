@@ -18,6 +18,7 @@ import os
 import time
 from typing import Iterator
 
+from electra_qa.progress import progress_bar
 from electra_qa.errors import InputError
 from electra_qa.pipeline import QuestionAnswerer, check_text
 from electra_qa.settings import positive_int
@@ -170,10 +171,8 @@ def answer_file(input: str | os.PathLike, output: str | os.PathLike, checkpoint=
     else:
         qa = QuestionAnswerer.from_checkpoint(checkpoint, **qa_settings)
     qa.warm_up()  # one compiled graph from the first row: the same numbers however the job is split
-    from tqdm.auto import tqdm
-
     summary = BulkSummary(output=output, errors_file=errors_file)
-    bar = tqdm(unit="row", desc="Answering", disable=not progress, dynamic_ncols=True)
+    bar = progress_bar("Answering", unit="row", enabled=progress)
     fields = (id_field, question_field, context_field)
     start = time.perf_counter()
     try:

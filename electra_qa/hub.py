@@ -28,6 +28,7 @@ from electra_qa import filenames
 from electra_qa.checkpoints.find import locate
 from electra_qa.checkpoints.formats.keras_folder import save_model
 from electra_qa.checkpoints.loader import load_ngc_checkpoint
+from electra_qa.progress import progress_bar
 from electra_qa.errors import ChecksumError, DownloadError
 from electra_qa.tokenization import load_tokenizer
 
@@ -85,31 +86,6 @@ def _slug(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "--" for c in name)
 
 
-class _Progress:
-    def __init__(self, label: str, total: int | None, done: int, enabled: bool, stream=None):
-        self.label, self.total, self.done, self.enabled = label, total, done, enabled
-        self.stream = stream or sys.stderr
-        self.start, self.start_done, self.last = time.monotonic(), done, 0.0
-
-    def update(self, n: int) -> None:
-        self.done += n
-        now = time.monotonic()
-        if self.enabled and (now - self.last > 0.25 or (self.total and self.done >= self.total)):
-            self.last = now
-            rate = (self.done - self.start_done) / max(now - self.start, 1e-6) / 1e6
-            if self.total:
-                text = f"{100 * self.done / self.total:5.1f}% {self.done / 1e6:8.1f}/{self.total / 1e6:.1f} MB"
-            else:
-                text = f"{self.done / 1e6:8.1f} MB"
-            self.stream.write(f"\r{self.label}: {text} {rate:6.1f} MB/s")
-            self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
 def _sha256(path: pathlib.Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -151,7 +127,8 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None, progr
                     have = 0
                 length = response.headers.get("Content-Length")
                 total = int(length) + have if length is not None else None
-                bar = _Progress(f"Downloading {dest.name}", total, have, progress)
+                bar = progress_bar(f"Downloading {dest.name}", total=total, initial=have, enabled=progress,
+                                   bytes_=True)
                 try:
                     with open(part, "ab" if resumed else "wb") as f:
                         while chunk := response.read(_CHUNK):

@@ -130,9 +130,7 @@ def predict_squad(qa, source, output_dir: str | os.PathLike | None = None, *, ba
     result = SquadPredictions()
     result.skipped = list(data.skipped)
     version_2 = bool(qa.settings.version_2_with_negative)
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(data.examples), unit="q", desc="Answering", disable=not progress, dynamic_ncols=True)
+    bar = progress_bar("Answering", total=len(data.examples), unit="q", enabled=progress)
     writer = _Writer(output_dir)
     start = time.perf_counter()
     try:
