@@ -17,7 +17,6 @@ import json
 import os
 import pathlib
 import shutil
-import sys
 import tempfile
 import time
 import urllib.error
