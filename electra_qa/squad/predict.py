@@ -14,6 +14,7 @@ import json
 import os
 import time
 
+from electra_qa.progress import progress_bar
 from electra_qa.settings import positive_int
 from electra_qa.postprocess import Answer
 from electra_qa.squad.data import Skipped, SquadExample, load_squad
