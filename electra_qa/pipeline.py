@@ -8,11 +8,11 @@ import math
 import os
 import threading
 import time
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
-from electra_qa import hub, postprocess
+from electra_qa import display, hub, postprocess
 from electra_qa.checkpoints.find import locate
 from electra_qa.checkpoints.formats.keras_folder import read_section, save_model
 from electra_qa.checkpoints.loader import load_qa_model
@@ -21,6 +21,9 @@ from electra_qa.features import Feature, build_features, pad_batch
 from electra_qa.postprocess import Answer
 from electra_qa.settings import QASettings, positive_int
 from electra_qa.tokenization import load_tokenizer
+
+if TYPE_CHECKING:
+    from electra_qa.explain import Explanation
 
 # Windows are padded to the smallest of these lengths that fits (capped at max_seq_length): short inputs cost less,
 # and the model is compiled for a bounded number of shapes.
@@ -163,9 +166,40 @@ class QuestionAnswerer:
         else:
             tokenizer = load_tokenizer(vocab, do_lower_case)
         qa = cls(model, tokenizer, settings, **kwargs)
+        qa._loaded_from = f"{where} ({located.kind})"
         qa._source = {"path": where, "vocab": _real(vocab), "config": _real(config), "beam_size": beam_size,
                       "do_lower_case": do_lower_case, "dtype": dtype, "precision": precision}
         return qa
+
+    def summary_rows(self) -> list[list]:
+        """What this answerer is, as (field, value) rows: where the model came from, its head and sizes, parameters,
+        precision and device, and the windowing and scoring settings."""
+        from electra_qa.precision import describe
+
+        m, c, st = self.model, self.model.config, self.settings
+        head = m.head_type + (f", beam {m.beam_size}" if m.head_type == "joint" else "")
+        head += ", SQuAD 2.0 answer class" if getattr(m, "version_2", False) else ""
+        where = describe(m)
+        rows = [["loaded from", self.__dict__.get("_loaded_from", "built in memory")],
+                ["model", f"{type(m).__name__} ({head})"],
+                ["encoder", f"{c.num_hidden_layers} layers, hidden {c.hidden_size}, {c.num_attention_heads} heads, "
+                            f"embedding {c.embedding_size}, vocabulary {c.vocab_size:,}"],
+                ["parameters", f"{m.count_params():,}"],
+                ["precision", f"{where['policy']} (variables {where['variable_dtype']}, compute "
+                              f"{where['compute_dtype']}) on {where['device']} ({where['backend']})"],
+                ["tokenizer", f"{type(self.tokenizer).__name__}, {self.tokenizer.vocab_size:,} ids"],
+                ["windows", f"max_seq_length {st.max_seq_length}, doc_stride {st.doc_stride}, max_query_length "
+                            f"{st.max_query_length}" + (f", doc_overlap {st.doc_overlap}" if st.doc_overlap else "")],
+                ["scoring", f"{st.scoring}, n_best_size {st.n_best_size}, max_answer_length {st.max_answer_length}, "
+                            f"SQuAD 2.0 null answers {'on' if st.version_2_with_negative else 'off'}"],
+                ["batch_size", st.batch_size]]
+        return rows
+
+    def __repr__(self) -> str:
+        return "\n".join([f"{type(self).__name__}"] + [f"  {k + ':':<13}{v}" for k, v in self.summary_rows()])
+
+    def _repr_html_(self) -> str:
+        return display.table_html(["", type(self).__name__], self.summary_rows())
 
     def __copy__(self) -> "QuestionAnswerer":
         """A second answerer sharing this one's model and tokenizer (settings can then differ)."""
@@ -285,11 +319,37 @@ class QuestionAnswerer:
               top_k: int | None = None) -> list:
         """Answer many (question, context) pairs, running all their windows through the model together.
 
-        Returns one ``Answer`` per pair, or a list of up to ``top_k`` answers per pair when ``top_k`` is given.
+        Returns one ``Answer`` per pair, or a list (``Answers``, a table in a notebook) of up to ``top_k`` answers
+        per pair when ``top_k`` is given.
         """
         top_k = None if top_k is None else positive_int("top_k", top_k)
         scored = self.score_batch(list(pairs), batch_size, top_k or 1)
-        return [s.answers[0] if top_k is None else s.answers[:top_k] for s in scored]
+        return [s.answers[0] if top_k is None else postprocess.Answers(s.answers[:top_k]) for s in scored]
+
+    def explain(self, question: str, context: str) -> "Explanation":
+        """Start and end probability of every context token (see ``electra_qa.explain``): data (``.tokens``,
+        ``.spans``, ``.start``, ``.end``), a heat-map over the context in a notebook, ``.plot()`` with matplotlib.
+
+        >>> context = "My name is Harry and I grew up in Canada. I love apples."
+        >>> e = QuestionAnswerer.from_checkpoint(folder).explain("What food does Harry like?", context)
+        >>> len(e.tokens) == len(e.start) == len(e.end), round(float(e.windows[0].start.sum()), 6)
+        (True, 1.0)
+        """
+        from keras import ops
+
+        from electra_qa.explain import explain_windows
+
+        question, context = check_text("question", question), check_text("context", context)
+        features = self.features([(question, context)])[0]
+        inputs = pad_batch(features, max(f.length for f in features))
+        outputs = self.model(inputs)
+        if self.model.head_type == "joint":
+            hidden = ops.cast(outputs["sequence_output"], self.model.compute_dtype)
+            best_start = outputs["start_top_index"][:, 0]
+            outputs = self.model.qa_head.teacher_forced(hidden, inputs["p_mask"], best_start)
+        spans = np.asarray(self.tokenizer.encode(context).offsets, np.int64).reshape(-1, 2)
+        return explain_windows(question, context, spans, features, np.asarray(outputs["start_logits"]),
+                               np.asarray(outputs["end_logits"]), self.model.head_type)
 
     def __call__(self, question: str, context: str, top_k: int | None = None):
         """The best ``Answer`` to ``question`` in ``context``, or a list of the ``top_k`` best."""

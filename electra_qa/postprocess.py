@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from electra_qa import display
 from electra_qa.features import Feature
 from electra_qa.settings import QASettings
 
@@ -37,6 +38,7 @@ class Answer:
     reason: str | None = None
     start_logit: float | None = None
     end_logit: float | None = None
+    context: str | None = dataclasses.field(default=None, repr=False, compare=False)  # for display only
 
     @property
     def is_empty(self) -> bool:
@@ -47,8 +49,21 @@ class Answer:
         return not self.is_empty
 
     def to_dict(self) -> dict:
-        """The fields as a JSON-ready dict (what ``electra-qa answer --json`` prints)."""
-        return dataclasses.asdict(self)
+        """The fields as a JSON-ready dict (what ``electra-qa answer --json`` prints); the context is left out."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "context"}
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the answer highlighted in its context, trimmed around it, with its score."""
+        return display.answer_html(self.text, self.start, self.end, self.score, self.reason, self.context)
+
+
+class Answers(list):
+    """The ``top_k`` answers to one question, best first: a plain list, shown as a table in a notebook."""
+
+    def _repr_html_(self) -> str:
+        rows = [[rank, a.text if not a.is_empty else f"(no answer: {a.reason})", f"{a.score:.4f}", a.start, a.end]
+                for rank, a in enumerate(self, 1)]
+        return display.table_html(["rank", "answer", "score", "start", "end"], rows)
 
 
 @dataclasses.dataclass
@@ -156,7 +171,13 @@ class Scored:
 
 def question_answers(context: str, features: list[Feature], outputs: list[dict], head: str, settings: QASettings,
                      top_k: int) -> Scored:
-    """One question's answers, best first, from the model outputs of its windows."""
+    """One question's answers, best first, from the model outputs of its windows; each answer knows its context."""
+    scored = _question_answers(context, features, outputs, head, settings, top_k)
+    scored.answers = [dataclasses.replace(a, context=context) for a in scored.answers]
+    return scored
+
+
+def _question_answers(context, features, outputs, head, settings, top_k) -> Scored:
     if settings.scoring == "hf_pipeline":
         return Scored(pipeline_answers(context, features, outputs, top_k, settings.max_answer_length,
                                        settings.align_to_words, settings.version_2_with_negative),

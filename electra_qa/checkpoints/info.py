@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 
+from electra_qa import display
 from electra_qa.checkpoints.assign import Fit
 from electra_qa.config import ElectraConfig
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(repr=False)
 class CheckpointInfo:
-    """What ``inspect_checkpoint`` finds; ``fit.ok`` says whether ``load_model`` would succeed."""
+    """What ``inspect_checkpoint`` finds; ``fit.ok`` says whether ``load_model`` would succeed. Shown as the CLI's
+    text in a terminal (``repr``) and as a table in a notebook."""
 
     path: str
     format: str
@@ -22,6 +24,22 @@ class CheckpointInfo:
     parameters: int
     fit: Fit
     unused: list[str]
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def _rows(self) -> list[list]:
+        rows = [["path", self.path], ["format", f"{self.format} ({self.description})"],
+                ["head", self.head + (" (SQuAD 2.0 answer-class pooler)" if self.version_2 else "")],
+                ["parameters", f"{self.parameters:,}"], ["config", self.config_source]]
+        rows += [[f"  {k}", v] for k, v in self.config.to_dict().items()]
+        rows.append(["loads", "yes" if self.fit.ok else "NO: " + self.fit.problems()])
+        rows.append(["unused keys", ", ".join(self.unused[:20]) + (f" ... ({len(self.unused) - 20} more)"
+                                                                   if len(self.unused) > 20 else "") or "none"])
+        return rows
+
+    def _repr_html_(self) -> str:
+        return display.table_html(["", "checkpoint"], self._rows())
 
     def summary(self) -> str:
         lines = [f"path:        {self.path}", f"format:      {self.format} ({self.description})",
