@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "answer": "electra_qa.pipeline", "QuestionAnswerer": "electra_qa.pipeline", "clear_cache": "electra_qa.pipeline",
     "set_cache_size": "electra_qa.pipeline", "answer_file": "electra_qa.bulk", "fine_tune": "electra_qa.training",
+    "export_saved_model": "electra_qa.serving",
     "predict_squad": "electra_qa.squad", "evaluate_squad": "electra_qa.squad", "load_squad": "electra_qa.squad",
     "Answer": "electra_qa.postprocess", "load_tokenizer": "electra_qa.tokenization",
     "QASettings": "electra_qa.settings",
@@ -28,7 +29,7 @@ _LAZY = {
     "load_ngc_checkpoint": "electra_qa.checkpoints",
 }
 
-__all__ = ["answer", "answer_file", "fine_tune", "clear_cache", "set_cache_size", "QuestionAnswerer", "QASettings", "Answer", "predict_squad",
+__all__ = ["answer", "answer_file", "fine_tune", "export_saved_model", "clear_cache", "set_cache_size", "QuestionAnswerer", "QASettings", "Answer", "predict_squad",
            "evaluate_squad", "load_squad", "load_tokenizer", "ElectraConfig",
            "ElectraForQuestionAnswering", "ElectraDiscriminator", "ElectraModel", "ElectraEncoder", "build_model",
            "load_model", "inspect_checkpoint", "save_model", "export_huggingface", "load_ngc_checkpoint",
@@ -54,6 +55,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs
                                    build_model)
     from electra_qa.bulk import answer_file
     from electra_qa.training import fine_tune
+    from electra_qa.serving import export_saved_model
     from electra_qa.pipeline import QuestionAnswerer, answer, clear_cache, set_cache_size
     from electra_qa.squad import evaluate_squad, load_squad, predict_squad
     from electra_qa.postprocess import Answer

@@ -10,6 +10,7 @@ import sys
 from electra_qa import hub
 from electra_qa.bulk import answer_file, check_input
 from electra_qa.checkpoints import export_huggingface, inspect_checkpoint, load_model, locate, save_model
+from electra_qa.checkpoints.loader import load_qa_model
 from electra_qa.errors import ElectraQAError, InputError
 from electra_qa.pipeline import QuestionAnswerer, check_text
 from electra_qa.precision import PRECISIONS
@@ -93,6 +94,13 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--max-query-length", type=int, default=64)
     tr.add_argument("--resume", action="store_true", help="continue from the last epoch folder in --out")
     tr.add_argument("--no-progress", action="store_true")
+
+    exp = sub.add_parser("export", help="write a TensorFlow SavedModel (serving_default over token ids) for TF "
+                                        "Serving or Triton")
+    exp.add_argument("checkpoint", help="a question-answering checkpoint of any supported format")
+    exp.add_argument("--saved-model", required=True, metavar="DIR", help="the SavedModel folder to write")
+    exp.add_argument("--precision", default=None, help="float32 (default), mixed_float16, mixed_bfloat16, ...")
+    exp.add_argument("--config", help="config.json for the checkpoint (default: beside it, else inferred)")
 
     ins = sub.add_parser("inspect", help="show a checkpoint's format, config, head, size and key fit")
     ins.add_argument("path")
@@ -217,6 +225,17 @@ def _train(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    from electra_qa.serving import export_saved_model, signature_inputs
+
+    model = load_qa_model(locate(args.checkpoint), config=args.config, precision=args.precision)
+    folder = export_saved_model(model, args.saved_model)
+    print(f"SavedModel: {folder} (signature serving_default, {model.head_type} head)")
+    for name, (dtype, shape) in signature_inputs(model.head_type).items():
+        print(f"  input  {name:<16}{dtype:<9}{shape}")
+    return 0
+
+
 def _inspect(args) -> int:
     info = inspect_checkpoint(args.path, config=args.config)
     print(info.summary())
@@ -306,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"electra-qa: {e}", file=sys.stderr)
                 return 2
         _import_backend_quietly()
-    command = {"answer": _answer, "evaluate": _squad, "predict": _squad, "batch": _batch, "train": _train, "inspect": _inspect,
+    command = {"answer": _answer, "evaluate": _squad, "predict": _squad, "batch": _batch, "train": _train, "export": _export, "inspect": _inspect,
                "convert": _convert, "download": _download, "env": _env}[args.command]
     try:
         return command(args)

@@ -1,0 +1,55 @@
+"""``export_saved_model``: a TensorFlow SavedModel of a question-answering model for TF Serving or Triton.
+
+The ``serving_default`` signature takes token ids (``input_ids``, ``attention_mask``, ``token_type_ids`` as int32
+[batch, seq], any batch and length up to max_position_embeddings; plus ``p_mask`` float32 [batch, seq] for the
+joint head) and returns the head's outputs, float32 whatever the model's precision: ``start_logits``/``end_logits``
+(simple head) or ``start_top_log_probs``, ``start_top_index``, ``end_top_log_probs``, ``end_top_index``,
+``cls_logits`` (joint head). The SavedModel needs TensorFlow only: ``tf.saved_model.load`` without electra_qa.
+The client tokenizes and post-processes with this library (see README, "Serving").
+"""
+
+from __future__ import annotations
+
+import os
+
+from electra_qa.errors import InputError
+
+SIGNATURE = "serving_default"
+
+
+def signature_inputs(head: str) -> dict[str, tuple[str, str]]:
+    """Input name -> (dtype, shape) of the serving signature for ``head``."""
+    inputs = {name: ("int32", "[batch, seq]") for name in ("input_ids", "attention_mask", "token_type_ids")}
+    if head == "joint":
+        inputs["p_mask"] = ("float32", "[batch, seq]")
+    return inputs
+
+
+def export_saved_model(model, directory: str | os.PathLike) -> str:
+    """Write ``model`` (an ``ElectraForQuestionAnswering`` or a ``QuestionAnswerer``) as a SavedModel in
+    ``directory``; returns the directory. Needs the TensorFlow backend."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise InputError(f"a SavedModel is written with the TensorFlow backend; this process runs Keras on "
+                         f"{keras.backend.backend()!r} (set KERAS_BACKEND=tensorflow)")
+    import tensorflow as tf
+
+    model = getattr(model, "model", model)  # a QuestionAnswerer's model
+    head = getattr(model, "head_type", None)
+    if head not in ("simple", "joint"):
+        raise InputError(f"export_saved_model needs a question-answering model, got {type(model).__name__}")
+    specs = {name: tf.TensorSpec((None, None), dtype, name=name)
+             for name, (dtype, _) in signature_inputs(head).items()}
+    names = list(specs)
+
+    def serve(*tensors):
+        outputs = model(dict(zip(names, tensors)), training=False)
+        return {k: v for k, v in outputs.items() if k != "sequence_output"}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(SIGNATURE, serve, input_signature=[specs[n] for n in names])
+    directory = os.fspath(directory)
+    archive.write_out(directory, verbose=False)
+    return directory
