@@ -32,7 +32,7 @@ class WindowProbabilities:
     end: np.ndarray
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(repr=False)
 class Explanation:
     """Start and end probability of every context token (max over windows), with its character span."""
 
@@ -53,6 +53,14 @@ class Explanation:
         """Characters from the most likely start token to the most likely end token (may be empty if end < start)."""
         s, e = int(np.argmax(self.start)), int(np.argmax(self.end))
         return int(self.spans[s, 0]), int(self.spans[e, 1])
+
+    def __repr__(self) -> str:
+        if not len(self.start):
+            return f"Explanation({self.question!r}: no context tokens)"
+        s, e = int(np.argmax(self.start)), int(np.argmax(self.end))
+        return (f"Explanation({self.question!r}: {len(self.start)} tokens over {len(self.windows)} window(s); "
+                f"likeliest start {self.tokens[s]!r} ({self.start[s]:.3f}), end {self.tokens[e]!r} "
+                f"({self.end[e]:.3f}))")
 
     def to_dict(self) -> dict:
         return {"question": self.question, "tokens": self.tokens, "spans": self.spans.tolist(),
