@@ -11,18 +11,21 @@ def test_threads_share_one_answerer():
     folder = fixture_dir("ngc_tiny")
     qa = QuestionAnswerer.from_checkpoint(folder).warm_up()
     pairs = [(e.question, e.context) for e in load_squad(folder / "squad_dev.json").examples]
-    expected = [(a.text, a.start, a.end, round(a.score, 6)) for a in (qa(q, c) for q, c in pairs)]
+    expected = [qa(q, c) for q, c in pairs]
     results = []
 
     def worker(k):
         for i in range(25):
             j = (k + i) % len(pairs)
             a = qa(*pairs[j])
-            results.append(((a.text, a.start, a.end, round(a.score, 6)), expected[j]))
+            results.append((a, expected[j]))
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert len(results) == 100 and all(got == want for got, want in results)
+    assert len(results) == 100
+    for got, want in results:  # same span; scores within 1e-6 (one compiled graph, so in practice identical)
+        assert (got.text, got.start, got.end) == (want.text, want.start, want.end)
+        assert abs(got.score - want.score) <= 1e-6
