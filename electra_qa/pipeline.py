@@ -179,14 +179,19 @@ class QuestionAnswerer:
         m, c, st = self.model, self.model.config, self.settings
         head = m.head_type + (f", beam {m.beam_size}" if m.head_type == "joint" else "")
         head += ", SQuAD 2.0 answer class" if getattr(m, "version_2", False) else ""
-        where = describe(m)
+        if hasattr(m, "dtype_policy"):
+            where = describe(m)
+            precision = (f"{where['policy']} (variables {where['variable_dtype']}, compute "
+                         f"{where['compute_dtype']}) on {where['device']} ({where['backend']})")
+            parameters = f"{m.count_params():,}"
+        else:  # a serving.RemoteModel
+            precision = parameters = f"remote ({m!r})"
         rows = [["loaded from", self.__dict__.get("_loaded_from", "built in memory")],
                 ["model", f"{type(m).__name__} ({head})"],
                 ["encoder", f"{c.num_hidden_layers} layers, hidden {c.hidden_size}, {c.num_attention_heads} heads, "
                             f"embedding {c.embedding_size}, vocabulary {c.vocab_size:,}"],
-                ["parameters", f"{m.count_params():,}"],
-                ["precision", f"{where['policy']} (variables {where['variable_dtype']}, compute "
-                              f"{where['compute_dtype']}) on {where['device']} ({where['backend']})"],
+                ["parameters", parameters],
+                ["precision", precision],
                 ["tokenizer", f"{type(self.tokenizer).__name__}, {self.tokenizer.vocab_size:,} ids"],
                 ["windows", f"max_seq_length {st.max_seq_length}, doc_stride {st.doc_stride}, max_query_length "
                             f"{st.max_query_length}" + (f", doc_overlap {st.doc_overlap}" if st.doc_overlap else "")],

@@ -53,3 +53,32 @@ def export_saved_model(model, directory: str | os.PathLike) -> str:
     directory = os.fspath(directory)
     archive.write_out(directory, verbose=False)
     return directory
+
+
+class RemoteModel:
+    """The model of a ``QuestionAnswerer`` when it runs elsewhere: TF Serving, Triton, or a SavedModel loaded with
+    ``tf.saved_model.load``. ``call`` takes the signature's inputs (a dict of numpy arrays) and returns its outputs
+    (a dict of arrays); tokenization, windows and answer post-processing stay on the client, in this library::
+
+        serve = tf.saved_model.load("electra_savedmodel").signatures["serving_default"]
+        remote = RemoteModel(lambda x: serve(**x), head="joint", config=ElectraConfig.base())
+        qa = QuestionAnswerer(remote, load_tokenizer("vocab.txt"))
+        qa("When was the bridge built?", context)
+    """
+
+    def __init__(self, call, head: str, config, version_2: bool = False, beam_size: int = 4):
+        if head not in ("simple", "joint"):
+            raise InputError(f"head must be 'simple' or 'joint', got {head!r}")
+        self.call, self.head_type, self.config, self.version_2 = call, head, config, version_2
+        self.beam_size = beam_size  # what the exported joint head was built with (informational)
+
+    def __call__(self, inputs: dict) -> dict:
+        import numpy as np
+
+        sent = {name: np.asarray(inputs[name], dtype) for name, (dtype, _) in signature_inputs(self.head_type).items()}
+        return {name: np.asarray(value) for name, value in dict(self.call(sent)).items()}
+
+    predict_on_batch = __call__
+
+    def __repr__(self) -> str:
+        return f"RemoteModel(head={self.head_type!r}, {self.config.num_hidden_layers} layers)"

@@ -77,3 +77,22 @@ def test_cli_export(tmp_path, capsys):
     assert main(["export", str(fixture_dir("ngc_tiny")), "--saved-model", str(tmp_path / "sm")]) == 0
     assert (tmp_path / "sm" / "saved_model.pb").exists()
     assert "p_mask" in capsys.readouterr().out
+
+
+def test_a_remote_model_gives_the_local_answers(tmp_path):
+    """Client-side tokenization and post-processing around the SavedModel (what a TF Serving or Triton client
+    does): the same answers as the Keras model."""
+    import tensorflow as tf
+
+    from electra_qa import load_squad
+    from electra_qa.serving import RemoteModel
+
+    folder = fixture_dir("ngc_tiny")
+    qa = QuestionAnswerer.from_checkpoint(folder)
+    serve = tf.saved_model.load(export_saved_model(qa, tmp_path / "sm")).signatures["serving_default"]
+    remote = QuestionAnswerer(RemoteModel(lambda x: serve(**x), "joint", qa.model.config), qa.tokenizer, qa.settings)
+    assert "remote" in repr(remote)
+    pairs = [(e.question, e.context) for e in load_squad(folder / "squad_dev.json").examples]
+    for got, want in zip(remote.batch(pairs, top_k=3), qa.batch(pairs, top_k=3)):
+        assert [(a.text, a.start, a.end) for a in got] == [(a.text, a.start, a.end) for a in want]
+        np.testing.assert_allclose([a.score for a in got], [a.score for a in want], rtol=0, atol=1e-5)
