@@ -71,8 +71,44 @@ def _rows(path: str) -> Iterator[dict]:
 
 
 def _errors_path(output: str) -> str:
-    stem = output[:-len(".jsonl")] if output.endswith(".jsonl") else output
+    stem = output
+    for suffix in (".jsonl", ".parquet"):
+        if output.endswith(suffix):
+            stem = output[:-len(suffix)]
     return stem + ".errors.jsonl"
+
+
+def _pyarrow():
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError:
+        raise InputError("writing Parquet needs pyarrow (pip install pyarrow)") from None
+    return pyarrow
+
+
+_PARQUET_TYPES = {"answer": "string", "start": "int64", "end": "int64", "score": "float64"}
+
+
+def _parquet_to_journal(output: str, journal: str) -> None:
+    """A finished Parquet output of an earlier run, back into the JSON Lines journal that a run appends to."""
+    pa = _pyarrow()
+    rows = pa.parquet.read_table(output).to_pylist()
+    _append(journal, [json.dumps(r, ensure_ascii=False) for r in rows])
+
+
+def _journal_to_parquet(journal: str, output: str) -> None:
+    """The journal's rows as one Parquet file, written beside it and renamed into place."""
+    pa = _pyarrow()
+    rows = []
+    if os.path.exists(journal):
+        with open(journal, encoding="utf-8") as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+    table = pa.Table.from_pylist(rows) if rows else pa.table(
+        {"id": pa.array([], pa.string()), **{k: pa.array([], t) for k, t in _PARQUET_TYPES.items()}})
+    tmp = output + ".tmp"
+    pa.parquet.write_table(table, tmp)
+    os.replace(tmp, output)
 
 
 def _done_ids(path: str) -> set:
@@ -142,7 +178,9 @@ def answer_file(input: str | os.PathLike, output: str | os.PathLike, checkpoint=
                 question_field: str = "question", context_field: str = "context", id_field: str = "id",
                 top_k: int | None = None, batch_size: int | None = None, chunk_size: int = 256,
                 progress: bool = True, **qa_settings) -> BulkSummary:
-    """Answer every row of ``input`` (JSON Lines, CSV, or Parquet with pyarrow) into the JSON Lines ``output``.
+    """Answer every row of ``input`` (JSON Lines, CSV, or Parquet with pyarrow) into ``output``: JSON Lines, or
+    Parquet when its name ends in ``.parquet`` (needs pyarrow; the rows are journaled to ``<output>.partial.jsonl``
+    while the job runs, resumable as JSON Lines output is, and written as one Parquet file at the end).
 
     Each output line: ``{"id", "answer", "start", "end", "score"}`` (and ``"top_k"``, a list of answers, when
     ``top_k`` is given). ``checkpoint``: a path of any supported format, a ``QuestionAnswerer``, or None for the
@@ -163,7 +201,13 @@ def answer_file(input: str | os.PathLike, output: str | os.PathLike, checkpoint=
     top_k = None if top_k is None else positive_int("top_k", top_k)
     check_input(input, id_field)
     errors_file = _errors_path(output)
-    done = _done_ids(output) | _done_ids(errors_file)
+    parquet = output.endswith(".parquet")
+    journal = output + ".partial.jsonl" if parquet else output
+    if parquet:
+        _pyarrow()  # before any work
+        if os.path.exists(output) and not os.path.exists(journal):
+            _parquet_to_journal(output, journal)
+    done = _done_ids(journal) | _done_ids(errors_file)
     if isinstance(checkpoint, QuestionAnswerer):
         qa = checkpoint
     elif checkpoint is None:
@@ -180,11 +224,14 @@ def answer_file(input: str | os.PathLike, output: str | os.PathLike, checkpoint=
         for number, row in enumerate(_rows(input), 1):
             chunk.append((number, row))
             if len(chunk) == chunk_size:
-                _answer_chunk(qa, chunk, fields, done, output, errors_file, top_k, batch_size, summary)
+                _answer_chunk(qa, chunk, fields, done, journal, errors_file, top_k, batch_size, summary)
                 bar.update(len(chunk))
                 chunk = []
-        _answer_chunk(qa, chunk, fields, done, output, errors_file, top_k, batch_size, summary)
+        _answer_chunk(qa, chunk, fields, done, journal, errors_file, top_k, batch_size, summary)
         bar.update(len(chunk))
+        if parquet:
+            _journal_to_parquet(journal, output)
+            os.remove(journal)
     finally:
         bar.close()
         summary.seconds = time.perf_counter() - start

@@ -63,7 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     bat.add_argument("input", help=".jsonl, .csv or .parquet with id, question and context fields")
     bat.add_argument("output", help="JSON Lines output; bad rows go to OUTPUT.errors.jsonl")
     _model_arguments(bat)
-    bat.add_argument("--engine", choices=("local",), default="local", help="where to run (local)")
+    bat.add_argument("--engine", choices=("local", "ray"), default="local",
+                     help="local (default: streaming, resumable, one process) or ray (Ray Data actors; OUTPUT is "
+                          "a folder; needs electra-qa[ray])")
+    bat.add_argument("--workers", type=int, help="ray: actors, each loading the model once (default 1)")
+    bat.add_argument("--gpus-per-worker", type=float, default=0, help="ray: GPUs per actor (0.5: two per GPU)")
     bat.add_argument("--top-k", type=int, help="also write the k best answers per row")
     bat.add_argument("--batch-size", type=int, help="windows per model call (default 32)")
     bat.add_argument("--chunk-size", type=int, default=256, help="rows read, answered and written together")
@@ -200,6 +204,21 @@ def _squad(args) -> int:
 
 
 def _batch(args) -> int:
+    if args.engine == "ray":
+        try:
+            from electra_qa.ray import answer_path
+        except ImportError:
+            raise InputError("--engine ray needs Ray: pip install 'electra-qa[ray]'") from None
+        settings = {k: v for k, v in (("vocab", args.vocab), ("config", args.config), ("precision", args.precision),
+                                      ("max_seq_length", args.max_seq_length), ("doc_stride", args.doc_stride),
+                                      ("max_query_length", args.max_query_length)) if v is not None}
+        counts = answer_path(args.input, args.output, args.checkpoint, num_workers=args.workers,
+                             num_gpus_per_worker=args.gpus_per_worker, id_field=args.id_field,
+                             question_field=args.question_field, context_field=args.context_field, top_k=args.top_k,
+                             **({"batch_size": args.batch_size} if args.batch_size else {}), **settings)
+        print(f"{counts['answered']} rows answered, {counts['errors']} bad rows (their 'error' column says why); "
+              f"output: {counts['output']}")
+        return 0
     check_input(args.input, args.id_field)  # before the model loads
     qa = _load_qa(args)
     summary = answer_file(args.input, args.output, qa, question_field=args.question_field,

@@ -17,7 +17,8 @@ import os
 
 import numpy as np
 
-from electra_qa.pipeline import QuestionAnswerer
+from electra_qa.errors import InputError
+from electra_qa.pipeline import QuestionAnswerer, check_text
 from electra_qa.settings import positive_int
 
 
@@ -40,7 +41,9 @@ class Answerer:
     """A Ray Data callable class: loads the model once (per actor) and answers batches.
 
     A batch is a ``dict[str, np.ndarray]`` (``batch_format="numpy"``) or a pandas DataFrame; the result is the same
-    kind with ``answer``, ``start``, ``end``, ``score`` added (and ``top_k``, a list per row, when asked).
+    kind with ``answer``, ``start``, ``end``, ``score`` and ``error`` added (and ``top_k``, a list per row, when
+    asked). A bad row (a missing, empty or non-string question or context) does not stop the job: its ``error`` says
+    why and its answer is empty (``start == end == 0``, score 0); ``error`` is None for every other row.
     """
 
     def __init__(self, checkpoint: str | os.PathLike | None = None, *, question_field: str = "question",
@@ -55,18 +58,41 @@ class Answerer:
         self.top_k = None if top_k is None else positive_int("top_k", top_k)
         self.batch_size = batch_size
 
+    def _checked(self, batch) -> tuple[list, list]:
+        """Each row's (question, context), or None with the reason in ``errors``."""
+        n = len(batch[next(iter(batch))]) if isinstance(batch, dict) else len(batch)
+
+        def value(field, i):
+            if field not in batch:
+                return None
+            column = batch[field]
+            return column.iloc[i] if hasattr(column, "iloc") else column[i]
+
+        pairs, errors = [], []
+        for i in range(n):
+            try:
+                question, context = value(self.question_field, i), value(self.context_field, i)
+                pairs.append((check_text("question", question), check_text("context", context)))
+                errors.append(None)
+            except InputError as e:
+                pairs.append(None)
+                errors.append(str(e))
+        return pairs, errors
+
     def __call__(self, batch):
-        questions, contexts = batch[self.question_field], batch[self.context_field]
-        pairs = [(str(q), str(c)) for q, c in zip(questions, contexts)]
-        scored = self.qa.score_batch(pairs, self.batch_size, self.top_k or 1)
-        best = [s.answers[0] for s in scored]
-        columns = {"answer": np.array([a.text for a in best], dtype=object),
-                   "start": np.array([a.start for a in best], dtype=np.int64),
-                   "end": np.array([a.end for a in best], dtype=np.int64),
-                   "score": np.array([a.score for a in best], dtype=np.float64)}
+        pairs, errors = self._checked(batch)
+        good = [p for p in pairs if p is not None]
+        scored = iter(self.qa.score_batch(good, self.batch_size, self.top_k or 1) if good else [])
+        results = [next(scored) if p is not None else None for p in pairs]
+        best = [s.answers[0] if s is not None else None for s in results]
+        columns = {"answer": np.array([a.text if a else "" for a in best], dtype=object),
+                   "start": np.array([a.start if a else 0 for a in best], dtype=np.int64),
+                   "end": np.array([a.end if a else 0 for a in best], dtype=np.int64),
+                   "score": np.array([a.score if a else 0.0 for a in best], dtype=np.float64),
+                   "error": np.array(errors, dtype=object)}
         if self.top_k is not None:
-            columns["top_k"] = np.array([[a.to_dict() for a in s.answers[:self.top_k]] for s in scored] + [None],
-                                        dtype=object)[:-1]
+            lists = [[a.to_dict() for a in s.answers[:self.top_k]] if s is not None else [] for s in results]
+            columns["top_k"] = np.array(lists + [None], dtype=object)[:-1]
         if isinstance(batch, dict):
             return {**batch, **columns}
         out = batch.copy()
@@ -92,3 +118,44 @@ def answer_dataset(ds, checkpoint: str | os.PathLike | None = None, *, num_worke
                           concurrency=workers, fn_constructor_args=(checkpoint,),
                           fn_constructor_kwargs={"question_field": question_field, "context_field": context_field,
                                                  "top_k": top_k, **qa_settings}, **remote)
+
+
+def _count_errors(batch: dict) -> dict:
+    return {"errors": np.array([sum(e is not None for e in batch["error"])], dtype=np.int64)}
+
+
+def answer_path(input: str | os.PathLike, output: str | os.PathLike, checkpoint: str | os.PathLike | None = None, *,
+                num_workers: int | None = None, num_gpus_per_worker: float = 0, id_field: str = "id",
+                question_field: str = "question", context_field: str = "context", top_k: int | None = None,
+                batch_size: int = 256, **qa_settings) -> dict:
+    """``electra-qa batch --engine ray``: read ``input`` (a JSON Lines, CSV or Parquet file or folder of them) with
+    Ray Data, answer it with ``answer_dataset``, and write the folder ``output`` (Parquet files when its name ends in
+    ``.parquet``, else JSON Lines) with ``id``, ``answer``, ``start``, ``end``, ``score``, ``error`` (and ``top_k``).
+    Starts a local Ray instance unless one is running (or ``RAY_ADDRESS`` names a cluster). Returns row counts."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(include_dashboard=False, log_to_driver=False)
+    source, output = os.fspath(input), os.fspath(output)
+    lower = source.lower()
+    if lower.endswith(".csv"):
+        ds = ray.data.read_csv(source)
+    elif lower.endswith(".parquet"):
+        ds = ray.data.read_parquet(source)
+    elif lower.endswith((".jsonl", ".json", ".ndjson")):
+        ds = ray.data.read_json(source, lines=True)
+    else:
+        raise InputError(f"{source}: the input must be .jsonl, .csv or .parquet")
+    answered = answer_dataset(ds, checkpoint, num_workers=num_workers, num_gpus_per_worker=num_gpus_per_worker,
+                              batch_size=batch_size, question_field=question_field, context_field=context_field,
+                              top_k=top_k, **qa_settings)
+    keep = [c for c in (id_field, "answer", "start", "end", "score", "error", "top_k")
+            if c != "top_k" or top_k is not None]
+    result = answered.select_columns(keep).materialize()
+    if output.lower().endswith(".parquet"):
+        result.write_parquet(output)
+    else:
+        result.write_json(output)
+    total = result.count()
+    errors = int(result.map_batches(_count_errors, batch_format="numpy").sum("errors") or 0) if total else 0
+    return {"rows": total, "answered": total - errors, "errors": errors, "output": output}

@@ -141,3 +141,36 @@ def test_cli_batch(tmp_path, capsys):
     assert "8 rows answered" in capsys.readouterr().out
     assert len(_lines(tmp_path / "out.jsonl")) == 8
     assert main(["batch", str(tmp_path / "missing.jsonl"), str(tmp_path / "o.jsonl"), "--checkpoint", folder]) == 2
+
+
+def test_parquet_output_matches_json_lines_and_resumes(tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    from electra_qa import answer_file
+
+    rows = [{"id": f"r{i}", "question": q, "context": "Harry lives in Canada. He loves apples and pears."}
+            for i, q in enumerate(["Where does Harry live?", "What does he love?", "", "Who lives in Canada?"] * 3)]
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows[:8]))
+    folder = fixture_dir("ngc_tiny")
+    settings = {"max_seq_length": 64, "doc_stride": 24, "max_query_length": 16, "progress": False}
+    answer_file(source, tmp_path / "ref.jsonl", folder, top_k=2, **settings)
+    first = answer_file(source, tmp_path / "out.parquet", folder, top_k=2, chunk_size=3, **settings)
+    assert (first.answered, first.errors) == (6, 2) and not (tmp_path / "out.parquet.partial.jsonl").exists()
+    assert (tmp_path / "out.errors.jsonl").exists()
+    reference = [json.loads(line) for line in (tmp_path / "ref.jsonl").read_text().splitlines()]
+    table = pq.read_table(tmp_path / "out.parquet").to_pylist()
+    assert [r["id"] for r in table] == [r["id"] for r in reference]
+    for got, want in zip(table, reference):
+        assert (got["answer"], got["start"], got["end"]) == (want["answer"], want["start"], want["end"])
+        assert abs(got["score"] - want["score"]) < 1e-6 and len(got["top_k"]) == 2  # other chunks: float32 noise
+    before = (tmp_path / "out.parquet").read_bytes()
+    again = answer_file(source, tmp_path / "out.parquet", folder, top_k=2, **settings)
+    assert again.answered == 0 and (tmp_path / "out.parquet").read_bytes() == before  # nothing left to do
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))  # the input grew: only the new rows run
+    grown = answer_file(source, tmp_path / "out.parquet", folder, top_k=2, **settings)
+    fresh = answer_file(source, tmp_path / "fresh.parquet", folder, top_k=2, **settings)
+    assert grown.answered == 3 and fresh.answered == 9
+    grown_rows, fresh_rows = (pq.read_table(tmp_path / f).to_pylist() for f in ("out.parquet", "fresh.parquet"))
+    assert [(r["id"], r["answer"], r["start"], r["end"]) for r in grown_rows] == [
+        (r["id"], r["answer"], r["start"], r["end"]) for r in fresh_rows]
+    assert max(abs(a["score"] - b["score"]) for a, b in zip(grown_rows, fresh_rows)) < 1e-6

@@ -53,3 +53,37 @@ def test_two_actors_answer_as_batch_does_loading_once_each(cluster, tmp_path):
         assert got[r["id"]]["score"] == pytest.approx(e.score, rel=1e-5)
     loads = log.read_text().split()
     assert len(loads) == 2 and len(set(loads)) == 2  # two actors, one load each
+
+
+def test_bad_rows_do_not_stop_the_job(cluster):
+    rows = [{"id": 0, "question": "What food does Harry like?", "context": "I am Harry. I love apples."},
+            {"id": 1, "question": "", "context": "An empty question."},
+            {"id": 2, "question": "Who?", "context": None}]
+    out = {r["id"]: r for r in answer_dataset(ray.data.from_items(rows), fixture_dir("ngc_tiny"), num_workers=1,
+                                              num_cpus_per_worker=0.5, **SETTINGS).take_all()}
+    assert out[0]["error"] is None and out[0]["answer"]
+    assert out[1]["error"] == "question is empty" and out[1]["answer"] == "" and out[1]["score"] == 0.0
+    assert "context must be a string" in out[2]["error"]
+
+
+def test_cli_batch_with_the_ray_engine(cluster, tmp_path, capsys):
+    import json
+
+    from electra_qa.cli import main
+
+    source = tmp_path / "in.jsonl"
+    rows = [{"id": i, "question": q, "context": "Harry lives in Canada. He loves apples."}
+            for i, q in enumerate(["Where does Harry live?", "What does he love?", " "])]
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    argv = ["batch", str(source), str(tmp_path / "out"), "--engine", "ray", "--workers", "1", "--checkpoint",
+            str(fixture_dir("ngc_tiny")), "--max-seq-length", "64", "--doc-stride", "24", "--max-query-length",
+            "16"]
+    assert main(argv) == 0
+    assert "2 rows answered, 1 bad rows" in capsys.readouterr().out
+    written = [json.loads(line) for f in sorted((tmp_path / "out").iterdir()) for line in f.read_text().splitlines()]
+    assert sorted(r["id"] for r in written) == [0, 1, 2]
+    qa = QuestionAnswerer.from_checkpoint(fixture_dir("ngc_tiny"), **SETTINGS)
+    for r in written:
+        if r["id"] != 2:
+            e = qa(rows[r["id"]]["question"], rows[r["id"]]["context"])
+            assert (r["answer"], r["start"], r["end"]) == (e.text, e.start, e.end) and r["error"] is None
