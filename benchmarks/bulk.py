@@ -2,7 +2,7 @@
 with 1 and 2 actors, each side in its own process; rows/s and peak RSS.
 
     .venv/bin/python benchmarks/bulk.py --model tiny --rows 20000 [--ray-rows 4000]
-    .venv/bin/python benchmarks/bulk.py --model base --rows 2000 --ray-rows 0
+    .venv/bin/python benchmarks/bulk.py --model base --rows 2000 --ray-rows 500
 
 Rows: questions and paragraphs of ``../shared/squad/dev-v1.1-a.json`` (real SQuAD text), cycled to ``--rows``, with
 unique ids. ``tiny``: NVIDIA's ``ngc_tiny`` fixture (64-position windows), so the pipeline rather than the model is
@@ -38,15 +38,28 @@ elif side == "batch":
     t = time.perf_counter()
     n = len(qa.batch([(r["question"], r["context"]) for r in rows]))
 else:
-    import ray
-    from electra_qa.ray import answer_dataset
+    import os, ray
+    from electra_qa.ray import Answerer, answer_dataset
+
+    class Measured(Answerer):  # each actor appends "pid peak-RSS-MiB" after every batch
+        def __call__(self, batch):
+            result = super().__call__(batch)
+            with open(out + ".actors", "a") as f:
+                f.write(f"{os.getpid()} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}\\n")
+            return result
+
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     t = time.perf_counter()
     ds = ray.data.read_json(rows_file)
     n = len(answer_dataset(ds, model, num_workers=workers, num_cpus_per_worker=0.5, batch_size=256,
-                           precision="float32", **settings).take_all())
+                           answerer=Measured, precision="float32", **settings).take_all())
 seconds = time.perf_counter() - t
-print("RESULT", json.dumps({"rows": n, "seconds": seconds,
+actors = {}
+if os.path.exists(out + ".actors"):
+    for line in open(out + ".actors"):
+        pid, mb = line.split()
+        actors[pid] = max(actors.get(pid, 0.0), float(mb))
+print("RESULT", json.dumps({"rows": n, "seconds": seconds, "actor_peak_rss_mb": sorted(actors.values()),
                             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -63,8 +76,9 @@ def make_rows(path: str, n: int) -> str:
 
 
 def run(side: str, model: str, rows: str, out: str, settings: dict, workers: int = 1) -> dict:
-    if os.path.exists(out):
-        os.unlink(out)
+    for stale in (out, out + ".actors"):
+        if os.path.exists(stale):
+            os.unlink(stale)
     r = result_of(side, [sys.executable, "-c", SIDE, side, model, rows, out, json.dumps(settings), str(workers)],
                   dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     r["rows_per_s"] = r["rows"] / r["seconds"]
@@ -91,7 +105,7 @@ def main():
         for workers in (1, 2):
             r = run("ray", model, ray_rows, out, settings, workers)
             print(f"ray x{workers}      {args.ray_rows} rows: {r['rows_per_s']:8.1f} rows/s  (driver peak RSS "
-                  f"{r['peak_rss_mb']:.0f} MB)")
+                  f"{r['peak_rss_mb']:.0f} MB, each actor's peak RSS {r['actor_peak_rss_mb']} MB)")
 
 
 if __name__ == "__main__":

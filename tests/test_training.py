@@ -275,6 +275,24 @@ def test_an_encoder_gets_a_new_head_from_the_seed(encoder_folder):
     assert 0.01 < kernel.std() < 0.03 and np.abs(kernel).max() <= 0.04 + 1e-6  # truncated normal, std 0.02
 
 
+def test_a_discriminator_start_gets_a_new_simple_head(tmp_path):
+    import shutil
+
+    from electra_qa import build_model, save_model
+
+    folder = fixture_dir("ngc_tiny_simple")
+    encoder = load_model(folder, head="encoder")
+    discriminator = build_model(encoder.config, "discriminator")
+    discriminator.electra.set_weights(encoder.electra.get_weights())
+    start = save_model(discriminator, tmp_path / "discriminator")
+    shutil.copy(folder / "vocab.txt", start)
+    qa = fine_tune(start, folder / "squad_dev.json", epochs=1, batch_size=4, learning_rate=1e-9, progress=False,
+                   **TINY)
+    assert qa.model.head_type == "simple" and len(qa.model.qa_head.weights) == 2
+    for x, y in zip(qa.model.electra.weights, encoder.electra.weights):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=0, atol=1e-6, err_msg=x.path)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"epochs": 0}, "epochs"), ({"learning_rate": -1.0}, "learning_rate"),
     ({"layerwise_lr_decay": 1.5}, "layerwise_lr_decay"), ({"resume": True}, "output_dir"),
