@@ -11,6 +11,7 @@ context is empty get an empty answer and an ``error``.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
@@ -24,20 +25,23 @@ def make_answerer(model_folder: str, **settings):
 
     qa = QuestionAnswerer.from_checkpoint(model_folder, **settings).warm_up()
 
-    def answer_batch(questions: np.ndarray, contexts: np.ndarray) -> list[dict]:
-        rows, good = [], []
-        for q, c in zip(questions, contexts):
-            ok = isinstance(q, str) and isinstance(c, str) and q.strip() and c.strip()
-            rows.append(None if ok else {"answer": "", "start": 0, "end": 0, "score": 0.0,
-                                         "error": "empty or missing question or context"})
-            if ok:
-                good.append((q, c))
+    def answer_batch(questions: np.ndarray, contexts: np.ndarray) -> dict[str, np.ndarray]:
+        """One Arrow batch: a column per answer field (what predict_batch_udf takes for a struct)."""
+        rows = []
+        ok = [isinstance(q, str) and isinstance(c, str) and bool(q.strip()) and bool(c.strip())
+              for q, c in zip(questions, contexts)]
+        good = [(q, c) for q, c, k in zip(questions, contexts, ok) if k]
         try:
-            answers = iter(qa.batch(good) if good else [])
-        except InputError as e:  # a problem the cheap check above did not catch: report it on every row
-            return [r or {"answer": "", "start": 0, "end": 0, "score": 0.0, "error": str(e)} for r in rows]
-        return [r or {"answer": a.text, "start": a.start, "end": a.end, "score": a.score, "error": None}
-                for r, a in ((r, None if r else next(answers)) for r in rows)]
+            answers, problem = iter(qa.batch(good) if good else []), None
+        except InputError as e:  # a problem the cheap check above did not catch: reported on every row
+            answers, problem = iter([]), str(e)
+        for k in ok:
+            a = next(answers) if k and problem is None else None
+            rows.append((a.text, a.start, a.end, a.score, None) if a else
+                        ("", 0, 0, 0.0, problem or "empty or missing question or context"))
+        columns = list(zip(*rows)) if rows else [[]] * 5
+        kinds = (object, np.int32, np.int32, np.float64, object)
+        return {name: np.array(col, dtype=kind) for (name, _), col, kind in zip(ANSWER_FIELDS, columns, kinds)}
 
     return answer_batch
 
@@ -56,6 +60,7 @@ def answer_udf(model_folder: str, batch_size: int = 64, **settings):
 def main(model_folder: str, source: str, output: str) -> None:
     from pyspark.sql import SparkSession
 
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # local mode: workers use this Python (with electra_qa)
     spark = SparkSession.builder.master("local[2]").appName("electra_qa").getOrCreate()
     df = spark.read.json(source)
     answered = df.withColumn("a", answer_udf(model_folder)("question", "context"))

@@ -4,6 +4,7 @@ whole recipe on a local Spark session (only where pyspark and a Java runtime are
 import importlib.util
 import pathlib
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -36,16 +37,19 @@ def test_the_batch_function_answers_as_qa_batch():
     folder = fixture_dir("ngc_tiny")
     predict = _recipe().make_answerer(str(folder), **SETTINGS)
     questions, contexts = (np.array(list(c), dtype=object) for c in zip(*ROWS))
-    _check(predict(questions, contexts), QuestionAnswerer.from_checkpoint(folder, **SETTINGS))
+    columns = predict(questions, contexts)
+    rows = [{k: v[i] for k, v in columns.items()} for i in range(len(ROWS))]
+    _check(rows, QuestionAnswerer.from_checkpoint(folder, **SETTINGS))
 
 
-def test_the_recipe_on_a_local_spark_session():
+def test_the_recipe_on_a_local_spark_session(monkeypatch):
     pytest.importorskip("pyspark", reason="pyspark is not installed (the recipe's own dependency, not ours)")
     if shutil.which("java") is None:
         pytest.skip("Spark needs a Java runtime")
     from pyspark.sql import SparkSession
 
     folder = fixture_dir("ngc_tiny")
+    monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)  # Spark's Python workers: this environment's Python
     spark = SparkSession.builder.master("local[1]").appName("electra_qa_test").getOrCreate()
     try:
         df = spark.createDataFrame([(i, q, c) for i, (q, c) in enumerate(ROWS)], ["id", "question", "context"])
