@@ -318,3 +318,16 @@ def test_cli_train_writes_epoch_folders_and_resumes(tmp_path, capsys):
     assert main(["train", "--init", str(folder), "--train", str(tmp_path / "missing.json"), "--out",
                  str(tmp_path / "x")]) == 2
     assert "missing.json" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("precision, scaled", [("mixed_float16", True), ("mixed_bfloat16", False)])
+def test_half_precision_training(precision, scaled, tmp_path):
+    """float16 gets dynamic loss scaling, bfloat16 none; the variables stay float32 and the loss is finite."""
+    folder = fixture_dir("ngc_tiny_simple")
+    qa = fine_tune(folder, folder / "squad_dev.json", epochs=1, batch_size=4, precision=precision, progress=False,
+                   output_dir=tmp_path, **TINY)
+    assert qa.model.dtype_policy.name == precision
+    assert isinstance(qa.model.optimizer, keras.optimizers.LossScaleOptimizer) is scaled
+    assert {v.dtype for v in qa.model.trainable_variables} == {"float32"}
+    assert np.isfinite(qa.training_log["history"][0]["loss"])
+    assert load_model(tmp_path / "epoch-1").dtype_policy.name == "float32"  # saved weights load as usual
