@@ -17,7 +17,8 @@ Steps (each skips what ``--out`` already holds, so a stopped run continues):
    ``torch.optim.AdamW`` and the same parameter groups and schedule, saved to ``OUT/peer`` (safetensors).
 3. ``eval``: both trained models answer the evaluation articles through ``predict_squad`` (the same
    post-processing), scored by the official script; then ours under each precision policy, with the share of
-   answers identical to float32's. Results in ``OUT/results.json``.
+   answers identical to float32's. Results in ``OUT/results-eval.json`` (``--eval-limit N``: the first N
+   evaluation questions only, ``OUT/results-eval-N.json``).
 Throughput: training windows per second over the ``fit``/loop time of all epochs (evaluation excluded).
 """
 
@@ -161,29 +162,47 @@ def run_eval(args) -> None:
     from electra_qa import QuestionAnswerer, predict_squad
 
     _, evaluation = split(args.out, args.limit)
+    if args.eval_limit:  # the first questions of the evaluation articles only (float16 on a CPU is slow)
+        subset = os.path.join(args.out, f"eval-{args.eval_limit}.json")
+        with open(evaluation, encoding="utf-8") as f:
+            data = json.load(f)
+        left, kept = args.eval_limit, []
+        for article in data["data"]:
+            paragraphs = []
+            for p in article["paragraphs"]:
+                if left > 0:
+                    paragraphs.append({**p, "qas": p["qas"][:left]})
+                    left -= len(paragraphs[-1]["qas"])
+            if paragraphs:
+                kept.append({**article, "paragraphs": paragraphs})
+        with open(subset, "w", encoding="utf-8") as f:
+            json.dump({"version": "1.1", "data": kept}, f)
+        evaluation = subset
     results = {}
     ours_last = json.load(open(os.path.join(args.out, "ours", "training.json")))["last_folder"]
     answers = {}
-    sides = [("ours/" + p, ours_last, p) for p in PRECISIONS] + [("peer/float32", os.path.join(args.out, "peer"),
-                                                                   "float32")]
+    precisions = args.precisions.split(",")
+    tag = "eval" if not args.eval_limit else f"eval-{args.eval_limit}"
+    sides = [("ours/" + p, ours_last, p) for p in precisions] + [("peer/float32", os.path.join(args.out, "peer"),
+                                                                  "float32")]
     for name, folder, precision in sides:
         if not os.path.exists(folder):
             continue
         try:
             qa = QuestionAnswerer.from_checkpoint(folder, precision=precision, **WINDOWS)
-            predictions = predict_squad(qa, evaluation, os.path.join(args.out, "eval", name.replace("/", "_")),
+            predictions = predict_squad(qa, evaluation, os.path.join(args.out, tag, name.replace("/", "_")),
                                         progress=False)
         except Exception as e:  # a precision this backend cannot run on a CPU
             results[name] = {"error": f"{type(e).__name__}: {str(e)[:200]}"}
             continue
         answers[name] = dict(predictions)
-        results[name] = official(evaluation, os.path.join(args.out, "eval", name.replace("/", "_"),
+        results[name] = official(evaluation, os.path.join(args.out, tag, name.replace("/", "_"),
                                                           "predictions.json"))
         if "ours/float32" in answers and name.startswith("ours/"):
             same = sum(answers[name][q] == answers["ours/float32"][q] for q in answers[name])
             results[name]["same_as_float32"] = f"{same}/{len(answers[name])}"
         print("RESULT", name, results[name], flush=True)
-    with open(os.path.join(args.out, "results.json"), "w") as f:
+    with open(os.path.join(args.out, f"results-{tag}.json"), "w") as f:
         json.dump(results, f, indent=2)
 
 
@@ -196,6 +215,8 @@ def main() -> None:
     parser.add_argument("--precision", default="float32", help="training precision, both sides")
     parser.add_argument("--limit", type=int, default=None, help="questions per split (a quick probe)")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--precisions", default=",".join(PRECISIONS), help="eval: our precision policies")
+    parser.add_argument("--eval-limit", type=int, help="eval: the first N evaluation questions only")
     parser.add_argument("--jit", default="auto", type=lambda v: v if v == "auto" else v == "true",
                         help="XLA for our training step: auto, true, false")
     parser.add_argument("--side", help=argparse.SUPPRESS)
