@@ -1,6 +1,7 @@
 """A ``QuestionAnswerer`` pickles: by its checkpoint path when it was loaded from one (small, reloaded on the other
 side, as Ray and Spark workers want), with its weights when it was built in memory."""
 
+import os
 import pickle
 
 import keras
@@ -17,7 +18,7 @@ CONTEXT = "My name is Harry and I grew up in Canada. I love apples."
 def test_loaded_from_a_path_it_pickles_as_the_path(tmp_path, monkeypatch):
     qa = QuestionAnswerer.from_checkpoint(fixture_dir("ngc_tiny"), n_best_size=7)
     data = pickle.dumps(qa)
-    assert len(data) < 5_000 and str(fixture_dir("ngc_tiny")).encode() in data
+    assert len(data) < 5_000 and os.path.realpath(fixture_dir("ngc_tiny")).encode() in data
     monkeypatch.chdir(tmp_path)  # another working directory, as on a worker
     again = pickle.loads(data)
     assert again.settings == qa.settings and again.n_best_size == 7
