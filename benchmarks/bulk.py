@@ -22,7 +22,7 @@ import cpu_vs_hf  # noqa: E402
 from squad_eval import SQUAD, TINY, TINY_SETTINGS, result_of  # noqa: E402
 
 SIDE = """
-import json, resource, sys, time
+import json, os, resource, sys, time
 side, model, rows_file, out, settings, workers = sys.argv[1:7]
 settings, workers = json.loads(settings), int(workers)
 from electra_qa import QuestionAnswerer, answer_file
@@ -38,7 +38,7 @@ elif side == "batch":
     t = time.perf_counter()
     n = len(qa.batch([(r["question"], r["context"]) for r in rows]))
 else:
-    import os, ray
+    import ray
     from electra_qa.ray import Answerer, answer_dataset
 
     class Measured(Answerer):  # each actor appends "pid peak-RSS-MiB" after every batch
