@@ -51,6 +51,20 @@ def minilm_folder() -> str:
     return os.path.join(spec.submodule_search_locations[0], "model")
 
 
+def first_questions(articles: list, limit: int) -> list:
+    """The articles cut to their first ``limit`` questions."""
+    kept, left = [], limit
+    for article in articles:
+        paragraphs = []
+        for p in article["paragraphs"]:
+            if left > 0:
+                paragraphs.append({**p, "qas": p["qas"][:left]})
+                left -= len(paragraphs[-1]["qas"])
+        if paragraphs:
+            kept.append({**article, "paragraphs": paragraphs})
+    return kept
+
+
 def split(out: str, limit: int | None) -> tuple[str, str]:
     """train.json (articles 0-29) and eval.json (30-37); ``limit`` keeps that many questions of each (probes)."""
     train, evaluation = os.path.join(out, "train.json"), os.path.join(out, "eval.json")
@@ -58,16 +72,7 @@ def split(out: str, limit: int | None) -> tuple[str, str]:
         data = json.load(f)
     for path, articles in ((train, data["data"][:30]), (evaluation, data["data"][30:38])):
         if limit:
-            kept, left = [], limit
-            for article in articles:
-                paragraphs = []
-                for p in article["paragraphs"]:
-                    if left > 0:
-                        paragraphs.append({**p, "qas": p["qas"][:left]})
-                        left -= len(paragraphs[-1]["qas"])
-                if paragraphs:
-                    kept.append({**article, "paragraphs": paragraphs})
-            articles = kept
+            articles = first_questions(articles, limit)
         with open(path, "w", encoding="utf-8") as f:
             json.dump({"version": "1.1", "data": articles}, f)
     return train, evaluation
@@ -166,17 +171,8 @@ def run_eval(args) -> None:
         subset = os.path.join(args.out, f"eval-{args.eval_limit}.json")
         with open(evaluation, encoding="utf-8") as f:
             data = json.load(f)
-        left, kept = args.eval_limit, []
-        for article in data["data"]:
-            paragraphs = []
-            for p in article["paragraphs"]:
-                if left > 0:
-                    paragraphs.append({**p, "qas": p["qas"][:left]})
-                    left -= len(paragraphs[-1]["qas"])
-            if paragraphs:
-                kept.append({**article, "paragraphs": paragraphs})
         with open(subset, "w", encoding="utf-8") as f:
-            json.dump({"version": "1.1", "data": kept}, f)
+            json.dump({"version": "1.1", "data": first_questions(data["data"], args.eval_limit)}, f)
         evaluation = subset
     results = {}
     ours_last = json.load(open(os.path.join(args.out, "ours", "training.json")))["last_folder"]
