@@ -137,6 +137,16 @@ def build_features(example_index: int, question: Encoding, context: Encoding, co
     return features
 
 
+def context_token_spans(features: list[Feature]) -> np.ndarray:
+    """[tokens, 2] character span of every context token, gathered from one context's windows (which cover all of
+    its tokens): what tokenizing the context again would give."""
+    n = max((f.window_start + f.window_length for f in features), default=0)
+    spans = np.zeros((n, 2), np.int64)
+    for f in features:
+        spans[f.window_start:f.window_start + f.window_length] = f.char_spans
+    return spans
+
+
 def pad_batch(features: list[Feature], length: int, rows: int | None = None) -> dict[str, np.ndarray]:
     """Stack features into model inputs padded on the right to ``length`` ([PAD]=0, mask 0, type 0, p_mask 1), and
     with empty rows up to ``rows`` (default: one row per feature)."""

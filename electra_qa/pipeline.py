@@ -17,7 +17,7 @@ from electra_qa.checkpoints.find import locate
 from electra_qa.checkpoints.formats.keras_folder import read_section, save_model
 from electra_qa.checkpoints.loader import load_qa_model
 from electra_qa.errors import InputError
-from electra_qa.features import Feature, build_features, pad_batch
+from electra_qa.features import Feature, build_features, context_token_spans, pad_batch
 from electra_qa.postprocess import Answer
 from electra_qa.settings import QASettings, positive_int
 from electra_qa.tokenization import load_tokenizer
@@ -352,9 +352,9 @@ class QuestionAnswerer:
             hidden = ops.cast(outputs["sequence_output"], self.model.compute_dtype)
             best_start = outputs["start_top_index"][:, 0]
             outputs = self.model.qa_head.teacher_forced(hidden, inputs["p_mask"], best_start)
-        spans = np.asarray(self.tokenizer.encode(context).offsets, np.int64).reshape(-1, 2)
-        return explain_windows(question, context, spans, features, np.asarray(outputs["start_logits"]),
-                               np.asarray(outputs["end_logits"]), self.model.head_type)
+        return explain_windows(question, context, context_token_spans(features), features,
+                               np.asarray(outputs["start_logits"]), np.asarray(outputs["end_logits"]),
+                               self.model.head_type)
 
     def __call__(self, question: str, context: str, top_k: int | None = None):
         """The best ``Answer`` to ``question`` in ``context``, or a list of the ``top_k`` best."""

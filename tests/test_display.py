@@ -82,6 +82,8 @@ def test_explain_probabilities_sum_to_one_per_window_and_merge_by_max(qa):
     for w in e.windows:
         assert abs(w.start.sum() - 1) < 1e-9 and abs(w.end.sum() - 1) < 1e-9
     assert len(e.tokens) == len(e.start) == len(e.end) == len(qa.tokenizer.encode(context).ids)
+    offsets = np.asarray(qa.tokenizer.encode(context).offsets).reshape(-1, 2)
+    np.testing.assert_array_equal(e.spans, offsets)  # the windows' spans, gathered, are the tokenizer's
     assert "".join(e.tokens) == context.replace(" ", "") and np.all((e.start >= 0) & (e.start <= 1))
     assert "<span" in e._repr_html_() and "&lt;" not in e.question
 

@@ -14,7 +14,7 @@ import dataclasses
 
 import numpy as np
 
-from electra_qa.features import pad_batch
+from electra_qa.features import context_token_spans, pad_batch
 from electra_qa.squad.data import SquadExample
 
 
@@ -63,15 +63,11 @@ def training_features(qa, examples: list[SquadExample]) -> TrainingFeatures:
         usable.append(example)
         positions.append(n)
     per_example = qa.features([(e.question, e.context) for e in usable])
-    encodings = {}
     features, starts, ends, impossible, owner = [], [], [], [], []
     for i, (example, windows) in enumerate(zip(usable, per_example)):
         token_span = None
         if not example.is_impossible:
-            if example.context not in encodings:
-                encodings[example.context] = np.asarray(qa.tokenizer.encode(example.context).offsets,
-                                                        np.int64).reshape(-1, 2)
-            token_span = answer_token_span(encodings[example.context], *spans[i])
+            token_span = answer_token_span(context_token_spans(windows), *spans[i])
             if token_span is None:
                 skipped.append((example.id, "the answer covers no token"))
                 continue
