@@ -153,7 +153,6 @@ class QuestionAnswerer:
         located = locate(path)
         model = load_qa_model(located, config=config, beam_size=beam_size, dtype=dtype,
                               precision=None if dtype is not None else precision)
-        where = os.path.realpath(os.fspath(path))
         settings = QASettings()
         if located.kind == "keras":
             settings = QASettings.from_dict(read_section(located.folder)[1].get("pipeline", {}))
@@ -166,10 +165,17 @@ class QuestionAnswerer:
         else:
             tokenizer = load_tokenizer(vocab, do_lower_case)
         qa = cls(model, tokenizer, settings, **kwargs)
-        qa._loaded_from = f"{where} ({located.kind})"
-        qa._source = {"path": where, "vocab": _real(vocab), "config": _real(config), "beam_size": beam_size,
-                      "do_lower_case": do_lower_case, "dtype": dtype, "precision": precision}
+        qa.remember_source(path, located.kind, vocab=vocab, config=config, beam_size=beam_size,
+                           do_lower_case=do_lower_case, dtype=dtype, precision=precision)
         return qa
+
+    def remember_source(self, path: str | os.PathLike, kind: str, **load_arguments) -> None:
+        """Record that this answerer is what ``from_checkpoint(path, **load_arguments)`` loads (``kind``: the
+        checkpoint's format): shown by ``repr``, and how it pickles (see ``__reduce_ex__``)."""
+        where = os.path.realpath(os.fspath(path))
+        self._loaded_from = f"{where} ({kind})"
+        self._source = {"path": where, **{k: _real(v) if k in ("vocab", "config") else v
+                                          for k, v in load_arguments.items()}}
 
     def summary_rows(self) -> list[list]:
         """What this answerer is, as (field, value) rows: where the model came from, its head and sizes, parameters,

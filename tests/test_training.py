@@ -230,6 +230,11 @@ def test_training_the_ngc_fixture_keeps_a_strict_loadable_folder(tmp_path):
     assert reloaded.head_type == "joint" and reloaded.beam_size == 4
     for a, b in zip(qa.model.weights, reloaded.weights):
         np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=0, atol=0, err_msg=a.path)
+    import pickle
+
+    data = pickle.dumps(qa)  # pickles as the last epoch's folder, as a loaded answerer does
+    assert len(data) < 5_000 and "epoch-1 (keras)" in repr(qa)
+    assert pickle.loads(data)("Who?", "Nobody knows who.").text == qa("Who?", "Nobody knows who.").text
     before = load_model(folder)
     assert max(float(np.abs(np.asarray(a) - np.asarray(b)).max())
                for a, b in zip(before.weights, reloaded.weights)) > 1e-5

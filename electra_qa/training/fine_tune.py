@@ -282,6 +282,5 @@ def fine_tune(start, train_data, *, eval_data=None, epochs: int = 2, batch_size:
               verbose=1 if progress else 0, callbacks=[callback, *(callbacks or [])])
     qa.training_log = log
     if output_dir is not None:
-        qa._source = {"path": os.path.realpath(log["last_folder"]), "vocab": None, "config": None, "beam_size": 4,
-                      "do_lower_case": True, "dtype": None, "precision": policy.name}
+        qa.remember_source(log["last_folder"], "keras", precision=policy.name)
     return qa
