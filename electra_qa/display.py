@@ -45,13 +45,6 @@ def table_html(header: list[str], rows: list[list], caption: str | None = None) 
     return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def text_table(header: list[str], rows: list[list]) -> str:
-    """The same table as fixed-width text."""
-    cells = [list(map(str, header))] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells)
-
-
 def heatmap_html(context: str, spans: list[tuple[int, int]], start: list[float], end: list[float],
                  caption: str = "") -> str:
     """The context with each token shaded by its start (green) and end (blue) probability; hover for numbers."""

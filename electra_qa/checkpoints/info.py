@@ -28,25 +28,27 @@ class CheckpointInfo:
     def __repr__(self) -> str:
         return self.summary()
 
-    def _rows(self) -> list[list]:
-        rows = [["path", self.path], ["format", f"{self.format} ({self.description})"],
-                ["head", self.head + (" (SQuAD 2.0 answer-class pooler)" if self.version_2 else "")],
-                ["parameters", f"{self.parameters:,}"], ["config", self.config_source]]
-        rows += [[f"  {k}", v] for k, v in self.config.to_dict().items()]
-        rows.append(["loads", "yes" if self.fit.ok else "NO: " + self.fit.problems()])
-        rows.append(["unused keys", ", ".join(self.unused[:20]) + (f" ... ({len(self.unused) - 20} more)"
-                                                                   if len(self.unused) > 20 else "") or "none"])
-        return rows
+    def _facts(self) -> list[tuple[str, str]]:
+        """The (label, value) pairs both displays start with, and whether it loads."""
+        return [("path", self.path), ("format", f"{self.format} ({self.description})"),
+                ("head", self.head + (" (SQuAD 2.0 answer-class pooler)" if self.version_2 else "")),
+                ("parameters", f"{self.parameters:,}"), ("config", self.config_source)]
+
+    def _loads(self) -> str:
+        return "yes" if self.fit.ok else "NO: " + self.fit.problems()
 
     def _repr_html_(self) -> str:
-        return display.table_html(["", "checkpoint"], self._rows())
+        rows = [list(fact) for fact in self._facts()]
+        rows += [[f"  {k}", v] for k, v in self.config.to_dict().items()]
+        rows.append(["loads", self._loads()])
+        rows.append(["unused keys", ", ".join(self.unused[:20]) + (f" ... ({len(self.unused) - 20} more)"
+                                                                   if len(self.unused) > 20 else "") or "none"])
+        return display.table_html(["", "checkpoint"], rows)
 
     def summary(self) -> str:
-        lines = [f"path:        {self.path}", f"format:      {self.format} ({self.description})",
-                 f"head:        {self.head}" + (" (SQuAD 2.0 answer-class pooler)" if self.version_2 else ""),
-                 f"parameters:  {self.parameters:,}", f"config:      {self.config_source}"]
+        lines = [f"{label + ':':<13}{value}" for label, value in self._facts()]
         lines += [f"  {k} = {v}" for k, v in self.config.to_dict().items()]
-        lines.append("loads:       " + ("yes" if self.fit.ok else "NO: " + self.fit.problems()))
+        lines.append(f"{'loads:':<13}{self._loads()}")
         lines.append(f"unused keys: {len(self.unused)}" + (" (optimizer state, generator, pooler, ...)"
                                                               if self.unused else ""))
         lines += [f"  {k}" for k in self.unused[:20]]
