@@ -60,11 +60,7 @@ def _rows(path: str) -> Iterator[dict]:
         with open(path, encoding="utf-8", newline="") as f:
             yield from csv.DictReader(f)
     elif lower.endswith(".parquet"):
-        try:
-            import pyarrow.parquet as pq
-        except ImportError:
-            raise InputError("reading Parquet needs pyarrow (pip install pyarrow)") from None
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
+        for batch in _pyarrow("reading").parquet.ParquetFile(path).iter_batches(batch_size=1024):
             yield from batch.to_pylist()
     else:
         raise InputError(f"{path}: the input must be .jsonl, .csv or .parquet")
@@ -78,12 +74,13 @@ def _errors_path(output: str) -> str:
     return stem + ".errors.jsonl"
 
 
-def _pyarrow():
+def _pyarrow(doing: str = "writing"):
+    """pyarrow with its Parquet module, or an InputError naming what needs it."""
     try:
         import pyarrow
-        import pyarrow.parquet
+        import pyarrow.parquet  # noqa: F401 (pyarrow.parquet is reached as an attribute)
     except ImportError:
-        raise InputError("writing Parquet needs pyarrow (pip install pyarrow)") from None
+        raise InputError(f"{doing} Parquet needs pyarrow (pip install pyarrow)") from None
     return pyarrow
 
 

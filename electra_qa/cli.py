@@ -1,4 +1,4 @@
-"""Command line: ``electra-qa answer|evaluate|predict|batch|inspect|convert|download|env``."""
+"""Command line: ``electra-qa answer|evaluate|predict|batch|train|export|inspect|convert|download|env``."""
 
 from __future__ import annotations
 
@@ -147,12 +147,17 @@ def _context(args) -> str:
     raise InputError("give the context with -c, --context-file FILE, or on standard input")
 
 
+def _window_options(args) -> dict:
+    """The window options given on the command line (the others keep the model's defaults)."""
+    return {k: v for k, v in (("max_seq_length", args.max_seq_length), ("doc_stride", args.doc_stride),
+                              ("max_query_length", args.max_query_length)) if v is not None}
+
+
 def _load_qa(args, **settings) -> QuestionAnswerer:
     """The model the options name, with the backend imported quietly first in a real command-line run."""
     if args.quiet_backend:
         _import_backend_quietly()
-    settings.update({k: v for k, v in (("max_seq_length", args.max_seq_length), ("doc_stride", args.doc_stride),
-                                       ("max_query_length", args.max_query_length)) if v is not None})
+    settings.update(_window_options(args))
     if args.checkpoint is None:
         return QuestionAnswerer.from_pretrained(precision=args.precision, **settings)
     return QuestionAnswerer.from_checkpoint(args.checkpoint, vocab=args.vocab, config=args.config,
@@ -209,9 +214,9 @@ def _batch(args) -> int:
             from electra_qa.ray import answer_path
         except ImportError:
             raise InputError("--engine ray needs Ray: pip install 'electra-qa[ray]'") from None
-        settings = {k: v for k, v in (("vocab", args.vocab), ("config", args.config), ("precision", args.precision),
-                                      ("max_seq_length", args.max_seq_length), ("doc_stride", args.doc_stride),
-                                      ("max_query_length", args.max_query_length)) if v is not None}
+        settings = {k: v for k, v in (("vocab", args.vocab), ("config", args.config), ("precision", args.precision))
+                    if v is not None}
+        settings.update(_window_options(args))
         counts = answer_path(args.input, args.output, args.checkpoint, num_workers=args.workers,
                              num_gpus_per_worker=args.gpus_per_worker, id_field=args.id_field,
                              question_field=args.question_field, context_field=args.context_field, top_k=args.top_k,
@@ -344,8 +349,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"electra-qa: {e}", file=sys.stderr)
                 return 2
         _import_backend_quietly()
-    command = {"answer": _answer, "evaluate": _squad, "predict": _squad, "batch": _batch, "train": _train, "export": _export, "inspect": _inspect,
-               "convert": _convert, "download": _download, "env": _env}[args.command]
+    command = {"answer": _answer, "evaluate": _squad, "predict": _squad, "batch": _batch, "train": _train,
+               "export": _export, "inspect": _inspect, "convert": _convert, "download": _download,
+               "env": _env}[args.command]
     try:
         return command(args)
     except (ElectraQAError, OSError) as e:

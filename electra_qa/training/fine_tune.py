@@ -126,12 +126,14 @@ def _start_answerer(start, *, head, vocab, policy, seed, settings: QASettings) -
     return QuestionAnswerer(model, tokenizer, settings)
 
 
-def _last_epoch(output_dir: str) -> int:
+def _previous_run(output_dir: str) -> tuple[int, list]:
+    """Epochs an earlier run in ``output_dir`` finished, and their history (0 and none if there was no run)."""
     try:
         with open(os.path.join(output_dir, LOG_FILE), encoding="utf-8") as f:
-            return int(json.load(f)["epochs_done"])
+            log = json.load(f)
+        return int(log["epochs_done"]), list(log.get("history", []))
     except (OSError, ValueError, KeyError):
-        return 0
+        return 0, []
 
 
 def _save_state(folder: str, optimizer, model) -> None:
@@ -238,7 +240,7 @@ def fine_tune(start, train_data, *, eval_data=None, epochs: int = 2, batch_size:
     evaluation = None if eval_data is None else load_squad(eval_data)
 
     output_dir = None if output_dir is None else os.fspath(output_dir)
-    done = _last_epoch(output_dir) if resume else 0
+    done, history = _previous_run(output_dir) if resume else (0, [])
     if done >= epochs:
         return QuestionAnswerer.from_checkpoint(os.path.join(output_dir, f"epoch-{done}"))
     if done:
@@ -270,10 +272,7 @@ def fine_tune(start, train_data, *, eval_data=None, epochs: int = 2, batch_size:
                          "weight_decay": weight_decay, "precision": policy.name, "seed": seed,
                          "max_seq_length": max_seq_length, "doc_stride": doc_stride,
                          "max_query_length": max_query_length, "head": model.head_type},
-           "train_windows": len(features), "skipped": len(features.skipped), "epochs_done": done, "history": []}
-    if done:
-        with open(os.path.join(output_dir, LOG_FILE), encoding="utf-8") as f:
-            log["history"] = json.load(f).get("history", [])
+           "train_windows": len(features), "skipped": len(features.skipped), "epochs_done": done, "history": history}
     if output_dir is not None:
         os.makedirs(output_dir, exist_ok=True)
     callback = _EndOfEpoch(qa, optimizer, output_dir, evaluation, log, progress)
