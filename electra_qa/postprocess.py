@@ -134,12 +134,12 @@ def best_answers(context: str, candidates: list[Candidate], n_best_size: int) ->
         if len(kept) == n_best_size:
             break
     if not kept:
-        return [Answer("", 0, 0, 0.0, NO_SPAN)]
+        return [Answer("", 0, 0, 0.0, NO_SPAN, context=context)]
     top = kept[0].score
     weights = [math.exp(c.score - top) for c in kept]
     total = sum(weights)
     return [Answer(context[c.char_start:c.char_end], c.char_start, c.char_end, w / total,
-                   start_logit=c.start_score, end_logit=c.end_score) for c, w in zip(kept, weights)]
+                   start_logit=c.start_score, end_logit=c.end_score, context=context) for c, w in zip(kept, weights)]
 
 
 def null_odds(null: float, candidates: list[Candidate], head: str) -> float:
@@ -172,12 +172,6 @@ class Scored:
 def question_answers(context: str, features: list[Feature], outputs: list[dict], head: str, settings: QASettings,
                      top_k: int) -> Scored:
     """One question's answers, best first, from the model outputs of its windows; each answer knows its context."""
-    scored = _question_answers(context, features, outputs, head, settings, top_k)
-    scored.answers = [dataclasses.replace(a, context=context) for a in scored.answers]
-    return scored
-
-
-def _question_answers(context, features, outputs, head, settings, top_k) -> Scored:
     if settings.scoring == "hf_pipeline":
         return Scored(pipeline_answers(context, features, outputs, top_k, settings.max_answer_length,
                                        settings.align_to_words, settings.version_2_with_negative),
@@ -193,7 +187,7 @@ def _question_answers(context, features, outputs, head, settings, top_k) -> Scor
         return Scored(answers, windows=len(features))
     null = null_score(outputs, head)
     if null_answer_wins(null, candidates, answers, head, settings.null_score_diff_threshold):
-        answers = [Answer("", 0, 0, 1.0, NULL_ANSWER)] + [a for a in answers if not a.is_empty]
+        answers = [Answer("", 0, 0, 1.0, NULL_ANSWER, context=context)] + [a for a in answers if not a.is_empty]
     return Scored(answers, null_odds(null, candidates, head), len(features))
 
 
@@ -264,8 +258,9 @@ def pipeline_answers(context: str, features: list[Feature], outputs: list[dict],
             else:
                 by_text[key] = span
                 merged.append(span)
-    answers = [Answer(context[s.char_start:s.char_end], s.char_start, s.char_end, s.score) for s in merged]
+    answers = [Answer(context[s.char_start:s.char_end], s.char_start, s.char_end, s.score, context=context)
+               for s in merged]
     if handle_impossible_answer:
-        answers.append(Answer("", 0, 0, null, NULL_ANSWER))
+        answers.append(Answer("", 0, 0, null, NULL_ANSWER, context=context))
     answers.sort(key=lambda a: a.score, reverse=True)
-    return answers[:top_k] or [Answer("", 0, 0, 0.0, NO_SPAN)]
+    return answers[:top_k] or [Answer("", 0, 0, 0.0, NO_SPAN, context=context)]
