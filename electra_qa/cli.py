@@ -89,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--layerwise-lr-decay", type=float, default=0.8)
     tr.add_argument("--warmup-proportion", type=float, default=0.05)
     tr.add_argument("--weight-decay", type=float, default=0.01)
+    tr.add_argument("--adam-epsilon", type=float, default=1e-6)
+    tr.add_argument("--bias-corrected-epsilon", action="store_true",
+                    help="add Adam's epsilon to the bias-corrected root, as PyTorch's AdamW (default: as NVIDIA's)")
     tr.add_argument("--precision", default="auto")
     tr.add_argument("--head", choices=("simple", "joint"), default="simple", help="head for an encoder start")
     tr.add_argument("--vocab", help="tokenizer file when none is beside --init")
@@ -239,6 +242,7 @@ def _train(args) -> int:
     qa = fine_tune(args.init, args.train, eval_data=args.eval, epochs=args.epochs, batch_size=args.batch_size,
                    learning_rate=args.lr, layerwise_lr_decay=args.layerwise_lr_decay,
                    warmup_proportion=args.warmup_proportion, weight_decay=args.weight_decay,
+                   adam_epsilon=args.adam_epsilon, bias_corrected_epsilon=args.bias_corrected_epsilon,
                    precision=args.precision, output_dir=args.out, seed=args.seed,
                    max_seq_length=args.max_seq_length, doc_stride=args.doc_stride,
                    max_query_length=args.max_query_length, head=args.head, vocab=args.vocab, resume=args.resume,

@@ -1,6 +1,7 @@
 """Fine-tuning: the loss against a float64 numpy version, the optimizer's per-variable rules, dropout in training
 only, learning, resuming, and no global state touched. Tiny configs and NVIDIA's tiny fixtures; seconds each."""
 
+import importlib
 import json
 import random
 
@@ -130,6 +131,37 @@ def test_weight_decay_applies_exactly_to_the_named_variables():
         np.testing.assert_allclose(np.asarray(v), old * scale, rtol=1e-6, atol=1e-9, err_msg=v.path)
 
 
+def _numpy_adam(w, grads, lr, eps, bias_corrected_epsilon, b1=0.9, b2=0.999):
+    """float64 Adam, written from the two textbook forms (no decay, no clipping)."""
+    w, m, v = w.astype("float64"), 0.0, 0.0
+    for t, g in enumerate(grads, start=1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        if bias_corrected_epsilon:  # PyTorch's AdamW
+            w = w - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
+        else:  # Keras', TensorFlow's and NVIDIA's Adam
+            w = w - lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t) * m / (np.sqrt(v) + eps)
+    return w
+
+
+@pytest.mark.parametrize("bias_corrected", [False, True])
+def test_adam_steps_match_float64_numpy_in_both_epsilon_placements(bias_corrected):
+    """Gradients of 1e-7..1e-5, where the placement matters: each form equals its numpy version, not the other's."""
+    rng = np.random.default_rng(4)
+    start = rng.normal(0, 0.05, (64,)).astype("float32")
+    grads = [(rng.normal(0, 1, (64,)) * 10.0 ** rng.uniform(-7, -5, (64,))).astype("float32") for _ in range(5)]
+    variable = keras.Variable(start, name="kernel")
+    optimizer = LayerwiseAdamW(1e-3, weight_decay=0.0, epsilon=1e-6, bias_corrected_epsilon=bias_corrected,
+                               global_clipnorm=None)
+    for g in grads:
+        optimizer.apply([keras.ops.convert_to_tensor(g)], [variable])
+    got = np.asarray(variable, "float64") - start
+    want = _numpy_adam(start, grads, 1e-3, 1e-6, bias_corrected) - start
+    other = _numpy_adam(start, grads, 1e-3, 1e-6, not bias_corrected) - start
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=3e-8)  # float32 weights near 0.05: 4e-9 rounding a step
+    assert np.abs(want - other).max() > 1e-4  # the two forms really differ here
+
+
 def test_warmup_then_linear_decay():
     schedule = WarmupLinearDecay(1e-3, total_steps=100, warmup_steps=10)
     got = [float(schedule(s)) for s in (0, 5, 10, 55, 100, 120)]
@@ -219,6 +251,38 @@ def test_resume_after_epoch_one_equals_an_uninterrupted_run(tmp_path):
     assert moved > 1e-3  # training really changed the weights
 
 
+def test_each_epoch_trains_on_the_order_drawn_from_seed_and_epoch(monkeypatch):
+    """Epoch e's batches are default_rng([seed, e])'s permutation of the windows, in order. (Keras' fit calls a
+    PyDataset's on_epoch_end once before the first epoch too: counting those calls trained epoch 0 on epoch 1's
+    order.)"""
+    module = importlib.import_module("electra_qa.training.fine_tune")  # the module, not the function
+    served, training = [], []
+    original = module._Batches.__getitem__
+
+    def spy(self, index):
+        batch = original(self, index)
+        if training:  # not the batches fit reads beforehand to learn their shapes
+            served.append((self.arrays["input_ids"], batch["input_ids"]))
+        return batch
+
+    class Started(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            training.append(True)
+
+    monkeypatch.setattr(module._Batches, "__getitem__", spy)
+    folder = fixture_dir("ngc_tiny_simple")
+    fine_tune(folder, folder / "squad_dev.json", epochs=2, batch_size=4, progress=False, seed=3,
+              callbacks=[Started()], **TINY)
+    windows = served[0][0]
+    expected = []
+    for epoch in range(2):
+        rows = np.random.default_rng([3, epoch]).permutation(len(windows))
+        expected += [windows[rows[i:i + 4]] for i in range(0, len(rows), 4)]
+    assert len(windows) > 8 and len(served) == len(expected)
+    for n, ((_, got), want) in enumerate(zip(served, expected)):
+        assert np.array_equal(got, want), f"batch {n}"
+
+
 def test_training_the_ngc_fixture_keeps_a_strict_loadable_folder(tmp_path):
     folder = fixture_dir("ngc_tiny")
     qa = fine_tune(folder, folder / "squad_dev.json", epochs=1, batch_size=4, output_dir=tmp_path, progress=False,
@@ -301,7 +365,7 @@ def test_a_discriminator_start_gets_a_new_simple_head(tmp_path):
 @pytest.mark.parametrize("kwargs, message", [
     ({"epochs": 0}, "epochs"), ({"learning_rate": -1.0}, "learning_rate"),
     ({"layerwise_lr_decay": 1.5}, "layerwise_lr_decay"), ({"resume": True}, "output_dir"),
-    ({"precision": "fp8"}, "precision"), ({"head": "pooler"}, "head")])
+    ({"precision": "fp8"}, "precision"), ({"head": "pooler"}, "head"), ({"adam_epsilon": 0.0}, "adam_epsilon")])
 def test_bad_arguments_are_input_errors(kwargs, message, encoder_folder):
     data = fixture_dir("ngc_tiny_simple") / "squad_dev.json"
     with pytest.raises(InputError, match=message):

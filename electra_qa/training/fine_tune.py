@@ -36,17 +36,24 @@ NEW_HEADS = ("simple", "joint")
 
 
 class _Batches(keras.utils.PyDataset):
-    """Batches of the labelled windows, shuffled anew each epoch from (seed, epoch) alone, so that an epoch's
-    order does not depend on the epochs before it (a resumed run sees the batches an uninterrupted one would)."""
+    """Batches of the labelled windows in the order of the current epoch: a permutation drawn from (seed, epoch)
+    alone, so that a resumed run sees the batches an uninterrupted one would.
 
-    def __init__(self, arrays: dict, batch_size: int, seed: int, epoch: int):
+    ``_Epochs.on_epoch_begin`` sets the epoch from ``fit``'s own count. (Counting ``on_epoch_end`` calls would be off
+    by one: ``fit`` also calls it once before the first epoch.)"""
+
+    def __init__(self, arrays: dict, batch_size: int, seed: int, epoch: int = 0):
         super().__init__()
-        self.arrays, self.batch_size, self.seed, self.epoch = arrays, batch_size, seed, epoch
+        self.arrays, self.batch_size, self.seed = arrays, batch_size, seed
         self.size = len(arrays["input_ids"])
-        self._order = self._shuffle()
+        self.set_epoch(epoch)
 
-    def _shuffle(self):
-        return np.random.default_rng([self.seed, self.epoch]).permutation(self.size)
+    def order(self, epoch: int) -> np.ndarray:
+        """The rows of ``epoch`` (0-based), in the order they are trained."""
+        return np.random.default_rng([self.seed, epoch]).permutation(self.size)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch, self._order = epoch, self.order(epoch)
 
     def __len__(self) -> int:
         return math.ceil(self.size / self.batch_size)
@@ -54,10 +61,6 @@ class _Batches(keras.utils.PyDataset):
     def __getitem__(self, index: int):
         rows = self._order[index * self.batch_size:(index + 1) * self.batch_size]
         return {name: value[rows] for name, value in self.arrays.items()}
-
-    def on_epoch_end(self):
-        self.epoch += 1
-        self._order = self._shuffle()
 
 
 def _seed_states(model) -> list:
@@ -155,16 +158,17 @@ def _restore_state(folder: str, optimizer, model) -> None:
             v.assign(state[f"seed_{i}"])
 
 
-class _EndOfEpoch(keras.callbacks.Callback):
-    """Saves the epoch's folder and state, evaluates, and logs."""
+class _Epochs(keras.callbacks.Callback):
+    """Gives each epoch its batch order; after it, saves the epoch's folder and state, evaluates, and logs."""
 
-    def __init__(self, qa, optimizer, output_dir, eval_data, log: dict, progress: bool):
+    def __init__(self, batches: _Batches, qa, optimizer, output_dir, eval_data, log: dict, progress: bool):
         super().__init__()
-        self.qa, self.optimizer, self.output_dir = qa, optimizer, output_dir
+        self.batches, self.qa, self.optimizer, self.output_dir = batches, qa, optimizer, output_dir
         self.eval_data, self.log, self.progress = eval_data, log, progress
         self.started = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs=None):
+        self.batches.set_epoch(epoch)
         self.started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
@@ -189,7 +193,8 @@ class _EndOfEpoch(keras.callbacks.Callback):
 
 def fine_tune(start, train_data, *, eval_data=None, epochs: int = 2, batch_size: int = 32,
               learning_rate: float = 1e-4, layerwise_lr_decay: float = 0.8, warmup_proportion: float = 0.05,
-              weight_decay: float = 0.01, precision: str = "auto", output_dir: str | os.PathLike | None = None,
+              weight_decay: float = 0.01, adam_epsilon: float = 1e-6, bias_corrected_epsilon: bool = False,
+              precision: str = "auto", output_dir: str | os.PathLike | None = None,
               seed: int = 0, max_seq_length: int = 384, doc_stride: int = 128, max_query_length: int = 64,
               head: str = "simple", vocab: str | os.PathLike | None = None, resume: bool = False,
               progress: bool = True, callbacks: list | None = None,
@@ -207,6 +212,9 @@ def fine_tune(start, train_data, *, eval_data=None, epochs: int = 2, batch_size:
             see ``electra_qa.training.optimizer``); 1.0 turns it off.
         warmup_proportion: share of the steps with a linear warm-up; the rate then decays linearly to 0.
         weight_decay: decoupled decay, not on biases and LayerNorm weights. Gradients are clipped to norm 1.0.
+        adam_epsilon, bias_corrected_epsilon: Adam's epsilon, added to sqrt(v) as Keras' and NVIDIA's Adam do, or
+            with ``bias_corrected_epsilon=True`` to the bias-corrected root as PyTorch's AdamW does; the latter moves
+            small-gradient weights more in the first few hundred steps (``electra_qa.training.optimizer``).
         precision: "auto" (mixed float16 on an NVIDIA GPU with tensor cores, with dynamic loss scaling; else
             float32), or any of ``electra_qa.precision.PRECISIONS``; bfloat16 needs no loss scaling.
         output_dir: write ``epoch-N`` folders and ``training.json`` there; ``resume=True`` continues from the last.
@@ -224,11 +232,12 @@ def fine_tune(start, train_data, *, eval_data=None, epochs: int = 2, batch_size:
     for name, value, low, high in (("learning_rate", learning_rate, 0, math.inf),
                                    ("layerwise_lr_decay", layerwise_lr_decay, 0, 1),
                                    ("warmup_proportion", warmup_proportion, 0, 1),
-                                   ("weight_decay", weight_decay, 0, math.inf)):
+                                   ("weight_decay", weight_decay, 0, math.inf),
+                                   ("adam_epsilon", adam_epsilon, 0, math.inf)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
             raise InputError(f"{name} must be a number in [{low}, {high}], got {value!r}")
-    if learning_rate <= 0 or layerwise_lr_decay <= 0:
-        raise InputError("learning_rate and layerwise_lr_decay must be positive")
+    if learning_rate <= 0 or layerwise_lr_decay <= 0 or adam_epsilon <= 0:
+        raise InputError("learning_rate, layerwise_lr_decay and adam_epsilon must be positive")
     if resume and output_dir is None:
         raise InputError("resume=True needs the output_dir of the run to continue")
     precision_lib.check_precision(precision)
@@ -258,7 +267,8 @@ def fine_tune(start, train_data, *, eval_data=None, epochs: int = 2, batch_size:
     total = steps_per_epoch * epochs
     schedule = WarmupLinearDecay(learning_rate, total, int(warmup_proportion * total))
     optimizer = LayerwiseAdamW(schedule, layerwise_multipliers(model, layerwise_lr_decay), decayed_paths(model),
-                               weight_decay=weight_decay)
+                               weight_decay=weight_decay, epsilon=adam_epsilon,
+                               bias_corrected_epsilon=bias_corrected_epsilon)
     if policy.name in ("mixed_float16", "float16"):
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     model.compile(optimizer=optimizer, jit_compile=jit_compile)
@@ -269,16 +279,18 @@ def fine_tune(start, train_data, *, eval_data=None, epochs: int = 2, batch_size:
     log = {"arguments": {"start": os.fspath(start) if not isinstance(start, QuestionAnswerer) else "QuestionAnswerer",
                          "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
                          "layerwise_lr_decay": layerwise_lr_decay, "warmup_proportion": warmup_proportion,
-                         "weight_decay": weight_decay, "precision": policy.name, "seed": seed,
+                         "weight_decay": weight_decay, "adam_epsilon": adam_epsilon,
+                         "bias_corrected_epsilon": bool(bias_corrected_epsilon), "precision": policy.name, "seed": seed,
                          "max_seq_length": max_seq_length, "doc_stride": doc_stride,
                          "max_query_length": max_query_length, "head": model.head_type},
            "train_windows": len(features), "skipped": len(features.skipped), "epochs_done": done, "history": history}
     if output_dir is not None:
         os.makedirs(output_dir, exist_ok=True)
-    callback = _EndOfEpoch(qa, optimizer, output_dir, evaluation, log, progress)
+    batches = _Batches(features.arrays, batch_size, seed, done)
+    callback = _Epochs(batches, qa, optimizer, output_dir, evaluation, log, progress)
     # shuffle=False: _Batches shuffles from the seed (Keras would shuffle batches with Python's global random).
-    model.fit(_Batches(features.arrays, batch_size, seed, done), epochs=epochs, initial_epoch=done, shuffle=False,
-              verbose=1 if progress else 0, callbacks=[callback, *(callbacks or [])])
+    model.fit(batches, epochs=epochs, initial_epoch=done, shuffle=False, verbose=1 if progress else 0,
+              callbacks=[callback, *(callbacks or [])])
     qa.training_log = log
     if output_dir is not None:
         qa.remember_source(log["last_folder"], "keras", precision=policy.name)

@@ -5,6 +5,12 @@ update (bias-corrected, epsilon outside the square root, as TF's and NVIDIA's ``
 variable's rate multiplied by its layer's factor, and decoupled weight decay ``w -= lr * weight_decay * w`` at that
 same rate, skipped for LayerNorm weights and biases. ``WarmupLinearDecay`` is the schedule.
 
+Where epsilon goes: Keras, TensorFlow and NVIDIA add it to ``sqrt(v)`` and fold the bias correction into the rate,
+``w -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)``; PyTorch's AdamW (so Hugging Face's fine-tuning) adds
+it to the bias-corrected root, ``w -= lr * m_hat / (sqrt(v_hat) + eps)``. The first is the second with epsilon
+``eps / sqrt(1 - b2^t)``: about 22x larger at step 2 and 1.6x at step 500, so weights whose (clipped) gradients are
+small, most kernels, move less in the first few hundred steps. ``bias_corrected_epsilon=True`` gives PyTorch's form.
+
 The layer-wise factors follow google-research/electra and NVIDIA's ``optimization.py``: depth 0 for the embeddings
 (and their projection), ``i + 1`` for transformer block ``i``, ``n_layers + 2`` for the task head; a variable at depth
 ``d`` learns at ``learning_rate * decay ** (n_layers + 2 - d)``. So the head trains at the full rate, the top block
@@ -76,12 +82,15 @@ class LayerwiseAdamW(keras.optimizers.Optimizer):
         decay_paths: paths of the variables that get weight decay (``decayed_paths``); default: all.
         weight_decay: the decoupled decay rate (0.01 in NVIDIA's recipe).
         beta_1, beta_2, epsilon: Adam's (NVIDIA: 0.9, 0.999, 1e-6).
+        bias_corrected_epsilon: add epsilon to the bias-corrected root of v, as PyTorch's AdamW (see the module
+            docstring); False (default) is Keras', TensorFlow's and NVIDIA's Adam.
         global_clipnorm: clip the gradients to this global norm first (NVIDIA: 1.0).
     """
 
     def __init__(self, learning_rate=1e-4, multipliers: dict | None = None, decay_paths=None,
                  weight_decay: float = 0.01, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-6,
-                 global_clipnorm: float | None = 1.0, name: str = "layerwise_adamw", **kwargs):
+                 bias_corrected_epsilon: bool = False, global_clipnorm: float | None = 1.0,
+                 name: str = "layerwise_adamw", **kwargs):
         super().__init__(learning_rate=learning_rate, global_clipnorm=global_clipnorm, name=name, **kwargs)
         self.multipliers = dict(multipliers or {})
         self.decay_paths = None if decay_paths is None else sorted(decay_paths)
@@ -89,6 +98,7 @@ class LayerwiseAdamW(keras.optimizers.Optimizer):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
+        self.bias_corrected_epsilon = bool(bias_corrected_epsilon)
 
     def build(self, var_list):
         if self.built:
@@ -106,15 +116,17 @@ class LayerwiseAdamW(keras.optimizers.Optimizer):
         step = ops.cast(self.iterations + 1, variable.dtype)
         if self._decays[index] and self.adamw_weight_decay:
             self.assign_sub(variable, variable * (lr * self.adamw_weight_decay))
-        alpha = lr * ops.sqrt(1 - ops.power(self.beta_2, step)) / (1 - ops.power(self.beta_1, step))
+        root_correction = ops.sqrt(1 - ops.power(self.beta_2, step))
+        alpha = lr * root_correction / (1 - ops.power(self.beta_1, step))
+        epsilon = self.epsilon * root_correction if self.bias_corrected_epsilon else self.epsilon
         m, v = self._m[index], self._v[index]
         self.assign_add(m, ops.multiply(ops.subtract(gradient, m), 1 - self.beta_1))
         self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v), 1 - self.beta_2))
-        self.assign_sub(variable, ops.divide(ops.multiply(m, alpha), ops.add(ops.sqrt(v), self.epsilon)))
+        self.assign_sub(variable, ops.divide(ops.multiply(m, alpha), ops.add(ops.sqrt(v), epsilon)))
 
     def get_config(self):
         config = super().get_config()
         config.update(multipliers=self.multipliers, decay_paths=self.decay_paths,
                       weight_decay=self.adamw_weight_decay, beta_1=self.beta_1, beta_2=self.beta_2,
-                      epsilon=self.epsilon)
+                      epsilon=self.epsilon, bias_corrected_epsilon=self.bias_corrected_epsilon)
         return config
