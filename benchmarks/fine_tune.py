@@ -19,6 +19,13 @@ Steps (each skips what ``--out`` already holds, so a stopped run continues):
    post-processing), scored by the official script; then ours under each precision policy, with the share of
    answers identical to float32's. Results in ``OUT/results-eval.json`` (``--eval-limit N``: the first N
    evaluation questions only, ``OUT/results-eval-N.json``).
+4. ``parity`` (not in the default steps): both sides from the same weights (ours' new head copied to the peer),
+   dropout off, the same ``--parity-questions`` training questions in the same batches, one epoch; the per-step losses
+   and each variable's total update side by side in ``OUT/parity/results*.json``. The recipes are the same where
+   these agree to float32 rounding. Adam's epsilon is the one place they differ by design (see
+   ``electra_qa.training.optimizer``): ``--keras-epsilon`` puts the peer's where ours is, ``--bias-corrected-epsilon``
+   puts ours where PyTorch's is (also for ``ours``).
+``--seed`` (both sides): the new head, the dropout masks and ours' batch order (the peer takes ours' order).
 Throughput: training windows per second over the ``fit``/loop time of all epochs (evaluation excluded).
 """
 
@@ -93,7 +100,8 @@ def run_ours(args) -> None:
     train, _ = split(args.out, args.limit)
     start = time.perf_counter()
     qa = fine_tune(minilm_folder(), train, epochs=args.epochs, precision=args.precision, output_dir=folder,
-                   resume=True, seed=0, progress=not args.quiet, jit_compile=args.jit, **WINDOWS, **HYPER)
+                   resume=True, seed=args.seed, progress=not args.quiet, jit_compile=args.jit,
+                   bias_corrected_epsilon=args.bias_corrected_epsilon, **WINDOWS, **HYPER)
     log = json.load(open(os.path.join(folder, "training.json")))
     seconds = sum(h["seconds"] for h in log["history"])
     windows = log["train_windows"]
@@ -101,22 +109,13 @@ def run_ours(args) -> None:
           f"windows_per_s={windows * args.epochs / seconds:.2f} total_s={time.perf_counter() - start:.0f}")
     from electra_qa.squad import load_squad
     features = training_features(qa, load_squad(train).examples)
-    order = [_Batches(features.arrays, HYPER["batch_size"], 0, e)._order for e in range(args.epochs)]
+    batches = _Batches(features.arrays, HYPER["batch_size"], args.seed)
+    order = [batches.order(e) for e in range(args.epochs)]
     np.savez(os.path.join(args.out, "features.npz"), order=np.stack(order), **features.arrays)
 
 
-def run_peer(args) -> None:
-    """Runs in the peer venv (torch + transformers): trains on OUT/features.npz, saves OUT/peer."""
-    import numpy as np
-    import torch
-    from transformers import BertForQuestionAnswering
-
-    torch.manual_seed(0)
-    torch.set_num_threads(os.cpu_count())
-    data = np.load(os.path.join(args.out, "features.npz"))
-    order = data["order"]
-    epochs, size = order.shape
-    model = BertForQuestionAnswering.from_pretrained(args.minilm)  # new qa_outputs head, std 0.02
+def peer_groups(model) -> list:
+    """torch parameter groups with the learning rate (layer-wise decay, head depth n + 2) and weight decay as ours."""
     n = model.config.num_hidden_layers
     groups = []
     for name, p in model.named_parameters():
@@ -129,15 +128,27 @@ def run_peer(args) -> None:
         no_decay = name.endswith(".bias") or "LayerNorm" in name
         groups.append({"params": [p], "lr": HYPER["learning_rate"] * HYPER["layerwise_lr_decay"] ** (n + 2 - depth),
                        "weight_decay": 0.0 if no_decay else HYPER["weight_decay"]})
-    optimizer = torch.optim.AdamW(groups, betas=(0.9, 0.999), eps=1e-6)
+    return groups
+
+
+def peer_train(model, data, precision: str, quiet: bool, keras_epsilon: bool = False) -> tuple[float, list]:
+    """Trains ``model`` on the arrays of a features.npz in its stored batch order; (seconds, per-step losses).
+
+    ``keras_epsilon``: Adam's epsilon where Keras (and NVIDIA's TF Adam) put it, beside the raw root of v, instead of
+    PyTorch's, beside the bias-corrected root: PyTorch's epsilon set to 1e-6 / sqrt(1 - beta_2^t) at step t."""
+    import torch
+
+    order = data["order"]
+    epochs, size = order.shape
+    optimizer = torch.optim.AdamW(peer_groups(model), betas=(0.9, 0.999), eps=1e-6)
     bs = HYPER["batch_size"]
     steps = epochs * math.ceil(size / bs)
     warmup = int(HYPER["warmup_proportion"] * steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: s / max(warmup, 1) if s < warmup else max(steps - s, 0) / max(steps - warmup, 1))
-    autocast = args.precision in ("mixed_bfloat16", "bfloat16")
+    autocast = precision in ("mixed_bfloat16", "bfloat16")
     model.train()
-    seconds = 0.0
+    seconds, losses = 0.0, []
     for epoch in range(epochs):
         begin = time.perf_counter()
         for b in range(0, size, bs):
@@ -148,17 +159,50 @@ def run_peer(args) -> None:
                 loss = model(**batch).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            if keras_epsilon:
+                for group in optimizer.param_groups:
+                    group["eps"] = 1e-6 / math.sqrt(1 - 0.999 ** (len(losses) + 1))
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad()
-            if not args.quiet and (b // bs) % 50 == 0:
-                print(f"epoch {epoch + 1} step {b // bs} loss {loss.item():.4f}", flush=True)
+            losses.append(loss.item())
+            if not quiet and (b // bs) % 50 == 0:
+                print(f"epoch {epoch + 1} step {b // bs} loss {losses[-1]:.4f}", flush=True)
         seconds += time.perf_counter() - begin
-    model.save_pretrained(os.path.join(args.out, "peer"))
+    return seconds, losses
+
+
+def run_peer(args) -> None:
+    """Runs in the peer venv (torch + transformers): trains on OUT/features.npz, saves OUT/peer.
+
+    With ``--parity``: on OUT/parity/features.npz from ours' initial head (OUT/parity/head.npz), without dropout;
+    saves OUT/parity/peer and its per-step losses."""
+    import numpy as np
+    import torch
+    from transformers import BertForQuestionAnswering
+
+    torch.manual_seed(args.seed)  # the new head's weights and the dropout masks
+    torch.set_num_threads(os.cpu_count())
+    base = os.path.join(args.out, "parity") if args.parity else args.out
+    data = np.load(os.path.join(base, "features.npz"))
+    if args.parity:
+        model = BertForQuestionAnswering.from_pretrained(args.minilm, hidden_dropout_prob=0.0,
+                                                         attention_probs_dropout_prob=0.0)
+        head = np.load(os.path.join(base, "head.npz"))
+        with torch.no_grad():
+            model.qa_outputs.weight.copy_(torch.from_numpy(head["weight"]))
+            model.qa_outputs.bias.copy_(torch.from_numpy(head["bias"]))
+    else:
+        model = BertForQuestionAnswering.from_pretrained(args.minilm)  # new qa_outputs head, std 0.02
+    seconds, losses = peer_train(model, data, args.precision, args.quiet, args.keras_epsilon)
+    folder = os.path.join(base, "peer")
+    model.save_pretrained(folder)
     for name in ("vocab.txt", "tokenizer.json"):
-        with open(os.path.join(args.minilm, name), "rb") as src, \
-                open(os.path.join(args.out, "peer", name), "wb") as dst:
+        with open(os.path.join(args.minilm, name), "rb") as src, open(os.path.join(folder, name), "wb") as dst:
             dst.write(src.read())
+    with open(os.path.join(base, "peer_losses.json"), "w") as f:
+        json.dump(losses, f)
+    epochs, size = data["order"].shape
     print(f"RESULT peer windows={size} epochs={epochs} train_seconds={seconds:.1f} "
           f"windows_per_s={size * epochs / seconds:.2f} precision={args.precision} torch={torch.__version__}")
 
@@ -202,20 +246,99 @@ def run_eval(args) -> None:
         json.dump(results, f, indent=2)
 
 
+def run_parity(args) -> None:
+    """Ours and the peer from the same weights (ours' new head copied to the peer), dropout off, the same batches:
+    per-step losses and each variable's total update must agree if the two recipes are the same."""
+    import dataclasses
+    import keras
+    import numpy as np
+    from electra_qa import QuestionAnswerer
+    from electra_qa.checkpoints import load_model
+    from electra_qa.models import build_model
+    from electra_qa.models.initializers import weights_to_be_loaded
+    from electra_qa.settings import QASettings
+    from electra_qa.squad import load_squad
+    from electra_qa.tokenization import load_tokenizer
+    from electra_qa.training import fine_tune, training_features
+    from electra_qa.training.fine_tune import _Batches, _new_head_weights
+
+    folder = os.path.join(args.out, "parity")
+    os.makedirs(folder, exist_ok=True)
+    train, _ = split(folder, args.parity_questions)
+    encoder = load_model(minilm_folder())
+    config = dataclasses.replace(encoder.config, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    with weights_to_be_loaded():
+        model = build_model(config, "simple")
+    model.electra.set_weights(encoder.electra.get_weights())
+    _new_head_weights(model, args.seed)
+    start = QuestionAnswerer(model, load_tokenizer(minilm_folder()), QASettings(**WINDOWS))
+    initial = [np.array(v) for v in model.trainable_variables]
+    head = model.qa_head.qa_outputs
+    np.savez(os.path.join(folder, "head.npz"), weight=np.array(head.kernel).T, bias=np.array(head.bias))
+    features = training_features(start, load_squad(train).examples)
+    order = _Batches(features.arrays, HYPER["batch_size"], args.seed).order(0)
+    np.savez(os.path.join(folder, "features.npz"), order=order[None], **features.arrays)
+
+    means = []  # Keras logs the epoch's running mean of the loss after each step
+
+    class Steps(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            means.append(float(logs["loss"]))
+
+    qa = fine_tune(start, train, epochs=1, precision="float32", seed=args.seed, progress=False, callbacks=[Steps()],
+                   jit_compile=args.jit, bias_corrected_epsilon=args.bias_corrected_epsilon, **WINDOWS, **HYPER)
+    sizes = [min(HYPER["batch_size"], len(features) - b) for b in range(0, len(features), HYPER["batch_size"])]
+    seen = np.cumsum(sizes)  # the running mean is weighted by batch size
+    ours_losses = [(m * seen[k] - (means[k - 1] * seen[k - 1] if k else 0.0)) / sizes[k] for k, m in enumerate(means)]
+
+    command = [args.peer_python, os.path.abspath(__file__), "--side", "peer", "--parity", "--quiet", "--out", args.out,
+               "--seed", str(args.seed), "--minilm", minilm_folder()]
+    command += ["--keras-epsilon"] if args.keras_epsilon else []
+    subprocess.run(command, check=True)
+    peer_losses = json.load(open(os.path.join(folder, "peer_losses.json")))
+    peer = load_model(os.path.join(folder, "peer"))
+    rows = []
+    for v, w0, wp in zip(qa.model.trainable_variables, initial, [np.array(w) for w in peer.trainable_variables]):
+        ours_update, peer_update = np.array(v, "float64") - w0, wp.astype("float64") - w0
+        norm = np.linalg.norm(peer_update)
+        rows.append((v.path, float(np.linalg.norm(ours_update - peer_update) / norm) if norm else 0.0,
+                     float(np.linalg.norm(ours_update) / norm) if norm else 1.0))
+    worst = sorted(rows, key=lambda r: -r[1])[:5]
+    result = {"windows": len(features), "steps": len(ours_losses),
+              "loss_max_abs_diff": max(abs(a - b) for a, b in zip(ours_losses, peer_losses)),
+              "losses_ours": ours_losses, "losses_peer": peer_losses,
+              "update_rel_diff_max": worst[0][1],
+              "update_norm_ratio_range": [min(r[2] for r in rows), max(r[2] for r in rows)],
+              "worst_variables": worst, "variables": rows}
+    name = "results-keras-epsilon.json" if args.keras_epsilon else "results.json"
+    with open(os.path.join(folder, name), "w") as f:
+        json.dump(result, f, indent=2)
+    print("RESULT parity", {k: v for k, v in result.items() if not k.startswith("losses")}, flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=os.path.expanduser("~/electra_qa_runs/fine_tune"))
-    parser.add_argument("--steps", default="ours,peer,eval", help="which of ours, peer, eval to run")
+    parser.add_argument("--steps", default="ours,peer,eval", help="which of ours, peer, eval, parity to run")
     parser.add_argument("--peer-python", default=os.path.join(ROOT, ".venv-peers", "bin", "python"))
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--precision", default="float32", help="training precision, both sides")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="both sides: new head, dropout; ours: batch order (the peer takes ours)")
     parser.add_argument("--limit", type=int, default=None, help="questions per split (a quick probe)")
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--precisions", default=",".join(PRECISIONS), help="eval: our precision policies")
     parser.add_argument("--eval-limit", type=int, help="eval: the first N evaluation questions only")
     parser.add_argument("--jit", default="auto", type=lambda v: v if v == "auto" else v == "true",
                         help="XLA for our training step: auto, true, false")
+    parser.add_argument("--parity-questions", type=int, default=300,
+                        help="parity: training questions (first of the training articles)")
     parser.add_argument("--side", help=argparse.SUPPRESS)
+    parser.add_argument("--parity", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--bias-corrected-epsilon", action="store_true",
+                        help="ours: Adam's epsilon in PyTorch's place (fine_tune(bias_corrected_epsilon=True))")
+    parser.add_argument("--keras-epsilon", action="store_true",
+                        help="peer: Adam's epsilon in Keras' (and NVIDIA's) place rather than PyTorch's")
     parser.add_argument("--minilm", help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -226,10 +349,13 @@ def main() -> None:
         run_ours(args)
     if "peer" in steps:
         command = [args.peer_python, os.path.abspath(__file__), "--side", "peer", "--out", args.out,
-                   "--precision", args.precision, "--minilm", minilm_folder()] + (["--quiet"] if args.quiet else [])
+                   "--precision", args.precision, "--seed", str(args.seed), "--minilm", minilm_folder()]
+        command += ["--quiet"] if args.quiet else []
         subprocess.run(command, check=True)
     if "eval" in steps:
         run_eval(args)
+    if "parity" in steps:
+        run_parity(args)
 
 
 if __name__ == "__main__":
