@@ -310,7 +310,8 @@ def run_parity(args) -> None:
               "update_rel_diff_max": worst[0][1],
               "update_norm_ratio_range": [min(r[2] for r in rows), max(r[2] for r in rows)],
               "worst_variables": worst, "variables": rows}
-    name = "results-keras-epsilon.json" if args.keras_epsilon else "results.json"
+    name = ("results" + ("-keras-epsilon" if args.keras_epsilon else "")
+            + ("-bias-corrected-epsilon" if args.bias_corrected_epsilon else "") + ".json")
     with open(os.path.join(folder, name), "w") as f:
         json.dump(result, f, indent=2)
     print("RESULT parity", {k: v for k, v in result.items() if not k.startswith("losses")}, flush=True)
