@@ -207,6 +207,13 @@ def run_peer(args) -> None:
           f"windows_per_s={size * epochs / seconds:.2f} precision={args.precision} torch={torch.__version__}")
 
 
+def run_peer_side(args, *options: str) -> None:
+    """``run_peer`` in the peer's Python (``--peer-python``), with this run's out folder, precision and seed."""
+    subprocess.run([args.peer_python, os.path.abspath(__file__), "--side", "peer", "--out", args.out,
+                    "--precision", args.precision, "--seed", str(args.seed), "--minilm", minilm_folder(), *options],
+                   check=True)
+
+
 def run_eval(args) -> None:
     from electra_qa import QuestionAnswerer, predict_squad
 
@@ -272,9 +279,10 @@ def run_parity(args) -> None:
     model.electra.set_weights(encoder.electra.get_weights())
     _new_head_weights(model, args.seed)
     start = QuestionAnswerer(model, load_tokenizer(minilm_folder()), QASettings(**WINDOWS))
-    initial = [np.array(v) for v in model.trainable_variables]
+    initial = [keras.ops.convert_to_numpy(v) for v in model.trainable_variables]
     head = model.qa_head.qa_outputs
-    np.savez(os.path.join(folder, "head.npz"), weight=np.array(head.kernel).T, bias=np.array(head.bias))
+    np.savez(os.path.join(folder, "head.npz"), weight=keras.ops.convert_to_numpy(head.kernel).T,
+             bias=keras.ops.convert_to_numpy(head.bias))
     features = training_features(start, load_squad(train).examples)
     order = _Batches(features.arrays, HYPER["batch_size"], args.seed).order(0)
     np.savez(os.path.join(folder, "features.npz"), order=order[None], **features.arrays)
@@ -285,21 +293,20 @@ def run_parity(args) -> None:
         def on_train_batch_end(self, batch, logs=None):
             means.append(float(logs["loss"]))
 
-    qa = fine_tune(start, train, epochs=1, precision="float32", seed=args.seed, progress=False, callbacks=[Steps()],
-                   jit_compile=args.jit, bias_corrected_epsilon=args.bias_corrected_epsilon, **WINDOWS, **HYPER)
+    qa = fine_tune(start, train, epochs=1, precision=args.precision, seed=args.seed, progress=False,
+                   callbacks=[Steps()], jit_compile=args.jit, bias_corrected_epsilon=args.bias_corrected_epsilon,
+                   **WINDOWS, **HYPER)
     sizes = [min(HYPER["batch_size"], len(features) - b) for b in range(0, len(features), HYPER["batch_size"])]
     seen = np.cumsum(sizes)  # the running mean is weighted by batch size
     ours_losses = [(m * seen[k] - (means[k - 1] * seen[k - 1] if k else 0.0)) / sizes[k] for k, m in enumerate(means)]
 
-    command = [args.peer_python, os.path.abspath(__file__), "--side", "peer", "--parity", "--quiet", "--out", args.out,
-               "--seed", str(args.seed), "--minilm", minilm_folder()]
-    command += ["--keras-epsilon"] if args.keras_epsilon else []
-    subprocess.run(command, check=True)
+    run_peer_side(args, "--parity", "--quiet", *(["--keras-epsilon"] if args.keras_epsilon else []))
     peer_losses = json.load(open(os.path.join(folder, "peer_losses.json")))
     peer = load_model(os.path.join(folder, "peer"))
     rows = []
-    for v, w0, wp in zip(qa.model.trainable_variables, initial, [np.array(w) for w in peer.trainable_variables]):
-        ours_update, peer_update = np.array(v, "float64") - w0, wp.astype("float64") - w0
+    for v, w0, w in zip(qa.model.trainable_variables, initial, peer.trainable_variables):
+        ours_update = keras.ops.convert_to_numpy(v).astype("float64") - w0
+        peer_update = keras.ops.convert_to_numpy(w).astype("float64") - w0
         norm = np.linalg.norm(peer_update)
         rows.append((v.path, float(np.linalg.norm(ours_update - peer_update) / norm) if norm else 0.0,
                      float(np.linalg.norm(ours_update) / norm) if norm else 1.0))
@@ -349,10 +356,7 @@ def main() -> None:
     if "ours" in steps:
         run_ours(args)
     if "peer" in steps:
-        command = [args.peer_python, os.path.abspath(__file__), "--side", "peer", "--out", args.out,
-                   "--precision", args.precision, "--seed", str(args.seed), "--minilm", minilm_folder()]
-        command += ["--quiet"] if args.quiet else []
-        subprocess.run(command, check=True)
+        run_peer_side(args, *(["--quiet"] if args.quiet else []))
     if "eval" in steps:
         run_eval(args)
     if "parity" in steps:

@@ -53,7 +53,7 @@ class _Batches(keras.utils.PyDataset):
         return np.random.default_rng([self.seed, epoch]).permutation(self.size)
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch, self._order = epoch, self.order(epoch)
+        self._order = self.order(epoch)
 
     def __len__(self) -> int:
         return math.ceil(self.size / self.batch_size)
