@@ -33,7 +33,7 @@ if side == "ours":
     f.close()
 else:
     from safetensors import safe_open
-    from electra_qa.checkpoints.assign import aligned_copy
+    from electra_qa.checkpoints.prefetch import aligned_copy
     arrays = {}
     with safe_open(path, framework="numpy") as f:
         for k in f.keys():

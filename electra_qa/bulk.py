@@ -20,8 +20,8 @@ from typing import Iterator
 
 from electra_qa.progress import progress_bar
 from electra_qa.errors import InputError
-from electra_qa.pipeline import QuestionAnswerer, check_text
-from electra_qa.settings import positive_int
+from electra_qa.pipeline import QuestionAnswerer, check_text, load_answerer
+from electra_qa.settings import CHUNK_SIZE, positive_int
 
 
 @dataclasses.dataclass
@@ -173,7 +173,7 @@ def check_input(path: str, id_field: str = "id") -> None:
 
 def answer_file(input: str | os.PathLike, output: str | os.PathLike, checkpoint=None, *,
                 question_field: str = "question", context_field: str = "context", id_field: str = "id",
-                top_k: int | None = None, batch_size: int | None = None, chunk_size: int = 256,
+                top_k: int | None = None, batch_size: int | None = None, chunk_size: int = CHUNK_SIZE,
                 progress: bool = True, **qa_settings) -> BulkSummary:
     """Answer every row of ``input`` (JSON Lines, CSV, or Parquet with pyarrow) into ``output``: JSON Lines, or
     Parquet when its name ends in ``.parquet`` (needs pyarrow; the rows are journaled to ``<output>.partial.jsonl``
@@ -205,12 +205,7 @@ def answer_file(input: str | os.PathLike, output: str | os.PathLike, checkpoint=
         if os.path.exists(output) and not os.path.exists(journal):
             _parquet_to_journal(output, journal)
     done = _done_ids(journal) | _done_ids(errors_file)
-    if isinstance(checkpoint, QuestionAnswerer):
-        qa = checkpoint
-    elif checkpoint is None:
-        qa = QuestionAnswerer.from_pretrained(**qa_settings)
-    else:
-        qa = QuestionAnswerer.from_checkpoint(checkpoint, **qa_settings)
+    qa = checkpoint if isinstance(checkpoint, QuestionAnswerer) else load_answerer(checkpoint, **qa_settings)
     qa.warm_up()  # one compiled graph from the first row: the same numbers however the job is split
     summary = BulkSummary(output=output, errors_file=errors_file)
     bar = progress_bar("Answering", unit="row", enabled=progress)

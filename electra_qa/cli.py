@@ -12,31 +12,39 @@ from electra_qa.bulk import answer_file, check_input
 from electra_qa.checkpoints import export_huggingface, inspect_checkpoint, load_model, locate, save_model
 from electra_qa.checkpoints.loader import load_qa_model
 from electra_qa.errors import ElectraQAError, InputError
-from electra_qa.pipeline import QuestionAnswerer, check_text
+from electra_qa.heads import qa_head_names
+from electra_qa.pipeline import QuestionAnswerer, check_text, load_answerer
 from electra_qa.precision import PRECISIONS
-from electra_qa.settings import positive_int
+from electra_qa.settings import CHUNK_SIZE, DEFAULT_MAX_SEQ_LENGTH, QASettings, positive_int
 from electra_qa.squad import evaluate_squad, load_squad, predict_squad
 from electra_qa.tokenization import load_tokenizer
+from electra_qa.recipe import RECIPE
 
 
 def _model_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options that choose the model and its windows (answer, evaluate, predict)."""
+    """The options that choose the model and its windows (answer, evaluate, predict, batch). Window options left out
+    keep the model's settings (a saved folder's, else ``QASettings``' defaults)."""
     parser.add_argument("--checkpoint", help="checkpoint folder or file of any supported format (NGC, Hugging Face, "
                                              "google-research, saved by electra-qa); default: the pretrained NGC "
                                              "model")
     parser.add_argument("--vocab", help="vocab.txt / tokenizer.json (default: found beside the checkpoint)")
     parser.add_argument("--config", help="config.json (default: beside the checkpoint, else inferred from shapes)")
-    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+    parser.add_argument("--precision", choices=PRECISIONS, default=RECIPE.precision,
                         help="auto (default: mixed_float16 on an NVIDIA GPU, else float32), or a policy")
-    parser.add_argument("--max-seq-length", type=int, help="default: 384 or the model's maximum")
-    parser.add_argument("--doc-stride", type=int, help="step between window starts (default 128)")
-    parser.add_argument("--max-query-length", type=int, help="default 64")
+    parser.add_argument("--max-seq-length", type=int,
+                        help=f"default: {DEFAULT_MAX_SEQ_LENGTH} or the model's maximum")
+    parser.add_argument("--doc-stride", type=int,
+                        help=f"step between window starts (default {QASettings.doc_stride})")
+    parser.add_argument("--max-query-length", type=int, help=f"default {QASettings.max_query_length}")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="electra-qa", description="Extractive question answering with ELECTRA.")
-    sub = parser.add_subparsers(dest="command", required=True)
+def _batching_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--batch-size", type=int, help=f"windows per model call (default {QASettings.batch_size})")
+    parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE,
+                        help=f"paragraphs or rows answered together (default {CHUNK_SIZE})")
 
+
+def _answer_parser(sub) -> None:
     ans = sub.add_parser("answer", help="answer a question about a context")
     _model_arguments(ans)
     ans.add_argument("-q", "--question", required=True)
@@ -46,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     ans.add_argument("--top-k", type=int, default=1)
     ans.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
+
+def _squad_parsers(sub) -> None:
     for name, text in (("evaluate", "answer a SQuAD file and score it (EM/F1, as the official scripts)"),
                        ("predict", "answer a SQuAD file and write NVIDIA's prediction files")):
         cmd = sub.add_parser(name, help=text)
@@ -53,11 +63,12 @@ def _parser() -> argparse.ArgumentParser:
         _model_arguments(cmd)
         cmd.add_argument("--out", required=name == "predict",
                          help="folder for predictions.json, nbest_predictions.json, null_odds.json (v2), skipped.json")
-        cmd.add_argument("--batch-size", type=int, help="windows per model call (default 32)")
-        cmd.add_argument("--chunk-size", type=int, default=256, help="paragraphs answered together (default 256)")
+        _batching_arguments(cmd)
         cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
         cmd.add_argument("--json", action="store_true", help="print the results as JSON")
 
+
+def _batch_parser(sub) -> None:
     bat = sub.add_parser("batch", help="answer every row of a JSON Lines/CSV/Parquet file into a JSON Lines file "
                                        "(streaming; run again to resume)")
     bat.add_argument("input", help=".jsonl, .csv or .parquet with id, question and context fields")
@@ -69,13 +80,15 @@ def _parser() -> argparse.ArgumentParser:
     bat.add_argument("--workers", type=int, help="ray: actors, each loading the model once (default 1)")
     bat.add_argument("--gpus-per-worker", type=float, default=0, help="ray: GPUs per actor (0.5: two per GPU)")
     bat.add_argument("--top-k", type=int, help="also write the k best answers per row")
-    bat.add_argument("--batch-size", type=int, help="windows per model call (default 32)")
-    bat.add_argument("--chunk-size", type=int, default=256, help="rows read, answered and written together")
+    _batching_arguments(bat)
     bat.add_argument("--id-field", default="id")
     bat.add_argument("--question-field", default="question")
     bat.add_argument("--context-field", default="context")
     bat.add_argument("--no-progress", action="store_true")
 
+
+def _train_parser(sub) -> None:
+    """``electra-qa train``: every default is ``TrainingRecipe``'s (and ``QASettings``' for the windows)."""
     tr = sub.add_parser("train", help="fine-tune on SQuAD-style data with NVIDIA's recipe (Keras fit); run again "
                                       "with --resume to continue after the last finished epoch")
     tr.add_argument("--init", required=True, help="start: a SQuAD model (continue training) or an ELECTRA/BERT "
@@ -83,30 +96,35 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--train", required=True, help="training questions: SQuAD JSON or JSON Lines")
     tr.add_argument("--eval", help="questions to score (EM/F1) after each epoch")
     tr.add_argument("--out", required=True, help="folder for epoch-N model folders and training.json")
-    tr.add_argument("--epochs", type=int, default=2)
-    tr.add_argument("--batch-size", type=int, default=32)
-    tr.add_argument("--lr", type=float, default=1e-4, help="peak learning rate (default 1e-4)")
-    tr.add_argument("--layerwise-lr-decay", type=float, default=0.8)
-    tr.add_argument("--warmup-proportion", type=float, default=0.05)
-    tr.add_argument("--weight-decay", type=float, default=0.01)
-    tr.add_argument("--adam-epsilon", type=float, default=1e-6)
-    tr.add_argument("--bias-corrected-epsilon", action="store_true",
+    tr.add_argument("--epochs", type=int, default=RECIPE.epochs)
+    tr.add_argument("--batch-size", type=int, default=RECIPE.batch_size)
+    tr.add_argument("--lr", type=float, default=RECIPE.learning_rate,
+                    help=f"peak learning rate (default {RECIPE.learning_rate})")
+    tr.add_argument("--layerwise-lr-decay", type=float, default=RECIPE.layerwise_lr_decay)
+    tr.add_argument("--warmup-proportion", type=float, default=RECIPE.warmup_proportion)
+    tr.add_argument("--weight-decay", type=float, default=RECIPE.weight_decay)
+    tr.add_argument("--adam-epsilon", type=float, default=RECIPE.adam_epsilon)
+    tr.add_argument("--bias-corrected-epsilon", action="store_true", default=RECIPE.bias_corrected_epsilon,
                     help="add Adam's epsilon to the bias-corrected root, as PyTorch's AdamW (default: as NVIDIA's)")
-    tr.add_argument("--precision", default="auto")
-    tr.add_argument("--head", choices=("simple", "joint"), default="simple", help="head for an encoder start")
+    tr.add_argument("--precision", choices=PRECISIONS, default=RECIPE.precision)
+    tr.add_argument("--head", choices=qa_head_names(), default=RECIPE.head, help="head for an encoder start")
     tr.add_argument("--vocab", help="tokenizer file when none is beside --init")
-    tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--max-seq-length", type=int, default=384)
-    tr.add_argument("--doc-stride", type=int, default=128)
-    tr.add_argument("--max-query-length", type=int, default=64)
+    tr.add_argument("--seed", type=int, default=RECIPE.seed)
+    tr.add_argument("--max-seq-length", type=int, default=DEFAULT_MAX_SEQ_LENGTH)
+    tr.add_argument("--doc-stride", type=int, default=QASettings.doc_stride)
+    tr.add_argument("--max-query-length", type=int, default=QASettings.max_query_length)
     tr.add_argument("--resume", action="store_true", help="continue from the last epoch folder in --out")
     tr.add_argument("--no-progress", action="store_true")
 
+
+def _checkpoint_parsers(sub) -> None:
+    """export, inspect, convert and download: commands about checkpoints rather than questions."""
     exp = sub.add_parser("export", help="write a TensorFlow SavedModel (serving_default over token ids) for TF "
                                         "Serving or Triton")
     exp.add_argument("checkpoint", help="a question-answering checkpoint of any supported format")
     exp.add_argument("--saved-model", required=True, metavar="DIR", help="the SavedModel folder to write")
-    exp.add_argument("--precision", default=None, help="float32 (default), mixed_float16, mixed_bfloat16, ...")
+    exp.add_argument("--precision", choices=PRECISIONS, default=None,
+                     help="float32 (default), mixed_float16, mixed_bfloat16, ...")
     exp.add_argument("--config", help="config.json for the checkpoint (default: beside it, else inferred)")
 
     ins = sub.add_parser("inspect", help="show a checkpoint's format, config, head, size and key fit")
@@ -122,12 +140,21 @@ def _parser() -> argparse.ArgumentParser:
     conv.add_argument("--vocab", help="tokenizer file to store with the model (default: found beside SRC)")
     conv.add_argument("--config", help="config.json for SRC (default: beside it, else inferred)")
 
-    sub.add_parser("env", help="versions, backend, devices, and the precision 'auto' picks (for bug reports)")
-
     dl = sub.add_parser("download", help="download and convert a registered model into the cache")
     dl.add_argument("name", nargs="?", default=hub.DEFAULT_MODEL)
     dl.add_argument("--cache-dir")
     dl.add_argument("--url", help="download from this URL instead of the registered ones")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="electra-qa", description="Extractive question answering with ELECTRA.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _answer_parser(sub)
+    _squad_parsers(sub)
+    _batch_parser(sub)
+    _train_parser(sub)
+    _checkpoint_parsers(sub)
+    sub.add_parser("env", help="versions, backend, devices, and the precision 'auto' picks (for bug reports)")
     return parser
 
 
@@ -161,10 +188,8 @@ def _load_qa(args, **settings) -> QuestionAnswerer:
     if args.quiet_backend:
         _import_backend_quietly()
     settings.update(_window_options(args))
-    if args.checkpoint is None:
-        return QuestionAnswerer.from_pretrained(precision=args.precision, **settings)
-    return QuestionAnswerer.from_checkpoint(args.checkpoint, vocab=args.vocab, config=args.config,
-                                            precision=args.precision, **settings)
+    given = {k: v for k, v in (("vocab", args.vocab), ("config", args.config)) if v is not None}
+    return load_answerer(args.checkpoint, precision=args.precision, **given, **settings)
 
 
 def _answer(args) -> int:
@@ -258,8 +283,8 @@ def _export(args) -> int:
 
     model = load_qa_model(locate(args.checkpoint), config=args.config, precision=args.precision)
     folder = export_saved_model(model, args.saved_model)
-    print(f"SavedModel: {folder} (signature serving_default, {model.head_type} head)")
-    for name, (dtype, shape) in signature_inputs(model.head_type).items():
+    print(f"SavedModel: {folder} (signature serving_default, {model.head.name} head)")
+    for name, (dtype, shape) in signature_inputs(model.head).items():
         print(f"  input  {name:<16}{dtype:<9}{shape}")
     return 0
 

@@ -7,17 +7,13 @@ import json
 import math
 import numbers
 import os
-from typing import Any, Literal
+from typing import Any
 
 from electra_qa.errors import ConfigError
 
-SUPPORTED_ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu")
-
-# The heads a checkpoint can hold: SQuAD "simple" (qa_outputs) and NVIDIA's "joint" beam-search head answer questions;
-# "discriminator" is ELECTRA's replaced-token head; "encoder" has none. (``models.build_model`` maps them to classes.)
-Head = Literal["simple", "joint", "discriminator", "encoder"]
-HEADS: tuple[Head, ...] = ("simple", "joint", "discriminator", "encoder")
-QA_HEADS: tuple[Head, ...] = ("simple", "joint")
+# The activations a config may name, and what each computes (``models.transformer_layer.activation_fn``): GELU in
+# its exact erf form or its tanh approximation, or ReLU.
+ACTIVATIONS = {"gelu": "gelu_erf", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "relu": "relu"}
 
 # NVIDIA's joint head masks end logits with 65500 when the reference runs under AMP (as the NGC checkpoint was trained
 # and evaluated), with 1e30 in float32. The joint head's default is the NGC checkpoint's.
@@ -62,8 +58,8 @@ class ElectraConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
                 raise ConfigError(f"ElectraConfig.{name} must be a finite number, got {value!r}")
-        if not isinstance(self.hidden_act, str) or self.hidden_act not in SUPPORTED_ACTIVATIONS:
-            raise ConfigError(f"hidden_act {self.hidden_act!r} is not supported; use one of {SUPPORTED_ACTIVATIONS}")
+        if not isinstance(self.hidden_act, str) or self.hidden_act not in ACTIVATIONS:
+            raise ConfigError(f"hidden_act {self.hidden_act!r} is not supported; use one of {tuple(ACTIVATIONS)}")
         if not self.layer_norm_eps > 0:
             raise ConfigError(f"layer_norm_eps must be positive, got {self.layer_norm_eps!r}")
 

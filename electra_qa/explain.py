@@ -14,13 +14,7 @@ import numpy as np
 
 from electra_qa import display
 from electra_qa.features import Feature
-
-
-def masked_softmax(logits: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-    """Softmax of ``logits`` over the ``allowed`` positions (0 elsewhere), in float64."""
-    x = np.where(allowed, logits.astype(np.float64), -np.inf)
-    x = np.exp(x - x[allowed].max())
-    return x / x.sum()
+from electra_qa.postprocess import masked_softmax
 
 
 @dataclasses.dataclass

@@ -3,14 +3,8 @@ in ``postprocess``, settings in ``settings``, loading in ``checkpoints``; whole 
 
 from __future__ import annotations
 
-import collections
-import math
 import os
-import threading
-import time
 from typing import TYPE_CHECKING, Iterable, Sequence
-
-import numpy as np
 
 from electra_qa import display, hub, postprocess
 from electra_qa.checkpoints.find import locate
@@ -18,43 +12,14 @@ from electra_qa.checkpoints.formats.keras_folder import read_section, save_model
 from electra_qa.checkpoints.loader import load_qa_model
 from electra_qa.errors import InputError
 from electra_qa.features import Feature, build_features, context_token_spans, pad_batch
+from electra_qa.model_cache import ModelCache
 from electra_qa.postprocess import Answer
+from electra_qa.runner import ModelRunner
 from electra_qa.settings import QASettings, positive_int
 from electra_qa.tokenization import load_tokenizer
 
 if TYPE_CHECKING:
     from electra_qa.explain import Explanation
-
-# Windows are padded to the smallest of these lengths that fits (capped at max_seq_length): short inputs cost less,
-# and the model is compiled for a bounded number of shapes.
-LENGTH_BUCKETS = (64, 128, 192, 256, 320, 384, 448, 512)
-
-
-# Small calls run op by op until they have taken EAGER_BUDGET_S in all: compiling the model (about 1 s on the
-# TensorFlow CPU backend) pays off only after a few calls, since a compiled call of a short window is 0.1-0.2 s faster.
-# So a few interactive questions never wait for a compile, and a long job spends at most twice the best split.
-EAGER_MAX_TOKENS = 1024
-EAGER_BUDGET_S = 1.0
-
-
-def _bucket(length: int, max_seq_length: int) -> int:
-    """The padded length for windows of up to ``length`` tokens: the smallest of ``LENGTH_BUCKETS`` that fits. (Padding
-    only to a multiple of 8 on TensorFlow measured no faster: fewer tokens, slower shape-relaxed graphs.)"""
-    for b in LENGTH_BUCKETS:
-        if length <= b:
-            return min(b, max_seq_length)
-    return max_seq_length
-
-
-def _batch_rows(n: int) -> int:
-    """Rows a batch of ``n`` windows is padded to. TensorFlow runs one shape-relaxed graph for any batch size; the
-    backends that compile per shape (JAX, PyTorch) get powers of two, so at most log2(batch_size) + 1 batch sizes per
-    length bucket are ever compiled."""
-    import keras
-
-    if keras.backend.backend() == "tensorflow":
-        return n
-    return 1 << (n - 1).bit_length()
 
 
 def _pairs(pairs) -> list[tuple]:
@@ -119,7 +84,14 @@ class QuestionAnswerer:
         self.model = model
         self.tokenizer = tokenizer
         self.settings = (settings or QASettings()).replace(**overrides).for_model(model, tokenizer)
-        self._eager_seconds = 0.0  # time spent in eager calls; inf once compiled
+
+    @property
+    def runner(self) -> ModelRunner:
+        """What runs this answerer's model over windows (``electra_qa.runner``), made anew if ``model`` changes."""
+        runner = self.__dict__.get("_runner")
+        if runner is None or runner.model is not self.model:
+            runner = self.__dict__["_runner"] = ModelRunner(self.model)
+        return runner
 
     def __getattr__(self, name: str):
         settings = self.__dict__.get("settings")
@@ -154,13 +126,13 @@ class QuestionAnswerer:
         model = load_qa_model(located, config=config, beam_size=beam_size, dtype=dtype,
                               precision=None if dtype is not None else precision)
         settings = QASettings()
-        if located.kind == "keras":
+        if located.kind == "keras":  # a folder saved by QuestionAnswerer.save carries its settings
             settings = QASettings.from_dict(read_section(located.folder)[1].get("pipeline", {}))
         if vocab is None:
             try:
                 tokenizer = load_tokenizer(located.folder, do_lower_case)
-            except InputError:
-                raise InputError(f"no vocab.txt or tokenizer.json beside {os.fspath(path)!r}: pass vocab= (the NGC "
+            except InputError as e:
+                raise InputError(f"no usable tokenizer beside {os.fspath(path)!r} ({e}): pass vocab= (the NGC "
                                  "ELECTRA model uses the BERT-uncased vocab.txt, 30522 lines)") from None
         else:
             tokenizer = load_tokenizer(vocab, do_lower_case)
@@ -180,31 +152,9 @@ class QuestionAnswerer:
     def summary_rows(self) -> list[list]:
         """What this answerer is, as (field, value) rows: where the model came from, its head and sizes, parameters,
         precision and device, and the windowing and scoring settings."""
-        from electra_qa.precision import describe
+        from electra_qa.summary import answerer_rows
 
-        m, c, st = self.model, self.model.config, self.settings
-        head = m.head_type + (f", beam {m.beam_size}" if m.head_type == "joint" else "")
-        head += ", SQuAD 2.0 answer class" if getattr(m, "version_2", False) else ""
-        if hasattr(m, "dtype_policy"):
-            where = describe(m)
-            precision = (f"{where['policy']} (variables {where['variable_dtype']}, compute "
-                         f"{where['compute_dtype']}) on {where['device']} ({where['backend']})")
-            parameters = f"{m.count_params():,}"
-        else:  # a serving.RemoteModel
-            precision = parameters = f"remote ({m!r})"
-        rows = [["loaded from", self.__dict__.get("_loaded_from", "built in memory")],
-                ["model", f"{type(m).__name__} ({head})"],
-                ["encoder", f"{c.num_hidden_layers} layers, hidden {c.hidden_size}, {c.num_attention_heads} heads, "
-                            f"embedding {c.embedding_size}, vocabulary {c.vocab_size:,}"],
-                ["parameters", parameters],
-                ["precision", precision],
-                ["tokenizer", f"{type(self.tokenizer).__name__}, {self.tokenizer.vocab_size:,} ids"],
-                ["windows", f"max_seq_length {st.max_seq_length}, doc_stride {st.doc_stride}, max_query_length "
-                            f"{st.max_query_length}" + (f", doc_overlap {st.doc_overlap}" if st.doc_overlap else "")],
-                ["scoring", f"{st.scoring}, n_best_size {st.n_best_size}, max_answer_length {st.max_answer_length}, "
-                            f"SQuAD 2.0 null answers {'on' if st.version_2_with_negative else 'off'}"],
-                ["batch_size", st.batch_size]]
-        return rows
+        return answerer_rows(self)
 
     def __repr__(self) -> str:
         return "\n".join([f"{type(self).__name__}"] + [f"  {k + ':':<13}{v}" for k, v in self.summary_rows()])
@@ -274,40 +224,13 @@ class QuestionAnswerer:
         """Compile the model now (two dummy batches of different shapes): later calls skip the first-call compile
         and all run the same compiled graph, whatever their shapes and order, so a long job gives the same numbers
         however it is split (``answer_file`` relies on this). Returns ``self``."""
-        for rows, length in ((1, min(64, self.settings.max_seq_length)), (2, self.settings.max_seq_length)):
-            dummy = {"input_ids": np.zeros((rows, length), np.int32),
-                     "attention_mask": np.ones((rows, length), np.int32),
-                     "token_type_ids": np.zeros((rows, length), np.int32),
-                     "p_mask": np.zeros((rows, length), np.float32)}
-            self.model.predict_on_batch(dummy)
-        self._eager_seconds = math.inf
+        self.runner.warm_up(self.settings.max_seq_length)
         return self
 
     def run_model(self, features: list[Feature], batch_size: int | None = None) -> list[dict]:
         """Model outputs (numpy, one dict per feature), batching windows of similar length together."""
         batch_size = self.settings.batch_size if batch_size is None else positive_int("batch_size", batch_size)
-        order = sorted(range(len(features)), key=lambda i: features[i].length)
-        results: list[dict | None] = [None] * len(features)
-        for begin in range(0, len(order), batch_size):
-            chunk = order[begin:begin + batch_size]
-            longest = max(features[i].length for i in chunk)
-            length = _bucket(longest, self.settings.max_seq_length)
-            eager = self._eager_seconds < EAGER_BUDGET_S and len(chunk) * length <= EAGER_MAX_TOKENS
-            if eager:  # eager calls compile nothing, so they pad only to a multiple of 8
-                length = min(-(-longest // 8) * 8, self.settings.max_seq_length)
-            rows = len(chunk) if eager else _batch_rows(len(chunk))
-            inputs = pad_batch([features[i] for i in chunk], length, rows=rows)
-            if eager:
-                start = time.perf_counter()
-                outputs = self.model(inputs)
-                self._eager_seconds += time.perf_counter() - start
-            else:
-                outputs = self.model.predict_on_batch(inputs)
-                self._eager_seconds = math.inf  # compiled once: eager calls would only be slower
-            outputs = {k: np.asarray(v) for k, v in outputs.items() if k != "sequence_output"}
-            for row, i in enumerate(chunk):
-                results[i] = {k: v[row] for k, v in outputs.items()}
-        return results
+        return self.runner.run(features, batch_size, self.settings.max_seq_length)
 
     def score_batch(self, pairs: Sequence[tuple[str, str]], batch_size: int | None = None,
                     top_k: int | None = None) -> list[postprocess.Scored]:
@@ -320,9 +243,8 @@ class QuestionAnswerer:
         outputs = self.run_model([f for fs in per_pair for f in fs], batch_size)
         results, pos = [], 0
         for (_, context), fs in zip(pairs, per_pair):
-            results.append(postprocess.question_answers(context, fs, outputs[pos:pos + len(fs)],
-                                                        self.model.head_type, self.settings,
-                                                        top_k or self.settings.n_best_size))
+            results.append(postprocess.question_answers(context, fs, outputs[pos:pos + len(fs)], self.model.head,
+                                                        self.settings, top_k or self.settings.n_best_size))
             pos += len(fs)
         return results
 
@@ -346,21 +268,14 @@ class QuestionAnswerer:
         >>> len(e.tokens) == len(e.start) == len(e.end), round(float(e.windows[0].start.sum()), 6)
         (True, 1.0)
         """
-        from keras import ops
-
         from electra_qa.explain import explain_windows
 
         question, context = check_text("question", question), check_text("context", context)
         features = self.features([(question, context)])[0]
         inputs = pad_batch(features, max(f.length for f in features))
-        outputs = self.model(inputs)
-        if self.model.head_type == "joint":
-            hidden = ops.cast(outputs["sequence_output"], self.model.compute_dtype)
-            best_start = outputs["start_top_index"][:, 0]
-            outputs = self.model.qa_head.teacher_forced(hidden, inputs["p_mask"], best_start)
-        return explain_windows(question, context, context_token_spans(features), features,
-                               np.asarray(outputs["start_logits"]), np.asarray(outputs["end_logits"]),
-                               self.model.head_type)
+        start_logits, end_logits = self.model.head.token_logits(self.model, inputs, self.model(inputs))
+        return explain_windows(question, context, context_token_spans(features), features, start_logits, end_logits,
+                               self.model.head.name)
 
     def __call__(self, question: str, context: str, top_k: int | None = None):
         """The best ``Answer`` to ``question`` in ``context``, or a list of the ``top_k`` best."""
@@ -378,50 +293,7 @@ def _from_source(source: dict, settings: dict) -> QuestionAnswerer:
     return QuestionAnswerer.from_checkpoint(source.pop("path"), **source, **settings)
 
 
-class _ModelCache:
-    """The models ``answer()`` has loaded, least recently used dropped first. One lock per key: a call for a loaded
-    model never waits for another model's load, and two calls for the same model load it once."""
-
-    def __init__(self, size: int = 4):
-        self.size = size
-        self._models: collections.OrderedDict = collections.OrderedDict()
-        self._lock = threading.Lock()
-        self._loading: dict = {}
-
-    def get(self, key, load):
-        with self._lock:
-            if key in self._models:
-                self._models.move_to_end(key)
-                return self._models[key]
-            key_lock = self._loading.setdefault(key, threading.Lock())
-        with key_lock:
-            try:
-                with self._lock:
-                    if key in self._models:
-                        return self._models[key]
-                qa = load()
-                with self._lock:
-                    self._models[key] = qa
-                    while len(self._models) > self.size:
-                        self._models.popitem(last=False)
-                return qa
-            finally:
-                with self._lock:
-                    self._loading.pop(key, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._models.clear()
-
-    def values(self) -> list:
-        with self._lock:
-            return list(self._models.values())
-
-    def __len__(self) -> int:
-        return len(self._models)
-
-
-_CACHE = _ModelCache()
+_CACHE = ModelCache()
 
 
 def clear_cache() -> None:
@@ -431,10 +303,16 @@ def clear_cache() -> None:
 
 def set_cache_size(size: int) -> None:
     """How many models ``answer()`` keeps loaded (default 4; the least recently used goes first)."""
-    _CACHE.size = positive_int("size", size)
-    with _CACHE._lock:
-        while len(_CACHE._models) > _CACHE.size:
-            _CACHE._models.popitem(last=False)
+    _CACHE.resize(size)
+
+
+def load_answerer(checkpoint: str | os.PathLike | None = None, **kwargs) -> QuestionAnswerer:
+    """The answerer for a checkpoint path, or for the pretrained default model when ``checkpoint`` is None: the one
+    place that decides between the two (``answer``, ``answer_file``, Ray actors and the command line use it).
+    ``kwargs`` go to ``QuestionAnswerer.from_checkpoint`` / ``from_pretrained``."""
+    if checkpoint is None:
+        return QuestionAnswerer.from_pretrained(**kwargs)
+    return QuestionAnswerer.from_checkpoint(checkpoint, **kwargs)
 
 
 def _cache_key(checkpoint, vocab, config, kwargs) -> tuple:
@@ -468,8 +346,7 @@ def answer(question: str, context: str, checkpoint: str | os.PathLike | None = N
         positive_int("top_k", top_k)
 
     def load():
-        if checkpoint is None:
-            return QuestionAnswerer.from_pretrained(**kwargs)
-        return QuestionAnswerer.from_checkpoint(checkpoint, vocab=vocab, config=config, **kwargs)
+        given = {k: v for k, v in (("vocab", vocab), ("config", config)) if v is not None}
+        return load_answerer(checkpoint, **given, **kwargs)
 
     return _CACHE.get(_cache_key(checkpoint, vocab, config, kwargs), load)(question, context, top_k=top_k)

@@ -13,6 +13,7 @@ import numpy as np
 
 from electra_qa import display
 from electra_qa.features import Feature
+from electra_qa.heads import Candidate, Head
 from electra_qa.settings import QASettings
 
 NO_SPAN = "no span passed the filters (a window token start with its most context, end >= start, length limit)"
@@ -66,62 +67,6 @@ class Answers(list):
         return display.table_html(["rank", "answer", "score", "start", "end"], rows)
 
 
-@dataclasses.dataclass
-class Candidate:
-    score: float
-    start_score: float
-    end_score: float
-    char_start: int
-    char_end: int
-
-
-def _valid(feature: Feature, s: int, e: int, max_answer_length: int) -> bool:
-    cs, n = feature.context_start, feature.window_length
-    if not (cs <= s < cs + n and cs <= e < cs + n):
-        return False
-    if not feature.is_max_context[s - cs] or feature.p_mask[s] or feature.p_mask[e]:
-        return False
-    return s <= e and e - s + 1 <= max_answer_length
-
-
-def _candidate(feature: Feature, s: int, e: int, start_score: float, end_score: float) -> Candidate:
-    cs = feature.context_start
-    return Candidate(start_score + end_score, start_score, end_score, int(feature.char_spans[s - cs, 0]),
-                     int(feature.char_spans[e - cs, 1]))
-
-
-def joint_candidates(feature: Feature, out: dict, max_answer_length: int) -> list[Candidate]:
-    """Pairs of the joint head's start beam i and its end beam j (``end_top_*[i * k + j]``)."""
-    starts, start_lp = out["start_top_index"], out["start_top_log_probs"]
-    ends, end_lp = out["end_top_index"], out["end_top_log_probs"]
-    k = len(starts)
-    k_end = len(ends) // k
-    result = []
-    for i in range(k):
-        for j in range(i * k_end, (i + 1) * k_end):
-            s, e = int(starts[i]), int(ends[j])
-            if _valid(feature, s, e, max_answer_length):
-                result.append(_candidate(feature, s, e, float(start_lp[i]), float(end_lp[j])))
-    return result
-
-
-def simple_candidates(feature: Feature, out: dict, n_best_size: int, max_answer_length: int) -> list[Candidate]:
-    """All pairs of the ``n_best_size`` best start and end logits of the sequence's real tokens."""
-    n = feature.length
-    start_logits, end_logits = out["start_logits"][:n], out["end_logits"][:n]
-    best_starts = np.argsort(-start_logits, kind="stable")[:n_best_size]
-    best_ends = np.argsort(-end_logits, kind="stable")[:n_best_size]
-    return [_candidate(feature, int(s), int(e), float(start_logits[s]), float(end_logits[e]))
-            for s in best_starts for e in best_ends if _valid(feature, int(s), int(e), max_answer_length)]
-
-
-def null_score(features_out: list[dict], head: str) -> float:
-    """The question's SQuAD 2.0 null score: smallest cls_logits (joint) or [CLS] start+end logit (simple)."""
-    if head == "joint":
-        return min(float(o["cls_logits"]) for o in features_out)
-    return min(float(o["start_logits"][0] + o["end_logits"][0]) for o in features_out)
-
-
 def best_answers(context: str, candidates: list[Candidate], n_best_size: int) -> list[Answer]:
     """Unique texts by descending score, at most ``n_best_size``, scored by softmax over the kept ones."""
     kept, seen = [], set()
@@ -142,22 +87,6 @@ def best_answers(context: str, candidates: list[Candidate], n_best_size: int) ->
                    start_logit=c.start_score, end_logit=c.end_score, context=context) for c, w in zip(kept, weights)]
 
 
-def null_odds(null: float, candidates: list[Candidate], head: str) -> float:
-    """What the SQuAD 2.0 decision compares with the threshold: the joint head's answer-class score ``null``, or
-    for the simple head ``null`` minus the best span's summed start and end logits (inf when no span survives)."""
-    if head == "joint":
-        return null
-    return null - max((c.score for c in candidates), default=-np.inf)
-
-
-def null_answer_wins(null: float, candidates: list[Candidate], answers: list[Answer], head: str,
-                     threshold: float) -> bool:
-    """The SQuAD 2.0 decision, as the reference makes it: the joint head abstains when its answer-class score
-    ``null`` exceeds ``threshold``; the simple head when no span survives or ``null`` beats the best span's summed
-    start and end logits by more than ``threshold``."""
-    return (head != "joint" and answers[0].is_empty) or null_odds(null, candidates, head) > threshold
-
-
 @dataclasses.dataclass
 class Scored:
     """One question's answers, best first, and (SQuAD 2.0 scoring) the quantity its null decision compares with
@@ -169,26 +98,25 @@ class Scored:
     windows: int = 0              # how many windows of the context the question was answered over
 
 
-def question_answers(context: str, features: list[Feature], outputs: list[dict], head: str, settings: QASettings,
+def question_answers(context: str, features: list[Feature], outputs: list[dict], head: Head, settings: QASettings,
                      top_k: int) -> Scored:
-    """One question's answers, best first, from the model outputs of its windows; each answer knows its context."""
+    """One question's answers, best first, from the model outputs of its windows; each answer knows its context.
+    ``head`` (an ``electra_qa.heads.Head``) proposes the spans and the null score; the scoring here is the same for
+    every head."""
     if settings.scoring == "hf_pipeline":
         return Scored(pipeline_answers(context, features, outputs, top_k, settings.max_answer_length,
                                        settings.align_to_words, settings.version_2_with_negative),
                       windows=len(features))
     candidates = []
     for feature, out in zip(features, outputs):
-        if head == "joint":
-            candidates += joint_candidates(feature, out, settings.max_answer_length)
-        else:
-            candidates += simple_candidates(feature, out, settings.n_best_size, settings.max_answer_length)
+        candidates += head.candidates(feature, out, settings.n_best_size, settings.max_answer_length)
     answers = best_answers(context, candidates, settings.n_best_size)
     if not settings.version_2_with_negative:
         return Scored(answers, windows=len(features))
-    null = null_score(outputs, head)
-    if null_answer_wins(null, candidates, answers, head, settings.null_score_diff_threshold):
+    null = head.null_score(outputs)
+    if head.abstains(null, candidates, settings.null_score_diff_threshold):
         answers = [Answer("", 0, 0, 1.0, NULL_ANSWER, context=context)] + [a for a in answers if not a.is_empty]
-    return Scored(answers, null_odds(null, candidates, head), len(features))
+    return Scored(answers, head.null_odds(null, candidates), len(features))
 
 
 # ------------------------------------------------------------------------------ Hugging Face pipeline scoring
@@ -201,9 +129,10 @@ class PipelineSpan:
     char_end: int
 
 
-def _window_probabilities(logits: np.ndarray, desired: np.ndarray) -> np.ndarray:
-    """float32 softmax over a window, tokens that cannot be answers set to -10000 first (as the pipeline does)."""
-    z = np.where(desired, logits, -10000.0).astype(np.float32)
+def masked_softmax(logits: np.ndarray, allowed: np.ndarray, *, fill: float = -np.inf, dtype=np.float64) -> np.ndarray:
+    """Softmax of ``logits`` over the ``allowed`` positions, the others set to ``fill`` first: -inf (probability 0,
+    what ``qa.explain`` shows), or -10000 in float32 as the Hugging Face pipeline scores."""
+    z = np.where(allowed, logits, fill).astype(dtype)
     z = np.exp(z - z.max())
     return z / z.sum()
 
@@ -219,8 +148,8 @@ def pipeline_spans(feature: Feature, out: dict, top_k: int, max_answer_length: i
     """
     n = feature.length
     desired = feature.p_mask[:n] == 0
-    start = _window_probabilities(out["start_logits"][:n], desired)
-    end = _window_probabilities(out["end_logits"][:n], desired)
+    start = masked_softmax(out["start_logits"][:n], desired, fill=-10000.0, dtype=np.float32)
+    end = masked_softmax(out["end_logits"][:n], desired, fill=-10000.0, dtype=np.float32)
     null = float(start[0] * end[0])
     start[0] = end[0] = 0.0
     scores = np.tril(np.triu(np.outer(start, end)), max_answer_length - 1).ravel()

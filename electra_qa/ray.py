@@ -18,7 +18,7 @@ import os
 import numpy as np
 
 from electra_qa.errors import InputError
-from electra_qa.pipeline import QuestionAnswerer, check_text
+from electra_qa.pipeline import check_text, load_answerer
 from electra_qa.settings import positive_int
 
 
@@ -51,8 +51,7 @@ class Answerer:
                  gpu_memory_growth: bool = True, **qa_settings):
         if gpu_memory_growth:
             _gpu_memory_growth()
-        self.qa = (QuestionAnswerer.from_pretrained(**qa_settings) if checkpoint is None
-                   else QuestionAnswerer.from_checkpoint(checkpoint, **qa_settings))
+        self.qa = load_answerer(checkpoint, **qa_settings)
         self.qa.warm_up()
         self.question_field, self.context_field = question_field, context_field
         self.top_k = None if top_k is None else positive_int("top_k", top_k)

@@ -13,16 +13,14 @@ from __future__ import annotations
 import os
 
 from electra_qa.errors import InputError
+from electra_qa.heads import Head, as_head
 
 SIGNATURE = "serving_default"
 
 
-def signature_inputs(head: str) -> dict[str, tuple[str, str]]:
-    """Input name -> (dtype, shape) of the serving signature for ``head``."""
-    inputs = {name: ("int32", "[batch, seq]") for name in ("input_ids", "attention_mask", "token_type_ids")}
-    if head == "joint":
-        inputs["p_mask"] = ("float32", "[batch, seq]")
-    return inputs
+def signature_inputs(head: Head) -> dict[str, tuple[str, str]]:
+    """Input name -> (dtype, shape) of the serving signature for ``head`` (``Head.serving_inputs``)."""
+    return head.serving_inputs()
 
 
 def export_saved_model(model, directory: str | os.PathLike) -> str:
@@ -36,8 +34,8 @@ def export_saved_model(model, directory: str | os.PathLike) -> str:
     import tensorflow as tf
 
     model = getattr(model, "model", model)  # a QuestionAnswerer's model
-    head = getattr(model, "head_type", None)
-    if head not in ("simple", "joint"):
+    head = getattr(model, "head", None)
+    if not isinstance(head, Head) or not head.answers_questions:
         raise InputError(f"export_saved_model needs a question-answering model, got {type(model).__name__}")
     specs = {name: tf.TensorSpec((None, None), dtype, name=name)
              for name, (dtype, _) in signature_inputs(head).items()}
@@ -66,19 +64,24 @@ class RemoteModel:
         qa("When was the bridge built?", context)
     """
 
-    def __init__(self, call, head: str, config, version_2: bool = False, beam_size: int = 4):
-        if head not in ("simple", "joint"):
-            raise InputError(f"head must be 'simple' or 'joint', got {head!r}")
-        self.call, self.head_type, self.config, self.version_2 = call, head, config, version_2
-        self.beam_size = beam_size  # what the exported joint head was built with (informational)
+    def __init__(self, call, head: str | Head, config, *, version_2: bool | None = None,
+                 beam_size: int | None = None):
+        self.head = as_head(head, version_2=version_2, beam_size=beam_size)
+        if not self.head.answers_questions:
+            raise InputError(f"a RemoteModel serves a question-answering head, not {self.head.name!r}")
+        self.call, self.config = call, config
+
+    @property
+    def head_type(self) -> str:
+        return self.head.name
 
     def __call__(self, inputs: dict) -> dict:
         import numpy as np
 
-        sent = {name: np.asarray(inputs[name], dtype) for name, (dtype, _) in signature_inputs(self.head_type).items()}
+        sent = {name: np.asarray(inputs[name], dtype) for name, (dtype, _) in self.head.serving_inputs().items()}
         return {name: np.asarray(value) for name, value in dict(self.call(sent)).items()}
 
     predict_on_batch = __call__
 
     def __repr__(self) -> str:
-        return f"RemoteModel(head={self.head_type!r}, {self.config.num_hidden_layers} layers)"
+        return f"RemoteModel(head={self.head!r}, {self.config.num_hidden_layers} layers)"

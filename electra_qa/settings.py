@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
+
+import numpy as np
 
 from electra_qa.errors import InputError
 
 SCORINGS = ("squad", "hf_pipeline")
+DEFAULT_MAX_SEQ_LENGTH = 384  # the reference's window, or the model's max_position_embeddings when smaller
+CHUNK_SIZE = 256  # paragraphs (predict_squad) or rows (answer_file, electra-qa batch) tokenized and answered together
 _POSITIVE = ("doc_stride", "max_query_length", "n_best_size", "max_answer_length", "batch_size")
 
 
 def positive_int(name: str, value) -> int:
     """``value`` as an int when it is a positive integer of any integral type (numpy's too), else an InputError."""
     return _integer(name, value, 1)
+
+
+def strict_bool(name: str, value) -> bool:
+    """``value`` if it is a boolean (numpy's too); a string such as "false" is an InputError, never True."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise InputError(f"{name} must be True or False, got {value!r}")
 
 
 def _integer(name: str, value, minimum: int) -> int:
@@ -60,12 +72,12 @@ class QASettings:
         if self.doc_overlap is not None:
             fixed["doc_overlap"] = _integer("doc_overlap", self.doc_overlap, 0)
         threshold = self.null_score_diff_threshold
-        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or math.isnan(threshold):
             raise InputError(f"null_score_diff_threshold must be a number, got {threshold!r}")
         fixed["null_score_diff_threshold"] = float(threshold)
-        fixed["align_to_words"] = bool(self.align_to_words)
+        fixed["align_to_words"] = strict_bool("align_to_words", self.align_to_words)
         if self.version_2_with_negative is not None:
-            fixed["version_2_with_negative"] = bool(self.version_2_with_negative)
+            fixed["version_2_with_negative"] = strict_bool("version_2_with_negative", self.version_2_with_negative)
         for name, value in fixed.items():
             object.__setattr__(self, name, value)
 
@@ -79,10 +91,11 @@ class QASettings:
     def for_model(self, model, tokenizer) -> "QASettings":
         """These settings checked against ``model`` and ``tokenizer``, with the model's defaults filled in."""
         config = model.config
-        if self.scoring == "hf_pipeline" and model.head_type != "simple":
-            raise InputError("scoring='hf_pipeline' needs a simple-head (qa_outputs) model; NVIDIA's joint head "
-                             "gives beam log-probabilities, not per-token logits")
-        max_seq_length = self.max_seq_length or min(384, config.max_position_embeddings)
+        head = model.head
+        if self.scoring == "hf_pipeline" and not head.per_token_logits:
+            raise InputError(f"scoring='hf_pipeline' needs a head with per-token start and end logits (simple, "
+                             f"qa_outputs); the {head.name} head gives {', '.join(head.outputs)}")
+        max_seq_length = self.max_seq_length or min(DEFAULT_MAX_SEQ_LENGTH, config.max_position_embeddings)
         if max_seq_length > config.max_position_embeddings:
             raise InputError(f"max_seq_length {max_seq_length} exceeds the model's max_position_embeddings "
                              f"{config.max_position_embeddings}")
@@ -99,12 +112,11 @@ class QASettings:
             max_query_length = (max_seq_length - 3) // 2
         version_2 = self.version_2_with_negative
         if version_2 is None:
-            version_2 = model.head_type == "joint" and model.version_2
-        elif version_2 and model.head_type == "joint" and not model.version_2:
-            raise InputError("version_2_with_negative=True needs a model that can abstain: this joint-head model is a "
-                             "SQuAD 1.1 model without the answer-class output, so its null score is a constant and it "
-                             "would answer every question or none. Use a SQuAD 2.0 checkpoint (joint head with "
-                             "answer_class) or a simple-head model")
+            version_2 = head.abstains_by_default
+        elif version_2 and not head.can_abstain:
+            raise InputError(f"version_2_with_negative=True needs a model that can abstain: this model's head "
+                             f"({head.describe()}) has no null score, so it would answer every question or none. Use "
+                             "a SQuAD 2.0 checkpoint (joint head with answer_class) or a simple-head model")
         return dataclasses.replace(self, max_seq_length=max_seq_length, max_query_length=max_query_length,
                                    version_2_with_negative=version_2)
 

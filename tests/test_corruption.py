@@ -12,7 +12,7 @@ import pytest
 from conftest import fixture_dir
 from electra_qa import CheckpointError, ElectraConfig, inspect_checkpoint, load_model
 from electra_qa.checkpoints import locate
-from electra_qa.checkpoints.formats import open_source
+from electra_qa.checkpoints.formats import open_weights
 
 PREFIX = "electra_base_qa_v2_False_epoch_1_ckpt"
 
@@ -27,7 +27,7 @@ def _copy(tmp_path, name):
 
 def _weights(path):
     """{key: array} of the model weights a checkpoint holds, read through our readers (no model built)."""
-    source = open_source(locate(path))
+    source = open_weights(locate(path))
     try:
         return {k: np.array(source.read(k)) for k in source.shapes}
     finally:
@@ -167,7 +167,7 @@ def _ngc_with(tmp_path, change):
     """The ngc_tiny weights written again by TensorFlow's writer, with ``change(weights)`` applied."""
     from checkpoint_writers import write_ngc_checkpoint
 
-    source = open_source(locate(fixture_dir("ngc_tiny")))
+    source = open_weights(locate(fixture_dir("ngc_tiny")))
     weights = {k: np.array(source.read(k)) for k in source.shapes}
     source.close()
     change(weights)

@@ -45,16 +45,17 @@ def _model_inputs():
 
 # name -> (constructor taking a dtype policy, inputs, "compute": float outputs in the compute dtype | "float32")
 CASES = {
-    "embeddings": (lambda dt: ElectraEmbeddings(CONFIG.vocab_size, CONFIG.embedding_size,
-                                                CONFIG.max_position_embeddings, CONFIG.type_vocab_size, 1e-12,
+    "embeddings": (lambda dt: ElectraEmbeddings(vocab_size=CONFIG.vocab_size, embedding_size=CONFIG.embedding_size,
+                                                max_position_embeddings=CONFIG.max_position_embeddings,
+                                                type_vocab_size=CONFIG.type_vocab_size, layer_norm_eps=1e-12,
                                                 dtype=dt),
                    lambda: (_ids()[0], _ids()[2]), "compute"),
-    "transformer_layer": (lambda dt: ElectraTransformerLayer(H, 4, 48, dtype=dt), lambda: (_hidden(), _bias()),
+    "transformer_layer": (lambda dt: ElectraTransformerLayer(hidden_size=H, num_attention_heads=4, intermediate_size=48, dtype=dt), lambda: (_hidden(), _bias()),
                           "compute"),
     "encoder": (lambda dt: ElectraEncoder(CONFIG, dtype=dt), lambda: _ids()[:3], "compute"),
-    "simple_head": (lambda dt: SimpleQAHead(H, dtype=dt), lambda: (_hidden(),), "float32"),
-    "joint_head": (lambda dt: JointQAHead(H, beam_size=3, dtype=dt), lambda: (_hidden(), _ids()[3]), "float32"),
-    "joint_head_v2": (lambda dt: JointQAHead(H, beam_size=3, version_2=True, dtype=dt),
+    "simple_head": (lambda dt: SimpleQAHead(hidden_size=H, dtype=dt), lambda: (_hidden(),), "float32"),
+    "joint_head": (lambda dt: JointQAHead(hidden_size=H, beam_size=3, dtype=dt), lambda: (_hidden(), _ids()[3]), "float32"),
+    "joint_head_v2": (lambda dt: JointQAHead(hidden_size=H, beam_size=3, version_2=True, dtype=dt),
                       lambda: (_hidden(), _ids()[3]), "float32"),
     "qa_simple": (lambda dt: build_model(CONFIG, "simple", dtype=dt), _model_inputs, "float32"),
     "qa_joint": (lambda dt: build_model(CONFIG, "joint", beam_size=3, dtype=dt), _model_inputs, "float32"),

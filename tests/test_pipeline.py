@@ -138,14 +138,14 @@ def test_compiled_shapes_are_bounded(monkeypatch):
     """Windows are padded to length buckets; on compile-per-shape backends batches are padded to powers of two."""
     import keras
 
-    from electra_qa import pipeline
+    from electra_qa import runner
 
     monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
-    assert [pipeline._batch_rows(n) for n in (1, 2, 3, 5, 8, 9, 31, 32)] == [1, 2, 4, 8, 8, 16, 32, 32]
-    assert {pipeline._bucket(n, 384) for n in range(1, 385)} == {64, 128, 192, 256, 320, 384}
-    assert pipeline._bucket(300, 300) == 300
+    assert [runner.batch_rows(n) for n in (1, 2, 3, 5, 8, 9, 31, 32)] == [1, 2, 4, 8, 8, 16, 32, 32]
+    assert {runner.bucket(n, 384) for n in range(1, 385)} == {64, 128, 192, 256, 320, 384}
+    assert runner.bucket(300, 300) == 300
     monkeypatch.setattr(keras.backend, "backend", lambda: "tensorflow")  # one shape-relaxed graph for any batch
-    assert [pipeline._batch_rows(n) for n in (1, 3, 31)] == [1, 3, 31]
+    assert [runner.batch_rows(n) for n in (1, 3, 31)] == [1, 3, 31]
 
 
 def test_hundred_thousand_word_context_is_just_more_windows(joint):
@@ -169,11 +169,11 @@ def test_hundred_thousand_word_context_is_just_more_windows(joint):
 def test_small_calls_run_eagerly_until_their_budget_is_spent(vocab, monkeypatch):
     """Compiling costs about as much as a few eager calls: small calls run op by op (padded only to a multiple of 8)
     until they have taken EAGER_BUDGET_S, then every call is compiled (length buckets). Both give the same answers."""
-    from electra_qa import pipeline
+    from electra_qa import runner
 
     padded, compiled = [], []
-    pad_batch = pipeline.pad_batch
-    monkeypatch.setattr(pipeline, "pad_batch",
+    pad_batch = runner.pad_batch
+    monkeypatch.setattr(runner, "pad_batch",
                         lambda f, length, rows: padded.append(length) or pad_batch(f, length, rows))
     qa = _qa(vocab, "simple")
     predict = qa.model.predict_on_batch
@@ -181,14 +181,14 @@ def test_small_calls_run_eagerly_until_their_budget_is_spent(vocab, monkeypatch)
     question, context = "who built the bridge?", "the bridge was built in paris by the river"
     length = qa.features([(question, context)])[0][0].length
 
-    monkeypatch.setattr(pipeline, "EAGER_BUDGET_S", 1e9)
+    monkeypatch.setattr(runner, "EAGER_BUDGET_S", 1e9)
     eager = [qa(question, context, top_k=3) for _ in range(3)]
     assert compiled == [] and padded == [-(-length // 8) * 8] * 3 and length % 8
-    monkeypatch.setattr(pipeline, "EAGER_BUDGET_S", 0.5)
-    qa._eager_seconds = 0.6  # spent
+    monkeypatch.setattr(runner, "EAGER_BUDGET_S", 0.5)
+    qa.runner.eager_seconds = 0.6  # spent
     graph = qa(question, context, top_k=3)
     assert compiled == [(1, 48)]  # the bucket (64) capped at max_seq_length
-    monkeypatch.setattr(pipeline, "EAGER_BUDGET_S", 1e9)
+    monkeypatch.setattr(runner, "EAGER_BUDGET_S", 1e9)
     qa(question, context)
     assert len(compiled) == 2  # once compiled, always compiled
     assert [(a.start, a.end) for a in eager[0]] == [(a.start, a.end) for a in graph]

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 
 from conftest import fixture_dir
-from electra_qa.checkpoints.assign import Prefetcher, aligned_copy, to_backend
+from electra_qa.checkpoints.prefetch import Prefetcher, aligned_copy, to_backend
 
 
 def test_aligned_copy_is_an_aligned_writable_copy():
@@ -86,10 +86,10 @@ def test_transposes_wait_for_the_backend_and_guesses_are_checked():
 def test_closing_without_the_backend_does_not_hang_or_transpose(monkeypatch):
     """A load that fails before the backend is imported closes the prefetcher: the waiting transposes must neither
     block the close nor run (they would import the backend in the worker thread)."""
-    import electra_qa.checkpoints.assign as assign
+    import electra_qa.checkpoints.prefetch as prefetch
 
     transposed = []
-    monkeypatch.setattr(assign, "_transposed", lambda array: transposed.append(array))
+    monkeypatch.setattr(prefetch, "_transposed", lambda array: transposed.append(array))
     arrays = _arrays()
     closed = threading.Event()
     prefetcher = Prefetcher(list(arrays), arrays.__getitem__, transposed=lambda key: True)
@@ -106,13 +106,13 @@ def test_copies_start_before_the_backend_is_imported():
     folder = fixture_dir("hf_tiny")
     code = textwrap.dedent(f"""
         import sys
-        import electra_qa.checkpoints.assign as assign
+        import electra_qa.checkpoints.prefetch as prefetch
         seen = []
-        original = assign.Prefetcher.__init__
+        original = prefetch.Prefetcher.__init__
         def init(self, *args, **kwargs):
             seen.append("keras" in sys.modules)
             original(self, *args, **kwargs)
-        assign.Prefetcher.__init__ = init
+        prefetch.Prefetcher.__init__ = init
         from electra_qa import load_model
         load_model({str(folder / "model.safetensors")!r})
         print(seen)

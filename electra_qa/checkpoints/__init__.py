@@ -4,7 +4,8 @@
 - ``find``: which checkpoint a path names (``locate``), decided once.
 - ``formats/``: one module per format (naming, what is skipped, opening; saving and export where they exist).
 - ``readers/``: file readers with no format knowledge (TensorFlow tensor bundles, safetensors).
-- ``slots``: the one walk over a model's weights; ``assign``: strict loading into a new model.
+- ``slots``: the one walk over a model's weights; ``build``: strict loading into a new model; ``prefetch``: reading
+  the arrays ahead of the build.
 """
 
 from electra_qa.checkpoints.find import Located, locate

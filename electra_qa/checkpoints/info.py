@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from electra_qa import display
-from electra_qa.checkpoints.assign import Fit
+from electra_qa.checkpoints.build import Fit
 from electra_qa.config import ElectraConfig
 
 

@@ -14,16 +14,16 @@ import math
 import os
 
 from electra_qa import filenames
-from electra_qa.checkpoints.assign import check_fit, empty_model, keys_for, load_source, model_keys, validate
+from electra_qa.checkpoints.build import check_fit, empty_model, keys_for, load_source, model_keys, validate
 from electra_qa.checkpoints.find import Located, locate, tf_prefix_in_folder
-from electra_qa.checkpoints.formats import keras_folder, open_source
+from electra_qa.checkpoints.formats import keras_folder, open_weights
 from electra_qa.checkpoints.info import CheckpointInfo
 from electra_qa.checkpoints.source import Source
-from electra_qa.config import QA_HEADS, ElectraConfig
+from electra_qa.config import ElectraConfig
 from electra_qa.errors import CheckpointError
+from electra_qa.heads import Head, as_head, detect_head
 from electra_qa.precision import check_precision
 
-LOAD_HEADS = ("auto", "encoder")  # load_model(head=...): the checkpoint's own head, or the encoder alone
 NGC_HINT = ("The NGC download holds no config.json or vocab.txt: pass config=ElectraConfig.base() (or a config.json) "
             "for ELECTRA-base, and the BERT-uncased vocab.txt (30522 lines) to the tokenizer.")
 
@@ -54,15 +54,22 @@ def infer_config(source: Source) -> ElectraConfig:
                          type_vocab_size=type_vocab)
 
 
-def detect_head(source: Source) -> tuple[str, bool]:
-    """("simple" | "joint" | "discriminator" | "encoder", version_2) from the head keys present."""
-    if source.shape("qa_outputs/kernel") is not None:
-        return "simple", False
-    if source.shape("start_logits/dense/kernel") is not None:
-        return "joint", source.shape("answer_class/dense_0/kernel") is not None
-    if source.shape("discriminator_predictions/dense_1/kernel") is not None:
-        return "discriminator", False
-    return "encoder", False
+def source_head(source: Source) -> Head:
+    """The head a checkpoint holds, from the head weights present (``heads.detect_head``)."""
+    return detect_head(lambda name: source.shape(name) is not None)
+
+
+def wanted_head(head: str | Head) -> Head | None:
+    """``load_model``'s ``head``: "auto" (None: the checkpoint's own head) or the encoder-only head."""
+    if head == "auto":
+        return None
+    try:
+        wanted = as_head(head)
+    except ValueError:
+        wanted = None
+    if wanted is None or not wanted.encoder_only:
+        raise CheckpointError(f"head must be 'auto' (the checkpoint's own head) or 'encoder', got {head!r}")
+    return wanted
 
 
 def _resolve_config(config, source: Source) -> tuple[ElectraConfig, str]:
@@ -84,17 +91,16 @@ def _sample_keys(source: Source) -> str:
 @dataclasses.dataclass
 class _Opened:
     source: Source
-    head: str          # the model to build: the checkpoint's head, or "encoder"
-    version_2: bool
+    head: Head         # the model to build: the checkpoint's head, or the encoder alone
     config: ElectraConfig
     config_source: str
 
 
-def _open(located: Located, config, head: str, ngc_only: bool = False, require_qa: bool = False) -> _Opened:
+def _open(located: Located, config, head: str | Head, ngc_only: bool = False, require_qa: bool = False,
+          beam_size: int | None = None) -> _Opened:
     """Open a checkpoint that is not an electra_qa folder and decide the model it loads into."""
-    if head not in LOAD_HEADS:
-        raise CheckpointError(f"head must be one of {LOAD_HEADS}, got {head!r}")
-    source = open_source(located)
+    wanted = wanted_head(head)
+    source = open_weights(located)
     try:
         if ngc_only and source.format.name != "ngc":
             raise CheckpointError(f"{located.file!r} is not an NGC ELECTRA checkpoint: it looks like a "
@@ -105,30 +111,30 @@ def _open(located: Located, config, head: str, ngc_only: bool = False, require_q
             what = "an NGC ELECTRA" if ngc_only else "an ELECTRA/BERT"
             raise CheckpointError(f"{located.file!r} is not {what} checkpoint: no word-embedding tensor (keys look "
                                   f"like {_sample_keys(source)}).{hint}")
-        found_head, version_2 = detect_head(source)
-        if require_qa and found_head not in QA_HEADS:
+        found = source_head(source).with_load_options(beam_size=beam_size)
+        if require_qa and not found.answers_questions:
             raise CheckpointError(f"{located.file!r} has no SQuAD head (neither qa_outputs nor NVIDIA's start_logits/"
-                                  f"end_logits): it holds a {found_head} model, not an ELECTRA question-answering "
+                                  f"end_logits): it holds a {found.name} model, not an ELECTRA question-answering "
                                   "checkpoint")
         model_config, config_source = _resolve_config(config, source)
     except BaseException:
         source.close()
         raise
-    return _Opened(source, "encoder" if head == "encoder" else found_head, version_2, model_config, config_source)
+    return _Opened(source, wanted or found, model_config, config_source)
 
 
-def _load(located: Located, *, config=None, head: str = "auto", beam_size: int = 4, precision: str | None = None,
+def _load(located: Located, *, config=None, head: str = "auto", beam_size: int | None = None,
+          precision: str | None = None,
           dtype=None, ngc_only: bool = False, require_qa: bool = False):
     if located.kind == "keras":
         if ngc_only:
             raise CheckpointError(f"{located.file!r} is an electra_qa Keras folder, not an NGC checkpoint")
-        model = keras_folder.load_keras_folder(located.folder, head=head, dtype=dtype, precision=precision)
-        if require_qa and getattr(model, "head_type", None) not in QA_HEADS:
+        model = keras_folder.load_keras_folder(located.folder, wanted_head(head), dtype=dtype, precision=precision)
+        if require_qa and not model.head.answers_questions:
             raise CheckpointError(f"{located.file!r} holds a {type(model).__name__}, not a question-answering model")
         return model
-    opened = _open(located, config, head, ngc_only, require_qa)
-    return load_source(opened.source, opened.head, opened.config, version_2=opened.version_2, beam_size=beam_size,
-                       dtype=dtype, precision=precision)
+    opened = _open(located, config, head, ngc_only, require_qa, beam_size)
+    return load_source(opened.source, opened.head, opened.config, dtype=dtype, precision=precision)
 
 
 # ----------------------------------------------------------------------------------------------- public API
@@ -142,14 +148,15 @@ def inspect_checkpoint(path: str | os.PathLike, config=None, head: str = "auto")
     opened = _open(located, config, head)
     source = opened.source
     try:
-        model = empty_model(opened.config, opened.head, version_2=opened.version_2)
+        model = empty_model(opened.config, opened.head)
         slots, transposed, shapes, unused = keys_for(model, source, opened.head)
         variables = {key: getattr(layer, attr) for key, (layer, attr) in slots.items()}
         fit = check_fit(variables, shapes, transposed)
         fit.errors = validate(source, model_keys(source, opened.head))
         params = sum(math.prod(v.shape) for v in variables.values())
         return CheckpointInfo(source.path, source.format.name, source.format.description, opened.config,
-                              opened.config_source, opened.head, opened.version_2, params, fit, unused)
+                              opened.config_source, opened.head.name, bool(opened.head.options.get("version_2")), params, fit,
+                              unused)
     finally:
         source.close()
 

@@ -2,14 +2,16 @@
 
 ``model_slots(model)`` names every weight of an ``ElectraForQuestionAnswering``, ``ElectraDiscriminator`` or
 ``ElectraModel`` with google-research/electra's TF1 names (``electra/encoder/layer_3/attention/self/query/kernel``);
-the SQuAD heads keep the names of the format that defined them (``qa_outputs/...`` from Hugging Face,
-``start_logits/...``, ``end_logits/...``, ``answer_class/...`` from NVIDIA). A ``Format`` (``formats/``) turns such a
+the head's weights are named by the head (``Head.weight_slots``: the SQuAD heads keep the names of the format that
+defined them, ``qa_outputs/...`` from Hugging Face, ``start_logits/...``, ``end_logits/...``, ``answer_class/...``
+from NVIDIA). A ``Format`` (``formats/``) turns such a
 name into the key it stores, and says whether the stored array is the transposed kernel.
 """
 
 from __future__ import annotations
 
 from electra_qa.checkpoints.source import Format
+from electra_qa.heads.base import dense_slots, norm_slots
 
 # Our layer attribute -> google-research name inside ``electra/encoder/layer_{i}/``.
 LAYER_PARTS = {
@@ -24,29 +26,18 @@ LAYER_PARTS = {
 }
 
 
-def _dense(prefix, layer, bias=True):
-    out = {f"{prefix}/kernel": (layer, "kernel")}
-    if bias:
-        out[f"{prefix}/bias"] = (layer, "bias")
-    return out
-
-
-def _norm(prefix, layer):
-    return {f"{prefix}/gamma": (layer, "gamma"), f"{prefix}/beta": (layer, "beta")}
-
-
 def _encoder_slots(encoder) -> dict:
     emb = encoder.embeddings
     out = {f"electra/embeddings/{attr}": (emb, attr)
            for attr in ("word_embeddings", "position_embeddings", "token_type_embeddings")}
-    out.update(_norm("electra/embeddings/LayerNorm", emb.layer_norm))
+    out.update(norm_slots("electra/embeddings/LayerNorm", emb.layer_norm))
     if encoder.embeddings_project is not None:
-        out.update(_dense("electra/embeddings_project", encoder.embeddings_project))
+        out.update(dense_slots("electra/embeddings_project", encoder.embeddings_project))
     for i, layer in enumerate(encoder.transformer_layers):
         for attr, part in LAYER_PARTS.items():
             sub = getattr(layer, attr)
             key = f"electra/encoder/layer_{i}/{part}"
-            out.update(_norm(key, sub) if part.endswith("LayerNorm") else _dense(key, sub))
+            out.update(norm_slots(key, sub) if part.endswith("LayerNorm") else dense_slots(key, sub))
     return out
 
 
@@ -56,25 +47,7 @@ def model_slots(model) -> dict:
     Works before the model is built: ``getattr(layer, attribute)`` is the variable once it is, and
     ``attribute + "_initializer"`` is the layer attribute its ``build`` takes the initial value from.
     """
-    from electra_qa.models.factory import head_of  # imports keras: only once a model exists
-
-    out = _encoder_slots(model.electra)
-    head = head_of(model)
-    if head == "simple":
-        out.update(_dense("qa_outputs", model.qa_head.qa_outputs))
-    elif head == "joint":
-        joint = model.qa_head
-        out.update(_dense("start_logits/dense", joint.start_dense))
-        out.update(_dense("end_logits/dense_0", joint.end_dense_0))
-        out.update(_norm("end_logits/LayerNorm", joint.end_layer_norm))
-        out.update(_dense("end_logits/dense_1", joint.end_dense_1))
-        if joint.version_2:
-            out.update(_dense("answer_class/dense_0", joint.answer_class_dense_0))
-            out.update(_dense("answer_class/dense_1", joint.answer_class_dense_1, bias=False))
-    elif head == "discriminator":
-        out.update(_dense("discriminator_predictions/dense", model.dense))
-        out.update(_dense("discriminator_predictions/dense_1", model.dense_prediction))
-    return out
+    return {**_encoder_slots(model.electra), **model.head.weight_slots(model)}
 
 
 def model_weights(model) -> dict:

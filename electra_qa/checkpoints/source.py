@@ -71,7 +71,7 @@ class Source:
     ignored: list[str]                          # stored keys that are not model weights (never read)
     close: Callable[[], None] = lambda: None
     check_readable: Callable[[list[str]], None] = lambda keys: None  # fail early on missing/truncated data
-    fresh: bool = False  # read() returns a new aligned array each call (a loader may keep it as the weight)
+    new_arrays: bool = False  # read() returns a new aligned array each call (a loader may keep it as the weight)
 
     def shape(self, name: str) -> tuple[int, ...] | None:
         """Shape of the canonical weight ``name`` (Keras orientation), or None when the checkpoint lacks it."""

@@ -1,37 +1,46 @@
-"""ELECTRA discriminator: the encoder plus the replaced-token-detection head."""
+"""ELECTRA discriminator: the backbone plus the replaced-token-detection head."""
 
 from __future__ import annotations
 
 import keras
 from keras import ops
 
-from electra_qa.config import ElectraConfig
-from electra_qa.models.encoder import ElectraEncoder
-from electra_qa.models.serialization import constructor_args, model_config
+from electra_qa.heads import DiscriminatorHead
 from electra_qa.models.initializers import build_in_constructor, kernel_initializer
+from electra_qa.models.task import backbone_for, task_arguments, task_config
 from electra_qa.models.transformer_layer import activation_fn
 
 
 @keras.saving.register_keras_serializable(package="electra_qa")
 class ElectraDiscriminator(keras.Model):
-    """Encoder (``electra``) + ``dense`` (H->H, config activation) + ``dense_prediction`` (H->1).
+    """Backbone (``electra``) + ``dense`` (H->H, config activation) + ``dense_prediction`` (H->1).
 
     Returns ``{"logits": [batch, seq], "sequence_output": [batch, seq, hidden]}``: one replaced-token logit per
-    position, as in the pre-trained ELECTRA discriminators.
+    position, as in the pre-trained ELECTRA discriminators. ``backbone``: an ``ElectraBackbone`` or an
+    ``ElectraConfig``.
     """
 
-    def __init__(self, config: ElectraConfig, **kwargs):
+    def __init__(self, backbone, **kwargs):
+        kwargs.setdefault("name", "electra_discriminator")
         super().__init__(**kwargs)
-        self.config = config
-        self.electra = ElectraEncoder(config, name="electra", dtype=self.dtype_policy)
-        init = kernel_initializer(config.initializer_range)
-        self.dense = keras.layers.Dense(config.hidden_size, name="dense", dtype=self.dtype_policy,
+        self.head = DiscriminatorHead()
+        self.electra = backbone_for(backbone, self.dtype_policy)
+        init = kernel_initializer(self.config.initializer_range)
+        self.dense = keras.layers.Dense(self.config.hidden_size, name="dense", dtype=self.dtype_policy,
                                         kernel_initializer=init)
         self.dense_prediction = keras.layers.Dense(1, name="dense_prediction", dtype=self.dtype_policy,
                                                    kernel_initializer=init)
-        self._activation = activation_fn(config.hidden_act)
+        self._activation = activation_fn(self.config.hidden_act)
         if build_in_constructor():
             self.build()
+
+    @property
+    def backbone(self):
+        return self.electra
+
+    @property
+    def config(self):
+        return self.electra.config
 
     def build(self, input_shape=None):
         if self.built:
@@ -48,8 +57,8 @@ class ElectraDiscriminator(keras.Model):
                 "sequence_output": ops.cast(hidden, "float32")}
 
     def get_config(self):
-        return model_config(self)
+        return task_config(self)
 
     @classmethod
     def from_config(cls, config):
-        return cls(**constructor_args(config))
+        return cls(**task_arguments(config))

@@ -1,29 +1,38 @@
-"""ELECTRA encoder alone as a Keras model: hidden states for plain ``ElectraModel``/BERT-style checkpoints."""
+"""The backbone alone as a Keras model: hidden states for plain ``ElectraModel``/BERT-style checkpoints."""
 
 from __future__ import annotations
 
 import keras
 from keras import ops
 
-from electra_qa.config import ElectraConfig
-from electra_qa.models.encoder import ElectraEncoder
+from electra_qa.heads import EncoderOnly
 from electra_qa.models.initializers import build_in_constructor
-from electra_qa.models.serialization import constructor_args, model_config
+from electra_qa.models.task import backbone_for, task_arguments, task_config
 
 
 @keras.saving.register_keras_serializable(package="electra_qa")
 class ElectraModel(keras.Model):
-    """The encoder (``electra``) with no head: returns ``{"sequence_output": [batch, seq, hidden]}`` in float32.
+    """The backbone (``electra``) with no head: returns ``{"sequence_output": [batch, seq, hidden]}`` in float32.
 
     Call it on a dict ``{input_ids, attention_mask (optional), token_type_ids (optional)}`` of [batch, seq] arrays.
+    ``backbone``: an ``ElectraBackbone`` or an ``ElectraConfig``.
     """
 
-    def __init__(self, config: ElectraConfig, **kwargs):
+    def __init__(self, backbone, **kwargs):
+        kwargs.setdefault("name", "electra_model")
         super().__init__(**kwargs)
-        self.config = config
-        self.electra = ElectraEncoder(config, name="electra", dtype=self.dtype_policy)
+        self.head = EncoderOnly()
+        self.electra = backbone_for(backbone, self.dtype_policy)
         if build_in_constructor():
             self.build()
+
+    @property
+    def backbone(self):
+        return self.electra
+
+    @property
+    def config(self):
+        return self.electra.config
 
     def build(self, input_shape=None):
         if self.built:
@@ -36,8 +45,8 @@ class ElectraModel(keras.Model):
         return {"sequence_output": ops.cast(hidden, "float32")}
 
     def get_config(self):
-        return model_config(self)
+        return task_config(self)
 
     @classmethod
     def from_config(cls, config):
-        return cls(**constructor_args(config))
+        return cls(**task_arguments(config))

@@ -15,7 +15,7 @@ class ElectraEmbeddings(keras.layers.Layer):
     ``token_type_embeddings`` [type_vocab, E] and the ``layer_norm`` sublayer (gamma, beta).
     """
 
-    def __init__(self, vocab_size, embedding_size, max_position_embeddings, type_vocab_size, layer_norm_eps,
+    def __init__(self, *, vocab_size, embedding_size, max_position_embeddings, type_vocab_size, layer_norm_eps,
                  initializer_range=0.02, dropout_rate=0.0, dropout_seed=0, **kwargs):
         super().__init__(**kwargs)
         self.vocab_size = vocab_size

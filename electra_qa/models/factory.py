@@ -1,49 +1,45 @@
-"""The head vocabulary and the one place that maps a head to its model class.
-
-A checkpoint holds one of four heads: "simple" (SQuAD ``qa_outputs``), "joint" (NVIDIA's beam-search head),
-"discriminator" (ELECTRA's replaced-token head) or "encoder" (none). ``build_model`` makes the model for a head,
-``head_of`` reads the head back from a model.
-"""
+"""``build_model``: the task model for a head, on a new backbone built from a config (``task_model`` on a given
+backbone); ``head_of``: a model's head name. The head names its task model class (``Head.model_class``)."""
 
 from __future__ import annotations
 
 import keras
 
-from electra_qa.config import HEADS, QA_HEADS, ElectraConfig, Head
+from electra_qa.config import ElectraConfig
 from electra_qa.errors import InputError
+from electra_qa.heads import Head, as_head
+from electra_qa.models.backbone import ElectraBackbone
 from electra_qa.models.discriminator import ElectraDiscriminator
 from electra_qa.models.electra_model import ElectraModel
-from electra_qa.models.qa_heads import AMP_END_MASK_VALUE
 from electra_qa.models.question_answering import ElectraForQuestionAnswering
 
-__all__ = ["Head", "HEADS", "QA_HEADS", "build_model", "head_of"]
+__all__ = ["build_model", "task_model", "head_of"]
 
-# The names loaders give each model class (Keras names its weights' paths after them).
-_NAMES = {ElectraForQuestionAnswering: "electra_qa", ElectraDiscriminator: "electra_discriminator",
-          ElectraModel: "electra_model"}
+TASK_MODELS = {cls.__name__: cls for cls in (ElectraForQuestionAnswering, ElectraDiscriminator, ElectraModel)}
 
 
-def build_model(config: ElectraConfig, head: Head, *, version_2: bool = False, beam_size: int = 4,
-                end_mask_value: float = AMP_END_MASK_VALUE, dtype=None) -> keras.Model:
-    """The model for ``head``: ``ElectraForQuestionAnswering`` (simple, joint), ``ElectraDiscriminator`` or
-    ``ElectraModel`` (encoder). ``version_2``, ``beam_size`` and ``end_mask_value`` apply to the joint head."""
-    if head in QA_HEADS:
-        return ElectraForQuestionAnswering(config, head=head, beam_size=beam_size, version_2=version_2,
-                                           end_mask_value=end_mask_value, dtype=dtype,
-                                           name=_NAMES[ElectraForQuestionAnswering])
-    if head == "discriminator":
-        return ElectraDiscriminator(config, dtype=dtype, name=_NAMES[ElectraDiscriminator])
-    if head == "encoder":
-        return ElectraModel(config, dtype=dtype, name=_NAMES[ElectraModel])
-    raise InputError(f"head must be one of {HEADS}, got {head!r}")
+def task_model(backbone: ElectraBackbone, head: Head, *, dtype=None) -> keras.Model:
+    """The task model of ``head`` (its ``model_class``) on ``backbone`` (shared, not copied)."""
+    cls = TASK_MODELS.get(head.model_class)
+    if cls is None:
+        raise InputError(f"{head.title} names the model class {head.model_class!r}; known: {tuple(TASK_MODELS)}")
+    if head.answers_questions:
+        return cls(backbone, head, dtype=dtype)
+    return cls(backbone, dtype=dtype)
 
 
-def head_of(model) -> Head:
-    """The head of an ELECTRA model built by this library."""
-    if isinstance(model, ElectraForQuestionAnswering):
-        return model.head_type
-    if isinstance(model, ElectraDiscriminator):
-        return "discriminator"
-    if isinstance(model, ElectraModel):
-        return "encoder"
-    raise InputError(f"not an electra_qa ELECTRA model: {type(model).__name__}")
+def build_model(config: ElectraConfig, head: str | Head, *, dtype=None, **options) -> keras.Model:
+    """The model for ``head`` (a ``Head`` or a registered name; ``options`` such as ``beam_size``, ``version_2``,
+    ``end_mask_value`` go to a named head) on a new ``ElectraBackbone`` of ``config``."""
+    head = as_head(head, **options)
+    policy = keras.dtype_policies.get(dtype) if dtype is not None else None
+    backbone = ElectraBackbone(config, name="electra", dtype=policy)
+    return task_model(backbone, head, dtype=policy)
+
+
+def head_of(model) -> str:
+    """The name of the head of an ELECTRA model built by this library."""
+    head = getattr(model, "head", None)
+    if not isinstance(head, Head):
+        raise InputError(f"not an electra_qa ELECTRA model: {type(model).__name__}")
+    return head.name

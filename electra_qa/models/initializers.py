@@ -27,7 +27,7 @@ def weights_to_be_loaded():
 def build_deferred():
     """Within this block, ELECTRA models are constructed without weights; the caller builds them.
 
-    A loader sets each layer's ``<weight>_initializer`` (see ``checkpoints.layout.model_slots``) to the stored
+    A loader sets each layer's ``<weight>_initializer`` (see ``checkpoints.slots.model_slots``) to the stored
     array and then calls ``model.build()``: every variable is created from its value, with no zero-filled copy first.
     """
     token = _DEFER.set(True)

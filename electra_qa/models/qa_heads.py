@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from electra_qa.config import AMP_END_MASK_VALUE, FLOAT32_END_MASK_VALUE  # noqa: F401 (re-exported)
+from electra_qa.config import AMP_END_MASK_VALUE
 from electra_qa.models.initializers import kernel_initializer
 
 START_MASK_VALUE = 1e30
@@ -23,7 +23,7 @@ def _apply_p_mask(logits, p_mask, value):
 class SimpleQAHead(keras.layers.Layer):
     """One Dense hidden -> 2 (``qa_outputs``): channel 0 start logits, channel 1 end logits, both [batch, seq]."""
 
-    def __init__(self, hidden_size, initializer_range=0.02, **kwargs):
+    def __init__(self, *, hidden_size, initializer_range=0.02, **kwargs):
         super().__init__(**kwargs)
         self.hidden_size = hidden_size
         self.initializer_range = initializer_range
@@ -62,7 +62,7 @@ class JointQAHead(keras.layers.Layer):
     log-softmax run in float32 whatever the compute dtype.
     """
 
-    def __init__(self, hidden_size, beam_size=4, version_2=False, end_mask_value=AMP_END_MASK_VALUE,
+    def __init__(self, *, hidden_size, beam_size=4, version_2=False, end_mask_value=AMP_END_MASK_VALUE,
                  layer_norm_eps=1e-12, initializer_range=0.02, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(beam_size, int) or beam_size < 1:

@@ -3,19 +3,22 @@
 import keras
 from keras import ops
 
+from electra_qa.config import ACTIVATIONS
 from electra_qa.models import attention
 from electra_qa.models.initializers import kernel_initializer
 
 
 def activation_fn(name):
-    """The activation named in an ELECTRA config: "gelu" is the exact erf form, "gelu_new" the tanh form."""
-    if name == "gelu":
+    """The activation named in an ELECTRA config (``config.ACTIVATIONS``): "gelu" is the exact erf form, "gelu_new"
+    the tanh form."""
+    kind = ACTIVATIONS.get(name)
+    if kind == "gelu_erf":
         return lambda x: keras.activations.gelu(x, approximate=False)
-    if name in ("gelu_new", "gelu_pytorch_tanh"):
+    if kind == "gelu_tanh":
         return lambda x: keras.activations.gelu(x, approximate=True)
-    if name == "relu":
+    if kind == "relu":
         return keras.activations.relu
-    raise ValueError(f"unsupported activation {name!r}")
+    raise ValueError(f"unsupported activation {name!r}; use one of {tuple(ACTIVATIONS)}")
 
 
 @keras.saving.register_keras_serializable(package="electra_qa")
@@ -30,7 +33,7 @@ class ElectraTransformerLayer(keras.layers.Layer):
     ``attention_dropout``, ``attention_output_dropout``, ``output_dropout``.
     """
 
-    def __init__(self, hidden_size, num_attention_heads, intermediate_size, hidden_act="gelu",
+    def __init__(self, *, hidden_size, num_attention_heads, intermediate_size, hidden_act="gelu",
                  layer_norm_eps=1e-12, initializer_range=0.02, dropout_rate=0.0, attention_dropout_rate=0.0,
                  dropout_seed=0, **kwargs):
         super().__init__(**kwargs)

@@ -15,7 +15,7 @@ import os
 import time
 
 from electra_qa.progress import progress_bar
-from electra_qa.settings import positive_int
+from electra_qa.settings import CHUNK_SIZE, positive_int
 from electra_qa.postprocess import Answer
 from electra_qa.squad.data import Skipped, SquadExample, load_squad
 
@@ -107,7 +107,7 @@ class _Writer:
 
 
 def predict_squad(qa, source, output_dir: str | os.PathLike | None = None, *, batch_size: int | None = None,
-                  chunk_size: int = 256, progress: bool = True) -> SquadPredictions:
+                  chunk_size: int = CHUNK_SIZE, progress: bool = True) -> SquadPredictions:
     """Answer every question of ``source`` (anything ``load_squad`` reads) with ``qa`` (a ``QuestionAnswerer``).
 
     Returns ``{question id: answer text}`` (a ``SquadPredictions``: ``.skipped``, ``.null_odds``, counts, timing).

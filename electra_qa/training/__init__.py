@@ -3,8 +3,9 @@ windows, and the optimizer (AdamW with layer-wise learning-rate decay, warm-up t
 
 from electra_qa.training.fine_tune import fine_tune
 from electra_qa.training.labels import TrainingFeatures, training_features
+from electra_qa.recipe import RECIPE, TrainingRecipe
 from electra_qa.training.optimizer import (LayerwiseAdamW, WarmupLinearDecay, decayed_paths, layer_depths,
                                            layerwise_multipliers)
 
-__all__ = ["fine_tune", "training_features", "TrainingFeatures", "LayerwiseAdamW", "WarmupLinearDecay",
+__all__ = ["fine_tune", "TrainingRecipe", "RECIPE", "training_features", "TrainingFeatures", "LayerwiseAdamW", "WarmupLinearDecay",
            "layer_depths", "layerwise_multipliers", "decayed_paths"]

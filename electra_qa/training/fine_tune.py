@@ -20,19 +20,19 @@ from electra_qa import precision as precision_lib
 from electra_qa.checkpoints import load_model
 from electra_qa.checkpoints.find import locate
 from electra_qa.errors import InputError
-from electra_qa.models import build_model
-from electra_qa.models.factory import head_of
+from electra_qa.heads import get_head
+from electra_qa.models import ElectraForQuestionAnswering, build_model
 from electra_qa.models.initializers import weights_to_be_loaded
 from electra_qa.pipeline import QuestionAnswerer
-from electra_qa.settings import QASettings, positive_int
+from electra_qa.settings import DEFAULT_MAX_SEQ_LENGTH, QASettings
 from electra_qa.squad import evaluate_squad, load_squad, predict_squad
 from electra_qa.tokenization import load_tokenizer
 from electra_qa.training.labels import training_features
 from electra_qa.training.optimizer import LayerwiseAdamW, WarmupLinearDecay, decayed_paths, layerwise_multipliers
+from electra_qa.recipe import RECIPE, TrainingRecipe
 
 STATE_FILE = "training_state.npz"
 LOG_FILE = "training.json"
-NEW_HEADS = ("simple", "joint")
 
 
 class _Batches(keras.utils.PyDataset):
@@ -93,22 +93,19 @@ def _new_head_weights(model, seed: int) -> None:
             v.assign(np.full(tuple(v.shape), 1.0 if v.name == "gamma" else 0.0, "float32"))
 
 
-def _fresh_qa_model(encoder_model, head: str, policy, seed: int):
-    """A QA model with ``encoder_model``'s encoder weights and a new ``head``."""
-    if head not in NEW_HEADS:
-        raise InputError(f"head must be one of {NEW_HEADS}, got {head!r}")
-    with weights_to_be_loaded():  # no random draws: every weight is set below
-        model = build_model(encoder_model.config, head, dtype=policy)
-    model.electra.set_weights(encoder_model.electra.get_weights())
+def _new_head_model(encoder_model, head: str, policy, seed: int):
+    """A QA model with a new ``head`` (weights from ``seed``) on ``encoder_model``'s backbone: the same backbone
+    object, so its weights are shared, not copied."""
+    with weights_to_be_loaded():  # no random draws: the head's weights are set below
+        model = ElectraForQuestionAnswering(encoder_model.backbone, get_head(head), dtype=policy)
     _new_head_weights(model, seed)
     return model
 
 
 def _copy_model(model, policy):
-    """The same QA model (same weights) built with ``policy``."""
+    """The same QA model (same head, same weights) built with ``policy``: the user's model is left as it is."""
     with weights_to_be_loaded():
-        copy = build_model(model.config, model.head_type, version_2=model.version_2, beam_size=model.beam_size,
-                           end_mask_value=model.end_mask_value, dtype=policy)
+        copy = build_model(model.config, model.head, dtype=policy)
     copy.set_weights(model.get_weights())
     return copy
 
@@ -120,12 +117,12 @@ def _start_answerer(start, *, head, vocab, policy, seed, settings: QASettings) -
         raise InputError(f"start must be a checkpoint path or a QuestionAnswerer, got {type(start).__name__}")
     located = locate(start)
     model = load_model(located, dtype=policy)
-    if head_of(model) in ("discriminator", "encoder"):
-        model = _fresh_qa_model(model, head, policy, seed)
+    if not model.head.answers_questions:
+        model = _new_head_model(model, head, policy, seed)
     try:
         tokenizer = load_tokenizer(vocab if vocab is not None else located.folder)
-    except InputError:
-        raise InputError(f"no vocab.txt or tokenizer.json beside {os.fspath(start)!r}: pass vocab=") from None
+    except InputError as e:
+        raise InputError(f"no usable tokenizer beside {os.fspath(start)!r} ({e}): pass vocab=") from None
     return QuestionAnswerer(model, tokenizer, settings)
 
 
@@ -191,20 +188,24 @@ class _Epochs(keras.callbacks.Callback):
             print("epoch", epoch + 1, {k: v for k, v in record.items() if k != "epoch"})
 
 
-def fine_tune(start, train_data, *, eval_data=None, epochs: int = 2, batch_size: int = 32,
-              learning_rate: float = 1e-4, layerwise_lr_decay: float = 0.8, warmup_proportion: float = 0.05,
-              weight_decay: float = 0.01, adam_epsilon: float = 1e-6, bias_corrected_epsilon: bool = False,
-              precision: str = "auto", output_dir: str | os.PathLike | None = None,
-              seed: int = 0, max_seq_length: int = 384, doc_stride: int = 128, max_query_length: int = 64,
-              head: str = "simple", vocab: str | os.PathLike | None = None, resume: bool = False,
-              progress: bool = True, callbacks: list | None = None,
-              jit_compile: bool | str = "auto") -> QuestionAnswerer:
+def fine_tune(start, train_data, *, eval_data=None, epochs: int = RECIPE.epochs, batch_size: int = RECIPE.batch_size,
+              learning_rate: float = RECIPE.learning_rate, layerwise_lr_decay: float = RECIPE.layerwise_lr_decay,
+              warmup_proportion: float = RECIPE.warmup_proportion, weight_decay: float = RECIPE.weight_decay,
+              adam_epsilon: float = RECIPE.adam_epsilon, bias_corrected_epsilon: bool = RECIPE.bias_corrected_epsilon,
+              precision: str = RECIPE.precision, output_dir: str | os.PathLike | None = None, seed: int = RECIPE.seed,
+              max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH, doc_stride: int = QASettings.doc_stride,
+              max_query_length: int = QASettings.max_query_length, head: str = RECIPE.head,
+              vocab: str | os.PathLike | None = None, resume: bool = False, progress: bool = True,
+              callbacks: list | None = None, jit_compile: bool | str = "auto") -> QuestionAnswerer:
     """Fine-tune a model on SQuAD-style questions with NVIDIA's recipe; returns the trained ``QuestionAnswerer``.
+
+    The defaults are ``training.recipe.TrainingRecipe``'s (NVIDIA's recipe) and, for the windows, ``QASettings``'.
 
     Args:
         start: a checkpoint path (any format ``load_model`` reads) or a ``QuestionAnswerer``. A SQuAD model (the
             NGC checkpoint, a saved folder) keeps its head and continues training; an ELECTRA discriminator or a
-            BERT-family encoder gets a new ``head`` ("simple" or NVIDIA's "joint") initialised from ``seed``.
+            BERT-family encoder gets a new ``head`` ("simple" or NVIDIA's "joint") initialised from ``seed``, on the
+            same backbone.
         train_data, eval_data: anything ``load_squad`` reads (the first answer of each question is its label).
             With ``eval_data``, EM/F1 as the official script after each epoch.
         epochs, batch_size, learning_rate: NVIDIA's 1-GPU recipe is 2 epochs, 32, 1e-4.
@@ -227,21 +228,13 @@ def fine_tune(start, train_data, *, eval_data=None, epochs: int = 2, batch_size:
 
     The user's Keras dtype policy, random seeds and TensorFlow settings are left as they were.
     """
-    epochs = positive_int("epochs", epochs)
-    batch_size = positive_int("batch_size", batch_size)
-    for name, value, low, high in (("learning_rate", learning_rate, 0, math.inf),
-                                   ("layerwise_lr_decay", layerwise_lr_decay, 0, 1),
-                                   ("warmup_proportion", warmup_proportion, 0, 1),
-                                   ("weight_decay", weight_decay, 0, math.inf),
-                                   ("adam_epsilon", adam_epsilon, 0, math.inf)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-            raise InputError(f"{name} must be a number in [{low}, {high}], got {value!r}")
-    if learning_rate <= 0 or layerwise_lr_decay <= 0 or adam_epsilon <= 0:
-        raise InputError("learning_rate, layerwise_lr_decay and adam_epsilon must be positive")
+    recipe = TrainingRecipe(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                            layerwise_lr_decay=layerwise_lr_decay, warmup_proportion=warmup_proportion,
+                            weight_decay=weight_decay, adam_epsilon=adam_epsilon,
+                            bias_corrected_epsilon=bias_corrected_epsilon, precision=precision, seed=seed, head=head)
     if resume and output_dir is None:
         raise InputError("resume=True needs the output_dir of the run to continue")
-    precision_lib.check_precision(precision)
-    policy = precision_lib.dtype_policy(precision)
+    policy = precision_lib.dtype_policy(recipe.precision)
     settings = QASettings(max_seq_length=max_seq_length, doc_stride=doc_stride, max_query_length=max_query_length)
     train = load_squad(train_data)
     if not train.examples:
@@ -250,48 +243,53 @@ def fine_tune(start, train_data, *, eval_data=None, epochs: int = 2, batch_size:
 
     output_dir = None if output_dir is None else os.fspath(output_dir)
     done, history = _previous_run(output_dir) if resume else (0, [])
-    if done >= epochs:
+    if done >= recipe.epochs:
         return QuestionAnswerer.from_checkpoint(os.path.join(output_dir, f"epoch-{done}"))
     if done:
         start = os.path.join(output_dir, f"epoch-{done}")
-    qa = _start_answerer(start, head=head, vocab=vocab, policy=policy, seed=seed, settings=settings)
-    model = qa.model
+    qa = _start_answerer(start, head=recipe.head, vocab=vocab, policy=policy, seed=recipe.seed, settings=settings)
     if not done:
-        _seed_dropout(model, seed)
-
+        _seed_dropout(qa.model, recipe.seed)
     features = training_features(qa, train.examples)
     if not len(features):
         raise InputError("no training windows: every question was skipped "
                          f"({features.skipped[0][1] if features.skipped else 'no answers'})")
-    steps_per_epoch = math.ceil(len(features) / batch_size)
-    total = steps_per_epoch * epochs
-    schedule = WarmupLinearDecay(learning_rate, total, int(warmup_proportion * total))
-    optimizer = LayerwiseAdamW(schedule, layerwise_multipliers(model, layerwise_lr_decay), decayed_paths(model),
-                               weight_decay=weight_decay, epsilon=adam_epsilon,
-                               bias_corrected_epsilon=bias_corrected_epsilon)
-    if policy.name in ("mixed_float16", "float16"):
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    model.compile(optimizer=optimizer, jit_compile=jit_compile)
-    optimizer.build(model.trainable_variables)
+    optimizer = _compiled(qa.model, recipe, policy, len(features), jit_compile)
     if done:
-        _restore_state(start, optimizer, model)
+        _restore_state(start, optimizer, qa.model)
 
-    log = {"arguments": {"start": os.fspath(start) if not isinstance(start, QuestionAnswerer) else "QuestionAnswerer",
-                         "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
-                         "layerwise_lr_decay": layerwise_lr_decay, "warmup_proportion": warmup_proportion,
-                         "weight_decay": weight_decay, "adam_epsilon": adam_epsilon,
-                         "bias_corrected_epsilon": bool(bias_corrected_epsilon), "precision": policy.name, "seed": seed,
-                         "max_seq_length": max_seq_length, "doc_stride": doc_stride,
-                         "max_query_length": max_query_length, "head": model.head_type},
+    where = os.fspath(start) if isinstance(start, (str, os.PathLike)) else type(start).__name__
+    log = {"arguments": {"start": where, **recipe.to_dict(),
+                         "precision": policy.name, **{k: getattr(qa.settings, k) for k in WINDOW_FIELDS},
+                         "head": qa.model.head.name},
            "train_windows": len(features), "skipped": len(features.skipped), "epochs_done": done, "history": history}
     if output_dir is not None:
         os.makedirs(output_dir, exist_ok=True)
-    batches = _Batches(features.arrays, batch_size, seed, done)
+    batches = _Batches(features.arrays, recipe.batch_size, recipe.seed, done)
     callback = _Epochs(batches, qa, optimizer, output_dir, evaluation, log, progress)
     # shuffle=False: _Batches shuffles from the seed (Keras would shuffle batches with Python's global random).
-    model.fit(batches, epochs=epochs, initial_epoch=done, shuffle=False, verbose=1 if progress else 0,
-              callbacks=[callback, *(callbacks or [])])
+    qa.model.fit(batches, epochs=recipe.epochs, initial_epoch=done, shuffle=False, verbose=1 if progress else 0,
+                 callbacks=[callback, *(callbacks or [])])
     qa.training_log = log
     if output_dir is not None:
         qa.remember_source(log["last_folder"], "keras", precision=policy.name)
     return qa
+
+
+WINDOW_FIELDS = ("max_seq_length", "doc_stride", "max_query_length")
+
+
+def _compiled(model, recipe: TrainingRecipe, policy, windows: int, jit_compile) -> keras.optimizers.Optimizer:
+    """Compile ``model`` with the recipe's optimizer and schedule for ``windows`` training windows; returns the
+    (built) optimizer. float16 gets Keras' dynamic loss scaling."""
+    steps_per_epoch = math.ceil(windows / recipe.batch_size)
+    total = steps_per_epoch * recipe.epochs
+    schedule = WarmupLinearDecay(recipe.learning_rate, total, int(recipe.warmup_proportion * total))
+    optimizer = LayerwiseAdamW(schedule, layerwise_multipliers(model, recipe.layerwise_lr_decay), decayed_paths(model),
+                               weight_decay=recipe.weight_decay, epsilon=recipe.adam_epsilon,
+                               bias_corrected_epsilon=recipe.bias_corrected_epsilon)
+    if policy.name in ("mixed_float16", "float16"):
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    model.compile(optimizer=optimizer, jit_compile=jit_compile)
+    optimizer.build(model.trainable_variables)
+    return optimizer

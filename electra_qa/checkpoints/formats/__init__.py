@@ -1,4 +1,4 @@
-"""Every checkpoint format, one module each, and ``open_source``: a located checkpoint opened in its format.
+"""Every checkpoint format, one module each, and ``open_weights``: a located checkpoint opened in its format.
 
 | module           | format                                                   |
 | ---------------- | -------------------------------------------------------- |
@@ -13,11 +13,7 @@ from __future__ import annotations
 from electra_qa.checkpoints.find import Located
 from electra_qa.checkpoints.formats import google, huggingface, keras_folder, ngc
 from electra_qa.checkpoints.readers.tf_bundle import TensorBundle
-from electra_qa.checkpoints.source import Format, Source
-
-FORMATS: dict[str, Format] = {f.name: f for f in (ngc.FORMAT, google.FORMAT, huggingface.TF_FORMAT,
-                                                  huggingface.PT_FORMAT, keras_folder.FORMAT)}
-
+from electra_qa.checkpoints.source import Source
 
 def open_tf_checkpoint(prefix: str) -> Source:
     """An NGC (object-based) or google-research (TF1 names) checkpoint, told apart by its keys."""
@@ -25,7 +21,7 @@ def open_tf_checkpoint(prefix: str) -> Source:
     return (ngc if ngc.is_ngc(bundle) else google).source(prefix, bundle)
 
 
-def open_source(located: Located) -> Source:
+def open_weights(located: Located) -> Source:
     """The model weights of a checkpoint that is not an electra_qa folder (those carry their own index:
     ``keras_folder.load_keras_folder``)."""
     if located.kind == "tf":

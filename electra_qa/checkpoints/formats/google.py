@@ -29,4 +29,4 @@ def source(prefix: str, bundle: TensorBundle) -> Source:
         else:
             shapes[stored] = bundle.entries[stored].shape
     return Source(FORMAT, prefix, shapes, bundle.read, ignored, close=bundle.close,
-                  check_readable=bundle.check_readable, fresh=True)
+                  check_readable=bundle.check_readable, new_arrays=True)

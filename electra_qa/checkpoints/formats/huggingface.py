@@ -19,6 +19,7 @@ from electra_qa.checkpoints.readers.safetensors_file import SafetensorsFile, wri
 from electra_qa.checkpoints.slots import keyed_weights
 from electra_qa.checkpoints.source import Format, Source, reader_errors_named
 from electra_qa.errors import CheckpointError
+from electra_qa.heads import Head
 
 
 def _common(name: str) -> str:
@@ -76,7 +77,7 @@ def open_safetensors(file: str) -> Source:
         stored_key[name] = key
         shapes[name] = f.shape(key)
     return Source(PT_FORMAT, file, shapes, lambda name: f.read(stored_key[name]), ignored, close=f.close,
-                  fresh=True)
+                  new_arrays=True)
 
 
 def _text(value) -> str:
@@ -122,10 +123,6 @@ def _open_h5(file: str) -> Source:
 
 # ---------------------------------------------------------------------------------------------- writing
 
-_ARCHITECTURES = {"simple": "ElectraForQuestionAnswering", "discriminator": "ElectraForPreTraining",
-                  "encoder": "ElectraModel"}
-
-
 def export_huggingface(model, folder: str | os.PathLike) -> str:
     """Write ``model`` (simple-head QA, discriminator or encoder) as a Hugging Face ELECTRA folder.
 
@@ -142,25 +139,25 @@ def export_huggingface(model, folder: str | os.PathLike) -> str:
     >>> type(load_model(folder)).__name__
     'ElectraForQuestionAnswering'
     """
-    from electra_qa.models.factory import head_of  # imports keras: only once a model exists
-
-    head = head_of(model)
-    if head not in _ARCHITECTURES:
-        raise CheckpointError("NVIDIA's joint beam-search head has no Hugging Face counterpart; only simple-head "
-                              "(qa_outputs) models, discriminators and encoders can be exported")
+    head = getattr(model, "head", None)
+    if not isinstance(head, Head):
+        raise CheckpointError(f"cannot export a {type(model).__name__}: not an electra_qa ELECTRA model")
+    if head.hf_architecture is None:
+        raise CheckpointError(f"{head.title} has no Hugging Face counterpart; only simple-head (qa_outputs) "
+                              "models, discriminators and encoders can be exported")
     variables, transposed = keyed_weights(model, PT_FORMAT)
     tensors = {}
     for key, var in variables.items():
         value = np.asarray(var.numpy() if hasattr(var, "numpy") else var, dtype=np.float32)
         if key in transposed:
             value = value.T
-        if head == "encoder":
+        if head.encoder_only:
             key = key[len("electra."):]  # ElectraModel's state dict has no "electra." prefix
         tensors[key] = np.ascontiguousarray(value)
     folder = os.fspath(folder)
     os.makedirs(folder, exist_ok=True)
     write_safetensors(os.path.join(folder, filenames.SAFETENSORS), tensors, metadata={"format": "pt"})
-    config = {"architectures": [_ARCHITECTURES[head]], "model_type": "electra", **model.config.to_dict(),
+    config = {"architectures": [head.hf_architecture], "model_type": "electra", **model.config.to_dict(),
               "position_embedding_type": "absolute", "pad_token_id": 0}
     with open(os.path.join(folder, filenames.CONFIG), "w", encoding="utf-8") as f:
         json.dump(config, f, indent=2)

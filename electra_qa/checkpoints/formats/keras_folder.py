@@ -18,35 +18,28 @@ import tempfile
 import numpy as np
 
 from electra_qa import filenames
-from electra_qa.checkpoints.assign import Fit, empty_model, load_source, validate
+from electra_qa.checkpoints.build import Fit, empty_model, load_source, validate
 from electra_qa.checkpoints.info import CheckpointInfo
 from electra_qa.checkpoints.readers.aligned import pread_array
 from electra_qa.checkpoints.slots import model_weights
 from electra_qa.checkpoints.source import Format, Source, reader_errors_named
-from electra_qa.config import AMP_END_MASK_VALUE, FLOAT32_END_MASK_VALUE, ElectraConfig
+from electra_qa.config import ElectraConfig
 from electra_qa.errors import CheckpointError
+from electra_qa.heads import Head, saved_head
 from electra_qa.precision import resolve_dtype
 
 FORMAT_VERSION = 1
 # An electra_qa folder is read through the weights index in its config.json (canonical name -> dataset path).
 FORMAT = Format("keras", "electra_qa folder (Keras model.weights.h5)", lambda name: name, False, "electra/")
-_CLASSES = {"simple": "ElectraForQuestionAnswering", "joint": "ElectraForQuestionAnswering",
-            "discriminator": "ElectraDiscriminator", "encoder": "ElectraModel"}
 
 
 def _model_section(model) -> dict:
-    from electra_qa.models.factory import head_of  # imports keras: only once a model exists
-
-    try:
-        head = head_of(model)
-    except ValueError:
-        raise CheckpointError(f"cannot save a {type(model).__name__}; expected one of "
-                              f"{sorted(set(_CLASSES.values()))}") from None
-    section = {"format_version": FORMAT_VERSION, "model": _CLASSES[head]}
-    if head in ("simple", "joint"):
-        section.update(head=head, beam_size=model.beam_size, version_2=model.version_2,
-                       end_mask_value=model.end_mask_value)
-    return section
+    """The ``electra_qa`` section of a saved model's config.json: format version, model class, head and options."""
+    head = getattr(model, "head", None)
+    if not isinstance(head, Head):
+        raise CheckpointError(f"cannot save a {type(model).__name__}: not an electra_qa ELECTRA model "
+                              "(ElectraForQuestionAnswering, ElectraDiscriminator or ElectraModel)")
+    return {"format_version": FORMAT_VERSION, "model": head.model_class, "head": head.name, **head.options}
 
 
 def save_model(model, folder: str | os.PathLike, pipeline: dict | None = None) -> str:
@@ -77,7 +70,7 @@ def save_model(model, folder: str | os.PathLike, pipeline: dict | None = None) -
 
 
 def weights_index(config: ElectraConfig, section: dict) -> dict[str, str]:
-    """Canonical weight name (``layout.model_weights``) -> dataset path in the ``.weights.h5`` that Keras writes for
+    """Canonical weight name (``slots.model_weights``) -> dataset path in the ``.weights.h5`` that Keras writes for
     the model that ``config`` and ``section`` describe.
 
     Keras names the datasets after the attribute tree (``electra/transformer_layers/electra_transformer_layer_1/
@@ -90,7 +83,7 @@ def weights_index(config: ElectraConfig, section: dict) -> dict[str, str]:
     tiny = ElectraConfig(vocab_size=3, embedding_size=2 if project else 4, hidden_size=4,
                          num_hidden_layers=config.num_hidden_layers, num_attention_heads=1, intermediate_size=3,
                          max_position_embeddings=3, type_vocab_size=2)
-    probe = _build_saved(tiny, section, "float32")
+    probe = empty_model(tiny, _saved_head(section), dtype="float32")
     weights = model_weights(probe)
     names = list(weights)
     for number, var in enumerate(weights.values()):
@@ -126,7 +119,7 @@ def read_section(folder: str) -> tuple[ElectraConfig, dict]:
     if not isinstance(data, dict):
         raise CheckpointError(f"{path!r} holds a JSON {type(data).__name__}, not a config object")
     section = data.get("electra_qa")
-    if not isinstance(section, dict) or section.get("model") not in _CLASSES.values():
+    if not isinstance(section, dict) or not isinstance(section.get("model"), str):
         raise CheckpointError(f"{path!r} has no 'electra_qa' section naming the model class; it was not written by "
                               "electra_qa's save")
     if section.get("format_version", 0) > FORMAT_VERSION:
@@ -135,22 +128,12 @@ def read_section(folder: str) -> tuple[ElectraConfig, dict]:
     return ElectraConfig.from_dict(data), section
 
 
-def _head(section: dict) -> str:
-    """The head of a saved model."""
-    if section["model"] == "ElectraForQuestionAnswering":
-        return section["head"]
-    return "discriminator" if section["model"] == "ElectraDiscriminator" else "encoder"
-
-
-def _head_settings(section: dict) -> dict:
-    """The joint head's settings as saved (folders written before ``end_mask_value`` stored ``amp``)."""
-    default = AMP_END_MASK_VALUE if section.get("amp", True) else FLOAT32_END_MASK_VALUE
-    return {"version_2": bool(section.get("version_2", False)), "beam_size": section.get("beam_size", 4),
-            "end_mask_value": section.get("end_mask_value", default)}
-
-
-def _build_saved(config, section, dtype):
-    return empty_model(config, _head(section), dtype=dtype, **_head_settings(section))
+def _saved_head(section: dict) -> Head:
+    """The head of a saved model (``heads.saved_head``), as a CheckpointError when the section names none we know."""
+    try:
+        return saved_head(section)
+    except ValueError as e:
+        raise CheckpointError(f"cannot load the saved model: {e}") from None
 
 
 def _stored_arrays(file: str) -> tuple[int, int]:
@@ -183,17 +166,18 @@ def _arrays_problem(file: str, model) -> str | None:
             f"{len(model.weights)} ({expected:,}); the folder's files do not belong together")
 
 
-def load_keras_folder(folder: str, head: str = "auto", dtype=None, precision: str | None = None):
+def load_keras_folder(folder: str, head: Head | None = None, dtype=None, precision: str | None = None):
     """The model saved in ``folder`` by ``save_model``; strict: every stored array used, every weight set.
+    ``head``: None for the saved model's own head, or an encoder-only head for its backbone alone.
     ``dtype``/``precision`` as for ``load_model``."""
     config, section = read_section(folder)
+    saved = _saved_head(section)
     file = os.path.join(folder, filenames.KERAS_WEIGHTS)
     if section.get("weights_index"):
-        model_head = "encoder" if head == "encoder" else _head(section)
-        return load_source(open_keras_weights(file, section["weights_index"]), model_head, config, dtype=dtype,
-                           precision=precision, **_head_settings(section))
+        return load_source(open_keras_weights(file, section["weights_index"]), head or saved, config, dtype=dtype,
+                           precision=precision)
     dtype = resolve_dtype(precision, dtype)
-    model = _build_saved(config, section, dtype)
+    model = empty_model(config, saved, dtype=dtype)
     problem = _arrays_problem(file, model)
     if problem:
         raise CheckpointError(problem)
@@ -201,18 +185,17 @@ def load_keras_folder(folder: str, head: str = "auto", dtype=None, precision: st
         model.load_weights(file)
     except (ValueError, KeyError, OSError) as e:
         raise CheckpointError(f"{file!r} does not fit the model in its config.json: {e}") from None
-    if head == "encoder" and section["model"] != "ElectraModel":
-        encoder = empty_model(config, "encoder", dtype=dtype)
-        loaded = model_weights(model)
-        for name, var in model_weights(encoder).items():
-            var.assign(loaded[name])
-        return encoder
+    if head is not None and head != saved:  # the backbone alone: a model on the loaded backbone, no copy
+        from electra_qa.models.factory import task_model
+
+        return task_model(model.electra, head, dtype=dtype)
     return model
 
 
 def inspect_keras_folder(folder: str) -> CheckpointInfo:
     config, section = read_section(folder)
-    model = _build_saved(config, section, None)
+    head = _saved_head(section)
+    model = empty_model(config, head)
     file = os.path.join(folder, filenames.KERAS_WEIGHTS)
     problems = [p for p in [_arrays_problem(file, model)] if p]
     if not problems and section.get("weights_index"):
@@ -227,7 +210,7 @@ def inspect_keras_folder(folder: str) -> CheckpointInfo:
                 source.close()
     params = sum(math.prod(w.shape) for w in model.weights)
     return CheckpointInfo(file, FORMAT.name, FORMAT.description, config, os.path.join(folder, filenames.CONFIG),
-                          _head(section), _head_settings(section)["version_2"], params,
+                          head.name, bool(head.options.get("version_2")), params,
                           Fit([], [], [], problems), [])
 
 
@@ -274,4 +257,4 @@ def _open_keras_weights(file: str, index: dict[str, str]) -> Source:
         f.close()
         os.close(fd)
 
-    return Source(FORMAT, file, shapes, reader_errors_named(file)(read), [], close=close, fresh=True)
+    return Source(FORMAT, file, shapes, reader_errors_named(file)(read), [], close=close, new_arrays=True)

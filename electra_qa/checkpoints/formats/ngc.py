@@ -62,7 +62,7 @@ def source(prefix: str, bundle: TensorBundle) -> Source:
         else:
             ignored.append(stored)
     return Source(FORMAT, prefix, shapes, lambda k: bundle.read(k + VALUE_SUFFIX), ignored, close=bundle.close,
-                  check_readable=lambda ks: bundle.check_readable([k + VALUE_SUFFIX for k in ks]), fresh=True)
+                  check_readable=lambda ks: bundle.check_readable([k + VALUE_SUFFIX for k in ks]), new_arrays=True)
 
 
 def variable_map(model) -> dict:

@@ -1,0 +1,65 @@
+"""The simple SQuAD head (``qa_outputs``): one Dense hidden -> 2 giving start and end logits per token."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from electra_qa.heads.base import Candidate, Head, dense_slots, make_candidate, span_allowed
+
+
+class SimpleHead(Head):
+    """Hugging Face's and google-research's ``qa_outputs`` head.
+
+    Candidates pair the ``n_best_size`` best start and end logits of a window; the null score is the [CLS] start +
+    end logit (smallest over windows), and the head abstains when it beats the best span's by more than the
+    threshold, or when no span survives.
+    """
+
+    name = "simple"
+    title = "the simple (qa_outputs) head"
+    model_class = "ElectraForQuestionAnswering"
+    hf_architecture = "ElectraForQuestionAnswering"
+    per_token_logits = True
+    outputs = ("start_logits", "end_logits")
+
+    @classmethod
+    def detect(cls, has_key):
+        return cls() if has_key("qa_outputs/kernel") else None
+
+    layer_class = "electra_qa>SimpleQAHead"
+
+    def layer_config(self, config):
+        return {"hidden_size": config.hidden_size, "initializer_range": config.initializer_range}
+
+    def weight_slots(self, model):
+        return dense_slots("qa_outputs", model.qa_head.qa_outputs)
+
+    @property
+    def can_abstain(self) -> bool:
+        return True
+
+    def candidates(self, feature, out, n_best_size, max_answer_length) -> list[Candidate]:
+        n = feature.length
+        start_logits, end_logits = out["start_logits"][:n], out["end_logits"][:n]
+        best_starts = np.argsort(-start_logits, kind="stable")[:n_best_size]
+        best_ends = np.argsort(-end_logits, kind="stable")[:n_best_size]
+        return [
+            make_candidate(feature, int(s), int(e), float(start_logits[s]), float(end_logits[e]))
+            for s in best_starts
+            for e in best_ends
+            if span_allowed(feature, int(s), int(e), max_answer_length)
+        ]
+
+    def null_score(self, outputs):
+        return min(float(o["start_logits"][0] + o["end_logits"][0]) for o in outputs)
+
+    def null_odds(self, null, candidates):
+        return null - max((c.score for c in candidates), default=-np.inf)
+
+    def abstains(self, null, candidates, threshold):
+        return not candidates or self.null_odds(null, candidates) > threshold
+
+    def loss(self, outputs, inputs):
+        from electra_qa.heads.losses import span_loss
+
+        return span_loss(outputs, inputs["start_positions"], inputs["end_positions"])
