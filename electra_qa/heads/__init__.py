@@ -53,7 +53,6 @@ def unregister(name: str) -> None:
     REGISTRY.pop(name, None)
 
 
-# The registry, in detection order: a checkpoint's head is the first whose weights it holds (the encoder last).
 register(SimpleHead)
 register(JointHead)
 register(DiscriminatorHead)
@@ -86,8 +85,8 @@ def qa_head_names() -> tuple[str, ...]:
 
 def detect_head(has_key) -> Head:
     """The head a checkpoint holds, from ``has_key(canonical weight name)``: the first registered head that
-    recognises its weights."""
-    for cls in REGISTRY.values():
+    recognises its weights, the encoder-only head (which recognises any) last."""
+    for cls in sorted(REGISTRY.values(), key=lambda cls: cls.encoder_only):
         found = cls.detect(has_key)
         if found is not None:
             return found
