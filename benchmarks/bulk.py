@@ -79,8 +79,11 @@ def run(side: str, model: str, rows: str, out: str, settings: dict, workers: int
     for stale in (out, out + ".actors"):
         if os.path.exists(stale):
             os.unlink(stale)
-    r = result_of(side, [sys.executable, "-c", SIDE, side, model, rows, out, json.dumps(settings), str(workers)],
-                  dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    r = result_of(
+        side,
+        [sys.executable, "-c", SIDE, side, model, rows, out, json.dumps(settings), str(workers)],
+        dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
     r["rows_per_s"] = r["rows"] / r["seconds"]
     return r
 
@@ -104,8 +107,10 @@ def main():
         ray_rows = make_rows(os.path.join(args.dir, f"rows-{args.ray_rows}.jsonl"), args.ray_rows)
         for workers in (1, 2):
             r = run("ray", model, ray_rows, out, settings, workers)
-            print(f"ray x{workers}      {args.ray_rows} rows: {r['rows_per_s']:8.1f} rows/s  (driver peak RSS "
-                  f"{r['peak_rss_mb']:.0f} MB, each actor's peak RSS {r['actor_peak_rss_mb']} MB)")
+            print(
+                f"ray x{workers}      {args.ray_rows} rows: {r['rows_per_s']:8.1f} rows/s  (driver peak RSS "
+                f"{r['peak_rss_mb']:.0f} MB, each actor's peak RSS {r['actor_peak_rss_mb']} MB)"
+            )
 
 
 if __name__ == "__main__":

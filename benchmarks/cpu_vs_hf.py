@@ -28,8 +28,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "data", "qa_pairs.json")
-QUESTION, CONTEXT = "Who planned the railway?", (
-    "Chief engineer John Frank Stevens planned the railway that carried away the excavated rock.")
+QUESTION, CONTEXT = (
+    "Who planned the railway?",
+    ("Chief engineer John Frank Stevens planned the railway that carried away the excavated rock."),
+)
 
 
 def pairs():
@@ -57,8 +59,14 @@ def prepared(out_dir: str) -> str:
     """``prepare(out_dir/hf_base)`` in a fresh process (the benchmark's own process stays free of the backend);
     returns the folder."""
     folder = os.path.join(out_dir, "hf_base")
-    subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {HERE!r}); import cpu_vs_hf; "
-                    f"cpu_vs_hf.prepare({folder!r})"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import sys; sys.path.insert(0, {HERE!r}); import cpu_vs_hf; cpu_vs_hf.prepare({folder!r})",
+        ],
+        check=True,
+    )
     return folder
 
 
@@ -85,8 +93,11 @@ def ours(folder, repeats):
     model = qa.model
     rng = np.random.default_rng(0)
     for batch in (1, 8):
-        x = {"input_ids": rng.integers(1000, 30000, (batch, 384)).astype("int32"),
-             "attention_mask": np.ones((batch, 384), "int32"), "token_type_ids": np.zeros((batch, 384), "int32")}
+        x = {
+            "input_ids": rng.integers(1000, 30000, (batch, 384)).astype("int32"),
+            "attention_mask": np.ones((batch, 384), "int32"),
+            "token_type_ids": np.zeros((batch, 384), "int32"),
+        }
         model.predict_on_batch(x)
         n = 5 if batch == 1 else 2
         seconds, _ = _timed(lambda: [model.predict_on_batch(x) for _ in range(n)], repeats)
@@ -105,8 +116,9 @@ def ours(folder, repeats):
     out["windows_pipeline"] = sum(len(f) for f in qa.features(items))
     out["windows_squad"] = sum(len(f) for f in squad.features(items))
     for precision in ("mixed_bfloat16", "bfloat16"):  # opt-in on CPUs with bfloat16 units (AVX512-BF16/AMX)
-        half = QuestionAnswerer.from_checkpoint(folder, scoring="hf_pipeline", max_answer_length=15, doc_overlap=128,
-                                                precision=precision)
+        half = QuestionAnswerer.from_checkpoint(
+            folder, scoring="hf_pipeline", max_answer_length=15, doc_overlap=128, precision=precision
+        )
         half.batch(items)
         seconds, answers = _timed(lambda: half.batch(items), repeats)
         out[f"e2e_{precision}_q_per_s"] = len(items) / seconds
@@ -135,9 +147,11 @@ def peer(folder, repeats):
     model = ElectraForQuestionAnswering.from_pretrained(folder).eval()
     rng = np.random.default_rng(0)
     for batch in (1, 8):
-        x = {"input_ids": torch.tensor(rng.integers(1000, 30000, (batch, 384))),
-             "attention_mask": torch.ones((batch, 384), dtype=torch.long),
-             "token_type_ids": torch.zeros((batch, 384), dtype=torch.long)}
+        x = {
+            "input_ids": torch.tensor(rng.integers(1000, 30000, (batch, 384))),
+            "attention_mask": torch.ones((batch, 384), dtype=torch.long),
+            "token_type_ids": torch.zeros((batch, 384), dtype=torch.long),
+        }
         n = 5 if batch == 1 else 2
         with torch.inference_mode():
             model(**x)
@@ -174,8 +188,7 @@ def cold_start(python, code, env=None):
     """Seconds from starting ``python -c code`` to its first line on stdout (the answer); interpreter start-up
     included, process teardown not."""
     t = time.perf_counter()
-    proc = subprocess.Popen([python, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env=env)
+    proc = subprocess.Popen([python, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     line = proc.stdout.readline()
     wall = time.perf_counter() - t
     proc.communicate()
@@ -190,60 +203,106 @@ def main():
     parser.add_argument("--model", default=os.path.join(HERE, "out", "hf_qa_base"))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cold-repeats", type=int, default=5, help="alternating cold starts per side")
-    parser.add_argument("--ours-python", default=sys.executable,
-                        help="interpreter for our cold starts: a venv made as a user installs electra_qa "
-                             "(pip install -e .), without the development extras; TensorFlow's import also "
-                             "imports JAX when JAX is installed (+0.3 s)")
+    parser.add_argument(
+        "--ours-python",
+        default=sys.executable,
+        help="interpreter for our cold starts: a venv made as a user installs electra_qa "
+        "(pip install -e .), without the development extras; TensorFlow's import also "
+        "imports JAX when JAX is installed (+0.3 s)",
+    )
     parser.add_argument("--side", choices=("ours", "peer"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.side:
         result = (ours if args.side == "ours" else peer)(args.model, args.repeats)
         print(json.dumps(result))
         return
-    subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {HERE!r}); import cpu_vs_hf; "
-                    f"cpu_vs_hf.prepare({args.model!r})"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import sys; sys.path.insert(0, {HERE!r}); import cpu_vs_hf; cpu_vs_hf.prepare({args.model!r})",
+        ],
+        check=True,
+    )
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     # Cold starts alternate (peer, ours, peer, ours, ...): on a shared VM the cost of a process's fresh memory depends
     # on what ran just before, so single runs mislead; the medians are compared.
     cold = {"ours": [], "peer": []}
     for _ in range(args.cold_repeats):
-        cold["peer"].append(cold_start(args.peer_python, PEER_COLD.format(folder=args.model, q=QUESTION, c=CONTEXT),
-                                       env)[0])
-        cold["ours"].append(cold_start(args.ours_python, OURS_COLD.format(folder=args.model, q=QUESTION, c=CONTEXT),
-                                       env)[0])
+        cold["peer"].append(
+            cold_start(args.peer_python, PEER_COLD.format(folder=args.model, q=QUESTION, c=CONTEXT), env)[0]
+        )
+        cold["ours"].append(
+            cold_start(args.ours_python, OURS_COLD.format(folder=args.model, q=QUESTION, c=CONTEXT), env)[0]
+        )
     sides = {}
     for side, python in (("peer", args.peer_python), ("ours", sys.executable)):
-        proc = subprocess.run([python, __file__, "--peer-python", args.peer_python, "--model", args.model,
-                               "--repeats", str(args.repeats), "--side", side], check=True, capture_output=True,
-                              text=True, env=env)
+        proc = subprocess.run(
+            [
+                python,
+                __file__,
+                "--peer-python",
+                args.peer_python,
+                "--model",
+                args.model,
+                "--repeats",
+                str(args.repeats),
+                "--side",
+                side,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         sides[side] = json.loads(proc.stdout.strip().splitlines()[-1])
     o, p = sides["ours"], sides["peer"]
     same = sum(tuple(a[:2]) == tuple(b[:2]) for a, b in zip(o["answers"], p["answers"]))
-    half = {precision: {"q_per_s": o[f"e2e_{precision}_q_per_s"],
-                        "ratio": o[f"e2e_{precision}_q_per_s"] / p["e2e_q_per_s"],
-                        "same_answer_spans_as_peer_float32": "{}/{}".format(
-                            sum(tuple(a[:2]) == tuple(b[:2]) for a, b in zip(o[f"answers_{precision}"], p["answers"])),
-                            len(p["answers"]))}
-            for precision in ("mixed_bfloat16", "bfloat16")}
+    half = {
+        precision: {
+            "q_per_s": o[f"e2e_{precision}_q_per_s"],
+            "ratio": o[f"e2e_{precision}_q_per_s"] / p["e2e_q_per_s"],
+            "same_answer_spans_as_peer_float32": "{}/{}".format(
+                sum(tuple(a[:2]) == tuple(b[:2]) for a, b in zip(o[f"answers_{precision}"], p["answers"])),
+                len(p["answers"]),
+            ),
+        }
+        for precision in ("mixed_bfloat16", "bfloat16")
+    }
     report = {
-        "machine": os.uname().nodename, "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
+        "machine": os.uname().nodename,
+        "cpus": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%d"),
         "peer": {k: p[k] for k in ("transformers", "torch", "threads")},
-        "forward_seq384_b1": {"ours": o["forward_b1_seq_per_s"], "peer": p["forward_b1_seq_per_s"],
-                              "ratio": o["forward_b1_seq_per_s"] / p["forward_b1_seq_per_s"]},
-        "forward_seq384_b8": {"ours": o["forward_b8_seq_per_s"], "peer": p["forward_b8_seq_per_s"],
-                              "ratio": o["forward_b8_seq_per_s"] / p["forward_b8_seq_per_s"]},
-        "end_to_end_q_per_s": {"ours": o["e2e_q_per_s"], "peer": p["e2e_q_per_s"],
-                               "ratio": o["e2e_q_per_s"] / p["e2e_q_per_s"],
-                               "peer_batch8": p["e2e_batch8_q_per_s"],
-                               "ours_squad_scoring": o["e2e_squad_scoring_q_per_s"],
-                               "first_call_s": {"ours": o["e2e_first_call_s"], "peer": p["e2e_first_call_s"]}},
+        "forward_seq384_b1": {
+            "ours": o["forward_b1_seq_per_s"],
+            "peer": p["forward_b1_seq_per_s"],
+            "ratio": o["forward_b1_seq_per_s"] / p["forward_b1_seq_per_s"],
+        },
+        "forward_seq384_b8": {
+            "ours": o["forward_b8_seq_per_s"],
+            "peer": p["forward_b8_seq_per_s"],
+            "ratio": o["forward_b8_seq_per_s"] / p["forward_b8_seq_per_s"],
+        },
+        "end_to_end_q_per_s": {
+            "ours": o["e2e_q_per_s"],
+            "peer": p["e2e_q_per_s"],
+            "ratio": o["e2e_q_per_s"] / p["e2e_q_per_s"],
+            "peer_batch8": p["e2e_batch8_q_per_s"],
+            "ours_squad_scoring": o["e2e_squad_scoring_q_per_s"],
+            "first_call_s": {"ours": o["e2e_first_call_s"], "peer": p["e2e_first_call_s"]},
+        },
         "same_answer_spans": f"{same}/{len(o['answers'])}",
         "end_to_end_half_precision_ours": half,
         "windows": {"pipeline_windows": o["windows_pipeline"], "squad_windows": o["windows_squad"]},
-        "cold_start_s": {"ours_median": statistics.median(cold["ours"]),
-                         "peer_median": statistics.median(cold["peer"]),
-                         "ratio_peer_over_ours": statistics.median(cold["peer"]) / statistics.median(cold["ours"]),
-                         "ours_runs": cold["ours"], "peer_runs": cold["peer"], "ours_python": args.ours_python},
+        "cold_start_s": {
+            "ours_median": statistics.median(cold["ours"]),
+            "peer_median": statistics.median(cold["peer"]),
+            "ratio_peer_over_ours": statistics.median(cold["peer"]) / statistics.median(cold["ours"]),
+            "ours_runs": cold["ours"],
+            "peer_runs": cold["peer"],
+            "ours_python": args.ours_python,
+        },
     }
     print(json.dumps(report, indent=2))
     if same != len(o["answers"]):

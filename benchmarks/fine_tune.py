@@ -46,8 +46,13 @@ SHARED = os.path.join(os.path.dirname(ROOT), "shared", "squad")
 SQUAD = os.path.join(SHARED, "dev-v1.1-a.json")
 OFFICIAL = os.path.join(SHARED, "evaluate-v1.1.py")
 WINDOWS = {"max_seq_length": 256, "doc_stride": 128, "max_query_length": 64}
-HYPER = {"batch_size": 16, "learning_rate": 1e-4, "layerwise_lr_decay": 0.8, "warmup_proportion": 0.05,
-         "weight_decay": 0.01}
+HYPER = {
+    "batch_size": 16,
+    "learning_rate": 1e-4,
+    "layerwise_lr_decay": 0.8,
+    "warmup_proportion": 0.05,
+    "weight_decay": 0.01,
+}
 PRECISIONS = ("float32", "mixed_bfloat16", "bfloat16", "mixed_float16", "float16")
 
 
@@ -86,28 +91,44 @@ def split(out: str, limit: int | None) -> tuple[str, str]:
 
 
 def official(eval_file: str, predictions: str) -> dict:
-    out = subprocess.run([sys.executable, OFFICIAL, eval_file, predictions], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, OFFICIAL, eval_file, predictions], capture_output=True, text=True, check=True
+    ).stdout
     return json.loads(out)
 
 
 def run_ours(args) -> None:
     import numpy as np
+
     from electra_qa.training import fine_tune, training_features
     from electra_qa.training.fine_tune import _Batches
 
     folder = os.path.join(args.out, "ours")
     train, _ = split(args.out, args.limit)
     start = time.perf_counter()
-    qa = fine_tune(minilm_folder(), train, epochs=args.epochs, precision=args.precision, output_dir=folder,
-                   resume=True, seed=args.seed, progress=not args.quiet, jit_compile=args.jit,
-                   bias_corrected_epsilon=args.bias_corrected_epsilon, **WINDOWS, **HYPER)
+    qa = fine_tune(
+        minilm_folder(),
+        train,
+        epochs=args.epochs,
+        precision=args.precision,
+        output_dir=folder,
+        resume=True,
+        seed=args.seed,
+        progress=not args.quiet,
+        jit_compile=args.jit,
+        bias_corrected_epsilon=args.bias_corrected_epsilon,
+        **WINDOWS,
+        **HYPER,
+    )
     log = json.load(open(os.path.join(folder, "training.json")))
     seconds = sum(h["seconds"] for h in log["history"])
     windows = log["train_windows"]
-    print(f"RESULT ours windows={windows} epochs={args.epochs} train_seconds={seconds:.1f} "
-          f"windows_per_s={windows * args.epochs / seconds:.2f} total_s={time.perf_counter() - start:.0f}")
+    print(
+        f"RESULT ours windows={windows} epochs={args.epochs} train_seconds={seconds:.1f} "
+        f"windows_per_s={windows * args.epochs / seconds:.2f} total_s={time.perf_counter() - start:.0f}"
+    )
     from electra_qa.squad import load_squad
+
     features = training_features(qa, load_squad(train).examples)
     batches = _Batches(features.arrays, HYPER["batch_size"], args.seed)
     order = [batches.order(e) for e in range(args.epochs)]
@@ -126,8 +147,13 @@ def peer_groups(model) -> list:
         else:
             depth = n + 2
         no_decay = name.endswith(".bias") or "LayerNorm" in name
-        groups.append({"params": [p], "lr": HYPER["learning_rate"] * HYPER["layerwise_lr_decay"] ** (n + 2 - depth),
-                       "weight_decay": 0.0 if no_decay else HYPER["weight_decay"]})
+        groups.append(
+            {
+                "params": [p],
+                "lr": HYPER["learning_rate"] * HYPER["layerwise_lr_decay"] ** (n + 2 - depth),
+                "weight_decay": 0.0 if no_decay else HYPER["weight_decay"],
+            }
+        )
     return groups
 
 
@@ -145,16 +171,19 @@ def peer_train(model, data, precision: str, quiet: bool, keras_epsilon: bool = F
     steps = epochs * math.ceil(size / bs)
     warmup = int(HYPER["warmup_proportion"] * steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: s / max(warmup, 1) if s < warmup else max(steps - s, 0) / max(steps - warmup, 1))
+        optimizer, lambda s: s / max(warmup, 1) if s < warmup else max(steps - s, 0) / max(steps - warmup, 1)
+    )
     autocast = precision in ("mixed_bfloat16", "bfloat16")
     model.train()
     seconds, losses = 0.0, []
     for epoch in range(epochs):
         begin = time.perf_counter()
         for b in range(0, size, bs):
-            rows = order[epoch, b:b + bs]
-            batch = {k: torch.from_numpy(data[k][rows]).long() for k in
-                     ("input_ids", "attention_mask", "token_type_ids", "start_positions", "end_positions")}
+            rows = order[epoch, b : b + bs]
+            batch = {
+                k: torch.from_numpy(data[k][rows]).long()
+                for k in ("input_ids", "attention_mask", "token_type_ids", "start_positions", "end_positions")
+            }
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
                 loss = model(**batch).loss
             loss.backward()
@@ -186,8 +215,9 @@ def run_peer(args) -> None:
     base = os.path.join(args.out, "parity") if args.parity else args.out
     data = np.load(os.path.join(base, "features.npz"))
     if args.parity:
-        model = BertForQuestionAnswering.from_pretrained(args.minilm, hidden_dropout_prob=0.0,
-                                                         attention_probs_dropout_prob=0.0)
+        model = BertForQuestionAnswering.from_pretrained(
+            args.minilm, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0
+        )
         head = np.load(os.path.join(base, "head.npz"))
         with torch.no_grad():
             model.qa_outputs.weight.copy_(torch.from_numpy(head["weight"]))
@@ -203,15 +233,32 @@ def run_peer(args) -> None:
     with open(os.path.join(base, "peer_losses.json"), "w") as f:
         json.dump(losses, f)
     epochs, size = data["order"].shape
-    print(f"RESULT peer windows={size} epochs={epochs} train_seconds={seconds:.1f} "
-          f"windows_per_s={size * epochs / seconds:.2f} precision={args.precision} torch={torch.__version__}")
+    print(
+        f"RESULT peer windows={size} epochs={epochs} train_seconds={seconds:.1f} "
+        f"windows_per_s={size * epochs / seconds:.2f} precision={args.precision} torch={torch.__version__}"
+    )
 
 
 def run_peer_side(args, *options: str) -> None:
     """``run_peer`` in the peer's Python (``--peer-python``), with this run's out folder, precision and seed."""
-    subprocess.run([args.peer_python, os.path.abspath(__file__), "--side", "peer", "--out", args.out,
-                    "--precision", args.precision, "--seed", str(args.seed), "--minilm", minilm_folder(), *options],
-                   check=True)
+    subprocess.run(
+        [
+            args.peer_python,
+            os.path.abspath(__file__),
+            "--side",
+            "peer",
+            "--out",
+            args.out,
+            "--precision",
+            args.precision,
+            "--seed",
+            str(args.seed),
+            "--minilm",
+            minilm_folder(),
+            *options,
+        ],
+        check=True,
+    )
 
 
 def run_eval(args) -> None:
@@ -230,21 +277,22 @@ def run_eval(args) -> None:
     answers = {}
     precisions = args.precisions.split(",")
     tag = "eval" if not args.eval_limit else f"eval-{args.eval_limit}"
-    sides = [("ours/" + p, ours_last, p) for p in precisions] + [("peer/float32", os.path.join(args.out, "peer"),
-                                                                  "float32")]
+    sides = [("ours/" + p, ours_last, p) for p in precisions] + [
+        ("peer/float32", os.path.join(args.out, "peer"), "float32")
+    ]
     for name, folder, precision in sides:
         if not os.path.exists(folder):
             continue
         try:
             qa = QuestionAnswerer.from_checkpoint(folder, precision=precision, **WINDOWS)
-            predictions = predict_squad(qa, evaluation, os.path.join(args.out, tag, name.replace("/", "_")),
-                                        progress=False)
+            predictions = predict_squad(
+                qa, evaluation, os.path.join(args.out, tag, name.replace("/", "_")), progress=False
+            )
         except Exception as e:  # a precision this backend cannot run on a CPU
             results[name] = {"error": f"{type(e).__name__}: {str(e)[:200]}"}
             continue
         answers[name] = dict(predictions)
-        results[name] = official(evaluation, os.path.join(args.out, tag, name.replace("/", "_"),
-                                                          "predictions.json"))
+        results[name] = official(evaluation, os.path.join(args.out, tag, name.replace("/", "_"), "predictions.json"))
         if "ours/float32" in answers and name.startswith("ours/"):
             same = sum(answers[name][q] == answers["ours/float32"][q] for q in answers[name])
             results[name]["same_as_float32"] = f"{same}/{len(answers[name])}"
@@ -257,8 +305,10 @@ def run_parity(args) -> None:
     """Ours and the peer from the same weights (ours' new head copied to the peer), dropout off, the same batches:
     per-step losses and each variable's total update must agree if the two recipes are the same."""
     import dataclasses
+
     import keras
     import numpy as np
+
     from electra_qa import QuestionAnswerer
     from electra_qa.checkpoints import load_model
     from electra_qa.models import build_model
@@ -281,8 +331,11 @@ def run_parity(args) -> None:
     start = QuestionAnswerer(model, load_tokenizer(minilm_folder()), QASettings(**WINDOWS))
     initial = [keras.ops.convert_to_numpy(v) for v in model.trainable_variables]
     head = model.qa_head.qa_outputs
-    np.savez(os.path.join(folder, "head.npz"), weight=keras.ops.convert_to_numpy(head.kernel).T,
-             bias=keras.ops.convert_to_numpy(head.bias))
+    np.savez(
+        os.path.join(folder, "head.npz"),
+        weight=keras.ops.convert_to_numpy(head.kernel).T,
+        bias=keras.ops.convert_to_numpy(head.bias),
+    )
     features = training_features(start, load_squad(train).examples)
     order = _Batches(features.arrays, HYPER["batch_size"], args.seed).order(0)
     np.savez(os.path.join(folder, "features.npz"), order=order[None], **features.arrays)
@@ -293,9 +346,19 @@ def run_parity(args) -> None:
         def on_train_batch_end(self, batch, logs=None):
             means.append(float(logs["loss"]))
 
-    qa = fine_tune(start, train, epochs=1, precision=args.precision, seed=args.seed, progress=False,
-                   callbacks=[Steps()], jit_compile=args.jit, bias_corrected_epsilon=args.bias_corrected_epsilon,
-                   **WINDOWS, **HYPER)
+    qa = fine_tune(
+        start,
+        train,
+        epochs=1,
+        precision=args.precision,
+        seed=args.seed,
+        progress=False,
+        callbacks=[Steps()],
+        jit_compile=args.jit,
+        bias_corrected_epsilon=args.bias_corrected_epsilon,
+        **WINDOWS,
+        **HYPER,
+    )
     sizes = [min(HYPER["batch_size"], len(features) - b) for b in range(0, len(features), HYPER["batch_size"])]
     seen = np.cumsum(sizes)  # the running mean is weighted by batch size
     ours_losses = [(m * seen[k] - (means[k - 1] * seen[k - 1] if k else 0.0)) / sizes[k] for k, m in enumerate(means)]
@@ -308,17 +371,31 @@ def run_parity(args) -> None:
         ours_update = keras.ops.convert_to_numpy(v).astype("float64") - w0
         peer_update = keras.ops.convert_to_numpy(w).astype("float64") - w0
         norm = np.linalg.norm(peer_update)
-        rows.append((v.path, float(np.linalg.norm(ours_update - peer_update) / norm) if norm else 0.0,
-                     float(np.linalg.norm(ours_update) / norm) if norm else 1.0))
+        rows.append(
+            (
+                v.path,
+                float(np.linalg.norm(ours_update - peer_update) / norm) if norm else 0.0,
+                float(np.linalg.norm(ours_update) / norm) if norm else 1.0,
+            )
+        )
     worst = sorted(rows, key=lambda r: -r[1])[:5]
-    result = {"windows": len(features), "steps": len(ours_losses),
-              "loss_max_abs_diff": max(abs(a - b) for a, b in zip(ours_losses, peer_losses)),
-              "losses_ours": ours_losses, "losses_peer": peer_losses,
-              "update_rel_diff_max": worst[0][1],
-              "update_norm_ratio_range": [min(r[2] for r in rows), max(r[2] for r in rows)],
-              "worst_variables": worst, "variables": rows}
-    name = ("results" + ("-keras-epsilon" if args.keras_epsilon else "")
-            + ("-bias-corrected-epsilon" if args.bias_corrected_epsilon else "") + ".json")
+    result = {
+        "windows": len(features),
+        "steps": len(ours_losses),
+        "loss_max_abs_diff": max(abs(a - b) for a, b in zip(ours_losses, peer_losses)),
+        "losses_ours": ours_losses,
+        "losses_peer": peer_losses,
+        "update_rel_diff_max": worst[0][1],
+        "update_norm_ratio_range": [min(r[2] for r in rows), max(r[2] for r in rows)],
+        "worst_variables": worst,
+        "variables": rows,
+    }
+    name = (
+        "results"
+        + ("-keras-epsilon" if args.keras_epsilon else "")
+        + ("-bias-corrected-epsilon" if args.bias_corrected_epsilon else "")
+        + ".json"
+    )
     with open(os.path.join(folder, name), "w") as f:
         json.dump(result, f, indent=2)
     print("RESULT parity", {k: v for k, v in result.items() if not k.startswith("losses")}, flush=True)
@@ -331,22 +408,34 @@ def main() -> None:
     parser.add_argument("--peer-python", default=os.path.join(ROOT, ".venv-peers", "bin", "python"))
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--precision", default="float32", help="training precision, both sides")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="both sides: new head, dropout; ours: batch order (the peer takes ours)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="both sides: new head, dropout; ours: batch order (the peer takes ours)"
+    )
     parser.add_argument("--limit", type=int, default=None, help="questions per split (a quick probe)")
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--precisions", default=",".join(PRECISIONS), help="eval: our precision policies")
     parser.add_argument("--eval-limit", type=int, help="eval: the first N evaluation questions only")
-    parser.add_argument("--jit", default="auto", type=lambda v: v if v == "auto" else v == "true",
-                        help="XLA for our training step: auto, true, false")
-    parser.add_argument("--parity-questions", type=int, default=300,
-                        help="parity: training questions (first of the training articles)")
+    parser.add_argument(
+        "--jit",
+        default="auto",
+        type=lambda v: v if v == "auto" else v == "true",
+        help="XLA for our training step: auto, true, false",
+    )
+    parser.add_argument(
+        "--parity-questions", type=int, default=300, help="parity: training questions (first of the training articles)"
+    )
     parser.add_argument("--side", help=argparse.SUPPRESS)
     parser.add_argument("--parity", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--bias-corrected-epsilon", action="store_true",
-                        help="ours: Adam's epsilon in PyTorch's place (fine_tune(bias_corrected_epsilon=True))")
-    parser.add_argument("--keras-epsilon", action="store_true",
-                        help="peer: Adam's epsilon in Keras' (and NVIDIA's) place rather than PyTorch's")
+    parser.add_argument(
+        "--bias-corrected-epsilon",
+        action="store_true",
+        help="ours: Adam's epsilon in PyTorch's place (fine_tune(bias_corrected_epsilon=True))",
+    )
+    parser.add_argument(
+        "--keras-epsilon",
+        action="store_true",
+        help="peer: Adam's epsilon in Keras' (and NVIDIA's) place rather than PyTorch's",
+    )
     parser.add_argument("--minilm", help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)

@@ -8,7 +8,7 @@ If transformers is importable, Hugging Face's PyTorch ElectraForQuestionAnswerin
 weights is measured in the same call as the baseline.
 
 Attention variants (``--variants``), measured for the half-precision policies at batch 1 and the largest batch, with
-their agreement with the generic float32 model: ``fused`` (``electra_qa.models.attention.fused_dot_product_attention``:
+their agreement with the generic float32 model: ``fused`` (``fused_attention.fused_dot_product_attention``:
 ``keras.ops.dot_product_attention`` with a [batch, 1, seq, seq] mask, cuDNN's fused kernel when JAX can use it) and
 ``lengths`` (``jax.nn.dot_product_attention`` given key sequence lengths instead of a mask; valid here because the
 windows are right-padded, as the pipeline pads them). The model runs the generic attention unless these measure
@@ -98,8 +98,12 @@ def measure(model, batches, ref_out, repeats, label):
         seconds = timed(fn, x, repeats if batch > 1 else 5 * repeats)
         start, end = (np.asarray(t, np.float32) for t in fn(x))
         same, rel = agreement(start, end, *ref_out[batch], x["attention_mask"].astype(bool))
-        row[f"b{batch}"] = {"seq_per_s": batch / seconds, "ms_per_batch": 1000 * seconds,
-                            "same_best_span": same, "logprob_rel_err": rel}
+        row[f"b{batch}"] = {
+            "seq_per_s": batch / seconds,
+            "ms_per_batch": 1000 * seconds,
+            "same_best_span": same,
+            "logprob_rel_err": rel,
+        }
         print(label, batch, json.dumps(row[f"b{batch}"]), flush=True)
     return row
 
@@ -115,14 +119,17 @@ def agreement(start, end, ref_start, ref_end, mask):
     def best_span(s, e):
         s, e = log_softmax(s), log_softmax(e)
         scores = s[:, :, None] + e[:, None, :]
-        scores = np.where(np.triu(np.ones((SEQ, SEQ), bool))[None] & (np.tril(np.ones((SEQ, SEQ)), 29) > 0)[None],
-                          scores, -np.inf)
+        scores = np.where(
+            np.triu(np.ones((SEQ, SEQ), bool))[None] & (np.tril(np.ones((SEQ, SEQ)), 29) > 0)[None], scores, -np.inf
+        )
         flat = scores.reshape(len(s), -1).argmax(-1)
         return flat // SEQ, flat % SEQ
 
     same = np.mean([a == b for a, b in zip(zip(*best_span(start, end)), zip(*best_span(ref_start, ref_end)))])
-    rel = max(float(np.abs(log_softmax(a) - log_softmax(b))[mask].max() / np.abs(log_softmax(b))[mask].max())
-              for a, b in ((start, ref_start), (end, ref_end)))
+    rel = max(
+        float(np.abs(log_softmax(a) - log_softmax(b))[mask].max() / np.abs(log_softmax(b))[mask].max())
+        for a, b in ((start, ref_start), (end, ref_end))
+    )
     return float(same), rel
 
 
@@ -134,14 +141,15 @@ def lengths_attention(query, key, value, attention_bias):
     import jax.numpy as jnp
 
     lengths = jnp.sum(attention_bias[:, 0, 0, :] == 0, axis=-1).astype(jnp.int32)
-    return jax.nn.dot_product_attention(query, key, value, scale=1.0 / math.sqrt(query.shape[-1]),
-                                        key_value_seq_lengths=lengths)
+    return jax.nn.dot_product_attention(
+        query, key, value, scale=1.0 / math.sqrt(query.shape[-1]), key_value_seq_lengths=lengths
+    )
 
 
 def variants(names):
-    from electra_qa.models import attention
+    from fused_attention import fused_dot_product_attention  # beside this script
 
-    table = {"fused": attention.fused_dot_product_attention, "lengths": lengths_attention}
+    table = {"fused": fused_dot_product_attention, "lengths": lengths_attention}
     return {name: table[name] for name in names}
 
 
@@ -192,8 +200,14 @@ def main():
 
     batches = [int(b) for b in args.batches.split(",")]
     device = detect_device()
-    report = {"device": device.name, "compute_capability": device.compute_capability, "jax": jax.__version__,
-              "date": time.strftime("%Y-%m-%d"), "seq": SEQ, "ours": {}}
+    report = {
+        "device": device.name,
+        "compute_capability": device.compute_capability,
+        "jax": jax.__version__,
+        "date": time.strftime("%Y-%m-%d"),
+        "seq": SEQ,
+        "ours": {},
+    }
     reference = build("float32")
     weights = {k: np.asarray(v) for k, v in model_weights(reference).items()}
     ref_fn = jitted(reference)
@@ -212,8 +226,8 @@ def main():
             report["attention_variants"][name] = {}
             for policy in args.variant_policies.split(","):
                 report["attention_variants"][name][policy] = measure(
-                    build(policy, weights), sorted({batches[0], batches[-1]}), ref_out, args.repeats,
-                    f"{name} {policy}")
+                    build(policy, weights), sorted({batches[0], batches[-1]}), ref_out, args.repeats, f"{name} {policy}"
+                )
         except Exception as e:  # a variant the platform cannot run is reported, not fatal
             report["attention_variants"][name]["error"] = f"{type(e).__name__}: {e}"
             print(name, "failed:", e, flush=True)

@@ -21,10 +21,16 @@ import subprocess
 import tempfile
 
 TEXTS = [
-    ("Who led the Broncos' defense?", "The Broncos' defense, led by Von Miller, forced four turnovers and held the "
-     "Panthers to ten points in Super Bowl 50 at Levi's Stadium in Santa Clara, California, on February 7, 2016."),
-    ("What is the Eiffel Tower made of?", "The Eiffel Tower is a wrought-iron lattice tower on the Champ de Mars in "
-     "Paris, France. It is named after the engineer Gustave Eiffel, whose company designed and built the tower."),
+    (
+        "Who led the Broncos' defense?",
+        "The Broncos' defense, led by Von Miller, forced four turnovers and held the "
+        "Panthers to ten points in Super Bowl 50 at Levi's Stadium in Santa Clara, California, on February 7, 2016.",
+    ),
+    (
+        "What is the Eiffel Tower made of?",
+        "The Eiffel Tower is a wrought-iron lattice tower on the Champ de Mars in "
+        "Paris, France. It is named after the engineer Gustave Eiffel, whose company designed and built the tower.",
+    ),
 ]
 
 
@@ -35,8 +41,14 @@ def peer(out: str, minilm: str | None) -> None:
     from transformers import BertModel, BertTokenizerFast, ElectraConfig, ElectraForQuestionAnswering
 
     torch.manual_seed(0)
-    config = ElectraConfig(vocab_size=30522, embedding_size=768, hidden_size=768, num_hidden_layers=12,
-                           num_attention_heads=12, intermediate_size=3072)
+    config = ElectraConfig(
+        vocab_size=30522,
+        embedding_size=768,
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=3072,
+    )
     model = ElectraForQuestionAnswering(config).eval()
     model.save_pretrained(os.path.join(out, "hf_base"), safe_serialization=True)
     rng = np.random.default_rng(0)
@@ -47,8 +59,13 @@ def peer(out: str, minilm: str | None) -> None:
     types[:, 40:] = 1
     with torch.no_grad():
         o = model(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask), token_type_ids=torch.tensor(types))
-    arrays = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types,
-              "start_logits": o.start_logits.numpy(), "end_logits": o.end_logits.numpy()}
+    arrays = {
+        "input_ids": ids,
+        "attention_mask": mask,
+        "token_type_ids": types,
+        "start_logits": o.start_logits.numpy(),
+        "end_logits": o.end_logits.numpy(),
+    }
     if minilm:
         tok = BertTokenizerFast.from_pretrained(minilm)
         enc = tok([q for q, _ in TEXTS], [c for _, c in TEXTS], padding=True, return_tensors="pt")

@@ -33,7 +33,8 @@ def write(folder):
     import numpy as np
 
     from electra_qa import ElectraConfig, ElectraForQuestionAnswering
-    from electra_qa.checkpoints.formats.ngc import variable_map
+    from electra_qa.checkpoints.formats.ngc import FORMAT
+    from electra_qa.checkpoints.slots import keyed_weights
 
     sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
     from checkpoint_writers import write_ngc_checkpoint
@@ -41,7 +42,9 @@ def write(folder):
     os.makedirs(folder, exist_ok=True)
     model = ElectraForQuestionAnswering(ElectraConfig.base(), head="joint")
     rng = np.random.default_rng(0)
-    weights = {k: rng.normal(0, 0.02, size=v.shape).astype("float32") for k, v in variable_map(model).items()}
+    weights = {
+        k: rng.normal(0, 0.02, size=v.shape).astype("float32") for k, v in keyed_weights(model, FORMAT)[0].items()
+    }
     del model
     write_ngc_checkpoint(os.path.join(folder, PREFIX), weights)
 
@@ -68,14 +71,25 @@ def load(folder):
     model = electra_qa.load_model(folder, config=electra_qa.ElectraConfig.base() if "ngc" in folder else None)
     seconds = time.perf_counter() - t0
     end = _status()
-    print(json.dumps({"load_s": seconds, "params": model.count_params(), "rss_after_import_mb": after_import["VmRSS"],
-                      "peak_rss_mb": end["VmHWM"], "peak_growth_mb": end["VmHWM"] - after_import["VmRSS"],
-                      "rss_anon_end_mb": end["RssAnon"], "rss_file_end_mb": end["RssFile"]}))
+    print(
+        json.dumps(
+            {
+                "load_s": seconds,
+                "params": model.count_params(),
+                "rss_after_import_mb": after_import["VmRSS"],
+                "peak_rss_mb": end["VmHWM"],
+                "peak_growth_mb": end["VmHWM"] - after_import["VmRSS"],
+                "rss_anon_end_mb": end["RssAnon"],
+                "rss_file_end_mb": end["RssFile"],
+            }
+        )
+    )
 
 
 def _run(code):
-    subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {HERE!r}); import load_time; {code}"],
-                   check=True)
+    subprocess.run(
+        [sys.executable, "-c", f"import sys; sys.path.insert(0, {HERE!r}); import load_time; {code}"], check=True
+    )
 
 
 def measure(folder, repeats):
@@ -83,15 +97,18 @@ def measure(folder, repeats):
     print(f"{folder} ({size / 1e9:.2f} GB, {size / 2**30:.2f} GiB)")
     runs = []
     for _ in range(repeats):
-        out = subprocess.run([sys.executable, __file__, "--dir", folder, "--_load"], check=True,
-                             capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [sys.executable, __file__, "--dir", folder, "--_load"], check=True, capture_output=True, text=True
+        ).stdout
         runs.append(json.loads(out.strip().splitlines()[-1]))
         print("  " + json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in runs[-1].items()}))
     best = min(runs, key=lambda r: r["load_s"])
     peak = max(r["peak_rss_mb"] for r in runs)
     growth = max(r["peak_growth_mb"] for r in runs)
-    print(f"  best load {best['load_s']:.2f} s; peak RSS {peak:.0f} MB "
-          f"(after imports {best['rss_after_import_mb']:.0f} MB; growth {growth:.0f} MB)")
+    print(
+        f"  best load {best['load_s']:.2f} s; peak RSS {peak:.0f} MB "
+        f"(after imports {best['rss_after_import_mb']:.0f} MB; growth {growth:.0f} MB)"
+    )
 
 
 def main():
@@ -110,7 +127,7 @@ def main():
         print(f"wrote NGC checkpoint in {time.perf_counter() - t0:.1f} s")
     if not os.path.exists(os.path.join(folders["keras"], "model.weights.h5")):
         _run(f"load_time.convert({folders['ngc']!r}, {folders['keras']!r}, {folders['hf']!r})")
-    for fmt in (("ngc", "keras", "hf") if args.format == "all" else (args.format,)):
+    for fmt in ("ngc", "keras", "hf") if args.format == "all" else (args.format,):
         measure(folders[fmt], args.repeats)
 
 

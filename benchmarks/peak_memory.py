@@ -19,6 +19,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import cpu_vs_hf  # noqa: E402  (imports no backend: prepare() runs in its own process)
+
 QUESTION = "Who planned the railway?"
 CONTEXT = "Chief engineer John Frank Stevens planned the railway that carried away the excavated rock."
 PEER = """
@@ -63,8 +64,11 @@ def main():
             runs[name].append(peak_mib(command))
     print(f"weights: {weights:.0f} MiB (model.safetensors)")
     for name, values in runs.items():
-        print(f"{name:36} median {statistics.median(values):7.0f} MiB  (runs: "
-              + ", ".join(f"{v:.0f}" for v in values) + ")")
+        print(
+            f"{name:36} median {statistics.median(values):7.0f} MiB  (runs: "
+            + ", ".join(f"{v:.0f}" for v in values)
+            + ")"
+        )
 
 
 if __name__ == "__main__":

@@ -58,8 +58,11 @@ def main():
     for name, values in runs.items():
         seconds = statistics.median(v[0] for v in values)
         growth = statistics.median(v[1] for v in values)
-        print(f"{name:20} median {seconds:.3f} s  peak RSS growth {growth:.0f} MiB  (runs: "
-              + ", ".join(f"{v[0]:.3f}" for v in values) + ")")
+        print(
+            f"{name:20} median {seconds:.3f} s  peak RSS growth {growth:.0f} MiB  (runs: "
+            + ", ".join(f"{v[0]:.3f}" for v in values)
+            + ")"
+        )
     ratio = statistics.median(v[0] for v in runs["safetensors package"]) / statistics.median(v[0] for v in runs["ours"])
     print(f"ours is {ratio:.2f}x the package's speed")
 

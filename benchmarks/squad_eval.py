@@ -55,8 +55,11 @@ def make_data(out: str, questions: int, repeat: int) -> str:
                 kept.append(dict(article, paragraphs=paragraphs))
         data["data"] = kept
     if repeat > 1:
-        data["data"] = [dict(a, paragraphs=[dict(p, qas=[dict(q, id=f"{q['id']}-{k}") for q in p["qas"]])
-                                            for p in a["paragraphs"]]) for k in range(repeat) for a in data["data"]]
+        data["data"] = [
+            dict(a, paragraphs=[dict(p, qas=[dict(q, id=f"{q['id']}-{k}") for q in p["qas"]]) for p in a["paragraphs"]])
+            for k in range(repeat)
+            for a in data["data"]
+        ]
     with open(out, "w", encoding="utf-8") as f:
         json.dump(data, f)
     return out
@@ -71,21 +74,24 @@ def _count(path: str) -> int:
 def run_ours(model_dir: str, data: str, tiny: bool) -> dict:
     import electra_qa
 
-    qa = electra_qa.QuestionAnswerer.from_checkpoint(model_dir, precision="float32",
-                                                     **(TINY_SETTINGS if tiny else {}))
+    qa = electra_qa.QuestionAnswerer.from_checkpoint(model_dir, precision="float32", **(TINY_SETTINGS if tiny else {}))
     t = time.perf_counter()
     predictions = electra_qa.predict_squad(qa, data, progress=False)
     seconds = time.perf_counter() - t
-    return {"questions": len(predictions), "windows": predictions.windows, "peak_windows": predictions.peak_windows,
-            "seconds": seconds, "answers": dict(predictions)}
+    return {
+        "questions": len(predictions),
+        "windows": predictions.windows,
+        "peak_windows": predictions.peak_windows,
+        "seconds": seconds,
+        "answers": dict(predictions),
+    }
 
 
 def run_old(model_dir: str, data: str, tiny: bool) -> dict:
     import electra_qa
     from electra_qa.pipeline import predict_squad  # the old home of predict_squad
 
-    qa = electra_qa.QuestionAnswerer.from_checkpoint(model_dir, precision="float32",
-                                                     **(TINY_SETTINGS if tiny else {}))
+    qa = electra_qa.QuestionAnswerer.from_checkpoint(model_dir, precision="float32", **(TINY_SETTINGS if tiny else {}))
     t = time.perf_counter()
     predictions = predict_squad(qa, data)
     return {"questions": len(predictions), "seconds": time.perf_counter() - t, "answers": dict(predictions)}
@@ -101,14 +107,23 @@ def run_hf(model_dir: str, data: str, tiny: bool) -> dict:
     qa = pipeline("question-answering", model=model, tokenizer=tokenizer, device=-1)
     with open(data, encoding="utf-8") as f:
         squad = json.load(f)
-    items = [(q["id"], {"question": q["question"], "context": p["context"]}) for a in squad["data"]
-             for p in a["paragraphs"] for q in p["qas"]]
+    items = [
+        (q["id"], {"question": q["question"], "context": p["context"]})
+        for a in squad["data"]
+        for p in a["paragraphs"]
+        for q in p["qas"]
+    ]
     t = time.perf_counter()
     answers = qa([x for _, x in items])
     seconds = time.perf_counter() - t
-    return {"questions": len(items), "seconds": seconds, "transformers": transformers.__version__,
-            "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "answers": {qid: a["answer"] for (qid, _), a in zip(items, answers)}}
+    return {
+        "questions": len(items),
+        "seconds": seconds,
+        "transformers": transformers.__version__,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "answers": {qid: a["answer"] for (qid, _), a in zip(items, answers)},
+    }
 
 
 def result_of(name: str, command: list[str], env: dict) -> dict:
@@ -121,9 +136,11 @@ def result_of(name: str, command: list[str], env: dict) -> dict:
 
 
 def _side(name: str, python: str, model_dir: str, data: str, tiny: bool, env: dict) -> dict:
-    code = (f"import sys, json; sys.path.insert(0, {HERE!r}); import squad_eval as s; "
-            f"r = s.run_{name}({model_dir!r}, {data!r}, {tiny!r}); r['peak_rss_mb'] = s._peak_rss_mb(); "
-            "print('RESULT ' + json.dumps(r))")
+    code = (
+        f"import sys, json; sys.path.insert(0, {HERE!r}); import squad_eval as s; "
+        f"r = s.run_{name}({model_dir!r}, {data!r}, {tiny!r}); r['peak_rss_mb'] = s._peak_rss_mb(); "
+        "print('RESULT ' + json.dumps(r))"
+    )
     result = result_of(name, [python, "-c", code], env)
     result["questions_per_s"] = result["questions"] / result["seconds"]
     return result
@@ -149,8 +166,9 @@ def main():
         import cpu_vs_hf
 
         model_dir = cpu_vs_hf.prepared(args.dir)
-    data = make_data(os.path.join(args.dir, f"squad-{args.questions}-x{args.repeat_file}.json"), args.questions,
-                     args.repeat_file)
+    data = make_data(
+        os.path.join(args.dir, f"squad-{args.questions}-x{args.repeat_file}.json"), args.questions, args.repeat_file
+    )
     print(f"{_count(data)} questions, model {args.model}")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     results = {}
@@ -168,19 +186,22 @@ def main():
                 continue
         results[side] = _side(side, python, model_dir, data, tiny, side_env)
         r = results[side]
-        print(f"{side:5} {r['questions_per_s']:8.2f} questions/s  {r['seconds']:8.1f} s  "
-              f"peak RSS {r['peak_rss_mb']:7.0f} MB" + (f"  windows {r['windows']} (at once <= {r['peak_windows']})"
-                                                        if "windows" in r else ""))
+        print(
+            f"{side:5} {r['questions_per_s']:8.2f} questions/s  {r['seconds']:8.1f} s  "
+            f"peak RSS {r['peak_rss_mb']:7.0f} MB"
+            + (f"  windows {r['windows']} (at once <= {r['peak_windows']})" if "windows" in r else "")
+        )
     if "ours" in results:
         for side in ("old", "hf"):
             if side in results:
                 same = sum(results["ours"]["answers"][k] == v for k, v in results[side]["answers"].items())
-                print(f"ours/{side}: {results['ours']['questions_per_s'] / results[side]['questions_per_s']:.2f}x "
-                      f"questions/s; same answer text on {same}/{len(results[side]['answers'])}")
+                print(
+                    f"ours/{side}: {results['ours']['questions_per_s'] / results[side]['questions_per_s']:.2f}x "
+                    f"questions/s; same answer text on {same}/{len(results[side]['answers'])}"
+                )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({k: {kk: vv for kk, vv in v.items() if kk != "answers"} for k, v in results.items()}, f,
-                      indent=2)
+            json.dump({k: {kk: vv for kk, vv in v.items() if kk != "answers"} for k, v in results.items()}, f, indent=2)
 
 
 if __name__ == "__main__":

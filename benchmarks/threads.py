@@ -36,8 +36,9 @@ def main() -> None:
             except Exception as e:  # noqa: BLE001 - counted and reported
                 errors.append(repr(e))
                 continue
-            if (got.text, got.start, got.end) != (expected[j].text, expected[j].start, expected[j].end) or \
-                    abs(got.score - expected[j].score) > 1e-6:
+            if (got.text, got.start, got.end) != (expected[j].text, expected[j].start, expected[j].end) or abs(
+                got.score - expected[j].score
+            ) > 1e-6:
                 mismatches.append((j, got))
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(args.threads)]
@@ -48,8 +49,10 @@ def main() -> None:
         t.join()
     seconds = time.perf_counter() - start
     total = args.threads * args.calls
-    print(f"RESULT threads={args.threads} calls={total} identical={total - len(mismatches) - len(errors)} "
-          f"mismatches={len(mismatches)} errors={len(errors)} calls_per_s={total / seconds:.1f}")
+    print(
+        f"RESULT threads={args.threads} calls={total} identical={total - len(mismatches) - len(errors)} "
+        f"mismatches={len(mismatches)} errors={len(errors)} calls_per_s={total / seconds:.1f}"
+    )
 
 
 if __name__ == "__main__":

@@ -16,11 +16,11 @@ import dataclasses
 import json
 import os
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
-from electra_qa.progress import progress_bar
 from electra_qa.errors import InputError
 from electra_qa.pipeline import QuestionAnswerer, check_text, load_answerer
+from electra_qa.progress import progress_bar
 from electra_qa.settings import CHUNK_SIZE, positive_int
 
 
@@ -40,8 +40,10 @@ class BulkSummary:
         return self.answered / self.seconds if self.seconds else 0.0
 
     def __str__(self) -> str:
-        return (f"{self.answered} rows answered ({self.rows_per_second:.1f} rows/s), {self.errors} bad rows "
-                f"(see {self.errors_file}), {self.already_done} done by an earlier run; output: {self.output}")
+        return (
+            f"{self.answered} rows answered ({self.rows_per_second:.1f} rows/s), {self.errors} bad rows "
+            f"(see {self.errors_file}), {self.already_done} done by an earlier run; output: {self.output}"
+        )
 
 
 def _rows(path: str) -> Iterator[dict]:
@@ -70,7 +72,7 @@ def _errors_path(output: str) -> str:
     stem = output
     for suffix in (".jsonl", ".parquet"):
         if output.endswith(suffix):
-            stem = output[:-len(suffix)]
+            stem = output[: -len(suffix)]
     return stem + ".errors.jsonl"
 
 
@@ -101,8 +103,11 @@ def _journal_to_parquet(journal: str, output: str) -> None:
     if os.path.exists(journal):
         with open(journal, encoding="utf-8") as f:
             rows = [json.loads(line) for line in f if line.strip()]
-    table = pa.Table.from_pylist(rows) if rows else pa.table(
-        {"id": pa.array([], pa.string()), **{k: pa.array([], t) for k, t in _PARQUET_TYPES.items()}})
+    table = (
+        pa.Table.from_pylist(rows)
+        if rows
+        else pa.table({"id": pa.array([], pa.string()), **{k: pa.array([], t) for k, t in _PARQUET_TYPES.items()}})
+    )
     tmp = output + ".tmp"
     pa.parquet.write_table(table, tmp)
     os.replace(tmp, output)
@@ -116,7 +121,7 @@ def _done_ids(path: str) -> set:
         data = f.read()
         if data and not data.endswith(b"\n"):
             f.truncate(data.rfind(b"\n") + 1)  # a power cut mid-write: drop the partial line
-            data = data[:data.rfind(b"\n") + 1]
+            data = data[: data.rfind(b"\n") + 1]
     return {json.loads(line)["id"] for line in data.decode("utf-8").splitlines() if line.strip()}
 
 
@@ -171,10 +176,21 @@ def check_input(path: str, id_field: str = "id") -> None:
         raise InputError(f"{path}: {len(duplicates)} duplicate ids ({shown}); ids must be unique to resume safely")
 
 
-def answer_file(input: str | os.PathLike, output: str | os.PathLike, checkpoint=None, *,
-                question_field: str = "question", context_field: str = "context", id_field: str = "id",
-                top_k: int | None = None, batch_size: int | None = None, chunk_size: int = CHUNK_SIZE,
-                progress: bool = True, **qa_settings) -> BulkSummary:
+# Longer than ~60 lines: most of it is the documented example; the loop's steps are the helpers around it.
+def answer_file(
+    input: str | os.PathLike,
+    output: str | os.PathLike,
+    checkpoint=None,
+    *,
+    question_field: str = "question",
+    context_field: str = "context",
+    id_field: str = "id",
+    top_k: int | None = None,
+    batch_size: int | None = None,
+    chunk_size: int = CHUNK_SIZE,
+    progress: bool = True,
+    **qa_settings,
+) -> BulkSummary:
     """Answer every row of ``input`` (JSON Lines, CSV, or Parquet with pyarrow) into ``output``: JSON Lines, or
     Parquet when its name ends in ``.parquet`` (needs pyarrow; the rows are journaled to ``<output>.partial.jsonl``
     while the job runs, resumable as JSON Lines output is, and written as one Parquet file at the end).
@@ -188,7 +204,8 @@ def answer_file(input: str | os.PathLike, output: str | os.PathLike, checkpoint=
     >>> rows = tempfile.mktemp(suffix=".jsonl")
     >>> with open(rows, "w") as f:
     ...     for i, q in enumerate(["Who lives here?", "", "What does Harry love?"]):
-    ...         _ = f.write(json.dumps({"id": i, "question": q, "context": "Harry lives here. He loves apples."}) + "\\n")
+    ...         row = {"id": i, "question": q, "context": "Harry lives here. He loves apples."}
+    ...         _ = f.write(json.dumps(row) + "\\n")
     >>> summary = answer_file(rows, rows + ".out.jsonl", folder, progress=False)
     >>> (summary.answered, summary.errors)
     (2, 1)
@@ -247,8 +264,9 @@ def _answer_chunk(qa, chunk, fields, done, output, errors_file, top_k, batch_siz
             best = s.answers[0]
             record = {"id": rid, "answer": best.text, "start": best.start, "end": best.end, "score": best.score}
             if top_k is not None:
-                record["top_k"] = [{"answer": a.text, "start": a.start, "end": a.end, "score": a.score}
-                                   for a in s.answers[:top_k]]
+                record["top_k"] = [
+                    {"answer": a.text, "start": a.start, "end": a.end, "score": a.score} for a in s.answers[:top_k]
+                ]
             lines.append(json.dumps(record, ensure_ascii=False))
     _append(errors_file, bad)  # bad rows first: a crash in between leaves them to be reported again, never lost
     _append(output, lines)

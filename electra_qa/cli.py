@@ -15,33 +15,42 @@ from electra_qa.errors import ElectraQAError, InputError
 from electra_qa.heads import qa_head_names
 from electra_qa.pipeline import QuestionAnswerer, check_text, load_answerer
 from electra_qa.precision import PRECISIONS
+from electra_qa.recipe import RECIPE
 from electra_qa.settings import CHUNK_SIZE, DEFAULT_MAX_SEQ_LENGTH, QASettings, positive_int
 from electra_qa.squad import evaluate_squad, load_squad, predict_squad
 from electra_qa.tokenization import load_tokenizer
-from electra_qa.recipe import RECIPE
 
 
 def _model_arguments(parser: argparse.ArgumentParser) -> None:
     """The options that choose the model and its windows (answer, evaluate, predict, batch). Window options left out
     keep the model's settings (a saved folder's, else ``QASettings``' defaults)."""
-    parser.add_argument("--checkpoint", help="checkpoint folder or file of any supported format (NGC, Hugging Face, "
-                                             "google-research, saved by electra-qa); default: the pretrained NGC "
-                                             "model")
+    parser.add_argument(
+        "--checkpoint",
+        help="checkpoint folder or file of any supported format (NGC, Hugging Face, "
+        "google-research, saved by electra-qa); default: the pretrained NGC "
+        "model",
+    )
     parser.add_argument("--vocab", help="vocab.txt / tokenizer.json (default: found beside the checkpoint)")
     parser.add_argument("--config", help="config.json (default: beside the checkpoint, else inferred from shapes)")
-    parser.add_argument("--precision", choices=PRECISIONS, default=RECIPE.precision,
-                        help="auto (default: mixed_float16 on an NVIDIA GPU, else float32), or a policy")
-    parser.add_argument("--max-seq-length", type=int,
-                        help=f"default: {DEFAULT_MAX_SEQ_LENGTH} or the model's maximum")
-    parser.add_argument("--doc-stride", type=int,
-                        help=f"step between window starts (default {QASettings.doc_stride})")
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=RECIPE.precision,
+        help="auto (default: mixed_float16 on an NVIDIA GPU, else float32), or a policy",
+    )
+    parser.add_argument("--max-seq-length", type=int, help=f"default: {DEFAULT_MAX_SEQ_LENGTH} or the model's maximum")
+    parser.add_argument("--doc-stride", type=int, help=f"step between window starts (default {QASettings.doc_stride})")
     parser.add_argument("--max-query-length", type=int, help=f"default {QASettings.max_query_length}")
 
 
 def _batching_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, help=f"windows per model call (default {QASettings.batch_size})")
-    parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE,
-                        help=f"paragraphs or rows answered together (default {CHUNK_SIZE})")
+    parser.add_argument(
+        "--chunk-size",
+        type=int,
+        default=CHUNK_SIZE,
+        help=f"paragraphs or rows answered together (default {CHUNK_SIZE})",
+    )
 
 
 def _answer_parser(sub) -> None:
@@ -56,27 +65,39 @@ def _answer_parser(sub) -> None:
 
 
 def _squad_parsers(sub) -> None:
-    for name, text in (("evaluate", "answer a SQuAD file and score it (EM/F1, as the official scripts)"),
-                       ("predict", "answer a SQuAD file and write NVIDIA's prediction files")):
+    for name, text in (
+        ("evaluate", "answer a SQuAD file and score it (EM/F1, as the official scripts)"),
+        ("predict", "answer a SQuAD file and write NVIDIA's prediction files"),
+    ):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("data", help="SQuAD v1.1/v2.0 JSON file, or JSON Lines with id, question, context")
         _model_arguments(cmd)
-        cmd.add_argument("--out", required=name == "predict",
-                         help="folder for predictions.json, nbest_predictions.json, null_odds.json (v2), skipped.json")
+        cmd.add_argument(
+            "--out",
+            required=name == "predict",
+            help="folder for predictions.json, nbest_predictions.json, null_odds.json (v2), skipped.json",
+        )
         _batching_arguments(cmd)
         cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
         cmd.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
 def _batch_parser(sub) -> None:
-    bat = sub.add_parser("batch", help="answer every row of a JSON Lines/CSV/Parquet file into a JSON Lines file "
-                                       "(streaming; run again to resume)")
+    bat = sub.add_parser(
+        "batch",
+        help="answer every row of a JSON Lines/CSV/Parquet file into a JSON Lines file "
+        "(streaming; run again to resume)",
+    )
     bat.add_argument("input", help=".jsonl, .csv or .parquet with id, question and context fields")
     bat.add_argument("output", help="JSON Lines output; bad rows go to OUTPUT.errors.jsonl")
     _model_arguments(bat)
-    bat.add_argument("--engine", choices=("local", "ray"), default="local",
-                     help="local (default: streaming, resumable, one process) or ray (Ray Data actors; OUTPUT is "
-                          "a folder; needs electra-qa[ray])")
+    bat.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local (default: streaming, resumable, one process) or ray (Ray Data actors; OUTPUT is "
+        "a folder; needs electra-qa[ray])",
+    )
     bat.add_argument("--workers", type=int, help="ray: actors, each loading the model once (default 1)")
     bat.add_argument("--gpus-per-worker", type=float, default=0, help="ray: GPUs per actor (0.5: two per GPU)")
     bat.add_argument("--top-k", type=int, help="also write the k best answers per row")
@@ -89,23 +110,34 @@ def _batch_parser(sub) -> None:
 
 def _train_parser(sub) -> None:
     """``electra-qa train``: every default is ``TrainingRecipe``'s (and ``QASettings``' for the windows)."""
-    tr = sub.add_parser("train", help="fine-tune on SQuAD-style data with NVIDIA's recipe (Keras fit); run again "
-                                      "with --resume to continue after the last finished epoch")
-    tr.add_argument("--init", required=True, help="start: a SQuAD model (continue training) or an ELECTRA/BERT "
-                                                  "encoder or discriminator (a new head)")
+    tr = sub.add_parser(
+        "train",
+        help="fine-tune on SQuAD-style data with NVIDIA's recipe (Keras fit); run again "
+        "with --resume to continue after the last finished epoch",
+    )
+    tr.add_argument(
+        "--init",
+        required=True,
+        help="start: a SQuAD model (continue training) or an ELECTRA/BERT encoder or discriminator (a new head)",
+    )
     tr.add_argument("--train", required=True, help="training questions: SQuAD JSON or JSON Lines")
     tr.add_argument("--eval", help="questions to score (EM/F1) after each epoch")
     tr.add_argument("--out", required=True, help="folder for epoch-N model folders and training.json")
     tr.add_argument("--epochs", type=int, default=RECIPE.epochs)
     tr.add_argument("--batch-size", type=int, default=RECIPE.batch_size)
-    tr.add_argument("--lr", type=float, default=RECIPE.learning_rate,
-                    help=f"peak learning rate (default {RECIPE.learning_rate})")
+    tr.add_argument(
+        "--lr", type=float, default=RECIPE.learning_rate, help=f"peak learning rate (default {RECIPE.learning_rate})"
+    )
     tr.add_argument("--layerwise-lr-decay", type=float, default=RECIPE.layerwise_lr_decay)
     tr.add_argument("--warmup-proportion", type=float, default=RECIPE.warmup_proportion)
     tr.add_argument("--weight-decay", type=float, default=RECIPE.weight_decay)
     tr.add_argument("--adam-epsilon", type=float, default=RECIPE.adam_epsilon)
-    tr.add_argument("--bias-corrected-epsilon", action="store_true", default=RECIPE.bias_corrected_epsilon,
-                    help="add Adam's epsilon to the bias-corrected root, as PyTorch's AdamW (default: as NVIDIA's)")
+    tr.add_argument(
+        "--bias-corrected-epsilon",
+        action="store_true",
+        default=RECIPE.bias_corrected_epsilon,
+        help="add Adam's epsilon to the bias-corrected root, as PyTorch's AdamW (default: as NVIDIA's)",
+    )
     tr.add_argument("--precision", choices=PRECISIONS, default=RECIPE.precision)
     tr.add_argument("--head", choices=qa_head_names(), default=RECIPE.head, help="head for an encoder start")
     tr.add_argument("--vocab", help="tokenizer file when none is beside --init")
@@ -119,12 +151,14 @@ def _train_parser(sub) -> None:
 
 def _checkpoint_parsers(sub) -> None:
     """export, inspect, convert and download: commands about checkpoints rather than questions."""
-    exp = sub.add_parser("export", help="write a TensorFlow SavedModel (serving_default over token ids) for TF "
-                                        "Serving or Triton")
+    exp = sub.add_parser(
+        "export", help="write a TensorFlow SavedModel (serving_default over token ids) for TF Serving or Triton"
+    )
     exp.add_argument("checkpoint", help="a question-answering checkpoint of any supported format")
     exp.add_argument("--saved-model", required=True, metavar="DIR", help="the SavedModel folder to write")
-    exp.add_argument("--precision", choices=PRECISIONS, default=None,
-                     help="float32 (default), mixed_float16, mixed_bfloat16, ...")
+    exp.add_argument(
+        "--precision", choices=PRECISIONS, default=None, help="float32 (default), mixed_float16, mixed_bfloat16, ..."
+    )
     exp.add_argument("--config", help="config.json for the checkpoint (default: beside it, else inferred)")
 
     ins = sub.add_parser("inspect", help="show a checkpoint's format, config, head, size and key fit")
@@ -134,9 +168,13 @@ def _checkpoint_parsers(sub) -> None:
     conv = sub.add_parser("convert", help="convert a checkpoint into an electra-qa folder or Hugging Face layout")
     conv.add_argument("src")
     conv.add_argument("dst")
-    conv.add_argument("--to", choices=("keras", "hf"), default="keras",
-                      help="keras: config.json + model.weights.h5 (+ tokenizer), fast to reload (default); "
-                           "hf: config.json + model.safetensors (simple head, discriminator or encoder)")
+    conv.add_argument(
+        "--to",
+        choices=("keras", "hf"),
+        default="keras",
+        help="keras: config.json + model.weights.h5 (+ tokenizer), fast to reload (default); "
+        "hf: config.json + model.safetensors (simple head, discriminator or encoder)",
+    )
     conv.add_argument("--vocab", help="tokenizer file to store with the model (default: found beside SRC)")
     conv.add_argument("--config", help="config.json for SRC (default: beside it, else inferred)")
 
@@ -166,8 +204,9 @@ def _context(args) -> str:
             with open(args.context_file, encoding="utf-8") as f:
                 return f.read()
         except UnicodeDecodeError as e:
-            raise InputError(f"--context-file {args.context_file!r} is not UTF-8 text ({e.reason} at byte {e.start})"
-                             ) from None
+            raise InputError(
+                f"--context-file {args.context_file!r} is not UTF-8 text ({e.reason} at byte {e.start})"
+            ) from None
     if args.context_file == "-" or not sys.stdin.isatty():
         data = sys.stdin.buffer.read()
         try:
@@ -179,8 +218,15 @@ def _context(args) -> str:
 
 def _window_options(args) -> dict:
     """The window options given on the command line (the others keep the model's defaults)."""
-    return {k: v for k, v in (("max_seq_length", args.max_seq_length), ("doc_stride", args.doc_stride),
-                              ("max_query_length", args.max_query_length)) if v is not None}
+    return {
+        k: v
+        for k, v in (
+            ("max_seq_length", args.max_seq_length),
+            ("doc_stride", args.doc_stride),
+            ("max_query_length", args.max_query_length),
+        )
+        if v is not None
+    }
 
 
 def _load_qa(args, **settings) -> QuestionAnswerer:
@@ -214,10 +260,15 @@ def _squad(args) -> int:
     if args.batch_size is not None:
         positive_int("batch_size", args.batch_size)  # before the model loads
     qa = _load_qa(args, **({"version_2_with_negative": True} if data.version == "2.0" else {}))
-    predictions = predict_squad(qa, data, args.out, batch_size=args.batch_size, chunk_size=args.chunk_size,
-                                progress=not args.no_progress)
-    result = {"questions": predictions.questions, "windows": predictions.windows,
-              "questions_per_second": round(predictions.questions_per_second, 3), "skipped": len(predictions.skipped)}
+    predictions = predict_squad(
+        qa, data, args.out, batch_size=args.batch_size, chunk_size=args.chunk_size, progress=not args.no_progress
+    )
+    result = {
+        "questions": predictions.questions,
+        "windows": predictions.windows,
+        "questions_per_second": round(predictions.questions_per_second, 3),
+        "skipped": len(predictions.skipped),
+    }
     if args.command == "evaluate":
         scores = evaluate_squad(data, predictions, na_probs=predictions.null_odds or None)
         result = {**scores, **result}
@@ -227,7 +278,7 @@ def _squad(args) -> int:
         return 0
     for key, value in result.items():
         if key == "files":
-            for name, path in value.items():
+            for path in value.values():
                 print(f"{'wrote':<22}{path}")
         else:
             print(f"{key:<22}{value:.4f}" if isinstance(value, float) else f"{key:<22}{value}")
@@ -242,21 +293,44 @@ def _batch(args) -> int:
             from electra_qa.ray import answer_path
         except ImportError:
             raise InputError("--engine ray needs Ray: pip install 'electra-qa[ray]'") from None
-        settings = {k: v for k, v in (("vocab", args.vocab), ("config", args.config), ("precision", args.precision))
-                    if v is not None}
+        settings = {
+            k: v
+            for k, v in (("vocab", args.vocab), ("config", args.config), ("precision", args.precision))
+            if v is not None
+        }
         settings.update(_window_options(args))
-        counts = answer_path(args.input, args.output, args.checkpoint, num_workers=args.workers,
-                             num_gpus_per_worker=args.gpus_per_worker, id_field=args.id_field,
-                             question_field=args.question_field, context_field=args.context_field, top_k=args.top_k,
-                             **({"batch_size": args.batch_size} if args.batch_size else {}), **settings)
-        print(f"{counts['answered']} rows answered, {counts['errors']} bad rows (their 'error' column says why); "
-              f"output: {counts['output']}")
+        counts = answer_path(
+            args.input,
+            args.output,
+            args.checkpoint,
+            num_workers=args.workers,
+            num_gpus_per_worker=args.gpus_per_worker,
+            id_field=args.id_field,
+            question_field=args.question_field,
+            context_field=args.context_field,
+            top_k=args.top_k,
+            **({"batch_size": args.batch_size} if args.batch_size else {}),
+            **settings,
+        )
+        print(
+            f"{counts['answered']} rows answered, {counts['errors']} bad rows (their 'error' column says why); "
+            f"output: {counts['output']}"
+        )
         return 0
     check_input(args.input, args.id_field)  # before the model loads
     qa = _load_qa(args)
-    summary = answer_file(args.input, args.output, qa, question_field=args.question_field,
-                          context_field=args.context_field, id_field=args.id_field, top_k=args.top_k,
-                          batch_size=args.batch_size, chunk_size=args.chunk_size, progress=not args.no_progress)
+    summary = answer_file(
+        args.input,
+        args.output,
+        qa,
+        question_field=args.question_field,
+        context_field=args.context_field,
+        id_field=args.id_field,
+        top_k=args.top_k,
+        batch_size=args.batch_size,
+        chunk_size=args.chunk_size,
+        progress=not args.no_progress,
+    )
     print(summary)
     return 0
 
@@ -264,14 +338,29 @@ def _batch(args) -> int:
 def _train(args) -> int:
     from electra_qa.training import fine_tune
 
-    qa = fine_tune(args.init, args.train, eval_data=args.eval, epochs=args.epochs, batch_size=args.batch_size,
-                   learning_rate=args.lr, layerwise_lr_decay=args.layerwise_lr_decay,
-                   warmup_proportion=args.warmup_proportion, weight_decay=args.weight_decay,
-                   adam_epsilon=args.adam_epsilon, bias_corrected_epsilon=args.bias_corrected_epsilon,
-                   precision=args.precision, output_dir=args.out, seed=args.seed,
-                   max_seq_length=args.max_seq_length, doc_stride=args.doc_stride,
-                   max_query_length=args.max_query_length, head=args.head, vocab=args.vocab, resume=args.resume,
-                   progress=not args.no_progress)
+    qa = fine_tune(
+        args.init,
+        args.train,
+        eval_data=args.eval,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        layerwise_lr_decay=args.layerwise_lr_decay,
+        warmup_proportion=args.warmup_proportion,
+        weight_decay=args.weight_decay,
+        adam_epsilon=args.adam_epsilon,
+        bias_corrected_epsilon=args.bias_corrected_epsilon,
+        precision=args.precision,
+        output_dir=args.out,
+        seed=args.seed,
+        max_seq_length=args.max_seq_length,
+        doc_stride=args.doc_stride,
+        max_query_length=args.max_query_length,
+        head=args.head,
+        vocab=args.vocab,
+        resume=args.resume,
+        progress=not args.no_progress,
+    )
     for record in qa.training_log["history"]:
         print(json.dumps(record))
     print(f"model: {qa.training_log['last_folder']}")
@@ -329,13 +418,32 @@ def environment() -> dict:
             return None
 
     device = detect_device()
-    packages = ("keras", "tensorflow", "jax", "jaxlib", "torch", "numpy", "tokenizers", "sentencepiece", "h5py",
-                "crc32c", "tqdm", "ray")
-    return {"electra-qa": __version__, "python": platform.python_version(), "platform": platform.platform(),
-            **{name: version(name) for name in packages},
-            "keras backend": device.backend, "device": device.name, "device platform": device.platform,
-            "compute capability": ".".join(map(str, device.compute_capability)) if device.compute_capability
-            else "none", "precision 'auto'": auto_precision(device), "why": auto_reason(device)}
+    packages = (
+        "keras",
+        "tensorflow",
+        "jax",
+        "jaxlib",
+        "torch",
+        "numpy",
+        "tokenizers",
+        "sentencepiece",
+        "h5py",
+        "crc32c",
+        "tqdm",
+        "ray",
+    )
+    return {
+        "electra-qa": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        **{name: version(name) for name in packages},
+        "keras backend": device.backend,
+        "device": device.name,
+        "device platform": device.platform,
+        "compute capability": ".".join(map(str, device.compute_capability)) if device.compute_capability else "none",
+        "precision 'auto'": auto_precision(device),
+        "why": auto_reason(device),
+    }
 
 
 def _env(args) -> int:
@@ -378,9 +486,18 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"electra-qa: {e}", file=sys.stderr)
                 return 2
         _import_backend_quietly()
-    command = {"answer": _answer, "evaluate": _squad, "predict": _squad, "batch": _batch, "train": _train,
-               "export": _export, "inspect": _inspect, "convert": _convert, "download": _download,
-               "env": _env}[args.command]
+    command = {
+        "answer": _answer,
+        "evaluate": _squad,
+        "predict": _squad,
+        "batch": _batch,
+        "train": _train,
+        "export": _export,
+        "inspect": _inspect,
+        "convert": _convert,
+        "download": _download,
+        "env": _env,
+    }[args.command]
     try:
         return command(args)
     except (ElectraQAError, OSError) as e:

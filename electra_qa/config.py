@@ -45,15 +45,24 @@ class ElectraConfig:
     attention_probs_dropout_prob: float = 0.1
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "embedding_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                     "intermediate_size", "max_position_embeddings", "type_vocab_size"):
+        for name in (
+            "vocab_size",
+            "embedding_size",
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "intermediate_size",
+            "max_position_embeddings",
+            "type_vocab_size",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ConfigError(f"ElectraConfig.{name} must be a positive integer, got {value!r}")
         if self.hidden_size % self.num_attention_heads:
             raise ConfigError(
                 f"hidden_size ({self.hidden_size}) is not a multiple of num_attention_heads "
-                f"({self.num_attention_heads})")
+                f"({self.num_attention_heads})"
+            )
         for name in ("layer_norm_eps", "initializer_range", "hidden_dropout_prob", "attention_probs_dropout_prob"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
@@ -68,31 +77,34 @@ class ElectraConfig:
         return self.hidden_size // self.num_attention_heads
 
     @classmethod
-    def base(cls, **overrides: Any) -> "ElectraConfig":
+    def base(cls, **overrides: Any) -> ElectraConfig:
         """ELECTRA-base discriminator (google/electra-base-discriminator; the NGC SQuAD checkpoint)."""
-        fields = dict(embedding_size=768, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
-                      intermediate_size=3072)
+        fields = dict(
+            embedding_size=768, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072
+        )
         return cls(**{**fields, **overrides})
 
     @classmethod
-    def small(cls, **overrides: Any) -> "ElectraConfig":
+    def small(cls, **overrides: Any) -> ElectraConfig:
         """ELECTRA-small discriminator (embedding 128 projected to hidden 256)."""
-        fields = dict(embedding_size=128, hidden_size=256, num_hidden_layers=12, num_attention_heads=4,
-                      intermediate_size=1024)
+        fields = dict(
+            embedding_size=128, hidden_size=256, num_hidden_layers=12, num_attention_heads=4, intermediate_size=1024
+        )
         return cls(**{**fields, **overrides})
 
     @classmethod
-    def large(cls, **overrides: Any) -> "ElectraConfig":
+    def large(cls, **overrides: Any) -> ElectraConfig:
         """ELECTRA-large discriminator."""
-        fields = dict(embedding_size=1024, hidden_size=1024, num_hidden_layers=24, num_attention_heads=16,
-                      intermediate_size=4096)
+        fields = dict(
+            embedding_size=1024, hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096
+        )
         return cls(**{**fields, **overrides})
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ElectraConfig":
+    def from_dict(cls, data: dict[str, Any]) -> ElectraConfig:
         """Build from a dict such as NVIDIA's or Hugging Face's config.json; unknown keys are ignored."""
         if not isinstance(data, dict):
             raise ConfigError(f"an ElectraConfig needs a dict, got {type(data).__name__}")
@@ -106,7 +118,7 @@ class ElectraConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "ElectraConfig":
+    def from_json(cls, text: str) -> ElectraConfig:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
@@ -114,7 +126,7 @@ class ElectraConfig:
         return cls.from_dict(data)
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike) -> "ElectraConfig":
+    def from_file(cls, path: str | os.PathLike) -> ElectraConfig:
         """Read a config.json (NVIDIA's, Hugging Face's or our own)."""
         try:
             with open(path, encoding="utf-8") as f:
@@ -122,15 +134,16 @@ class ElectraConfig:
         except OSError as e:
             raise ConfigError(f"cannot read config file {os.fspath(path)!r}: {e.strerror}") from None
         except UnicodeDecodeError as e:
-            raise ConfigError(f"config file {os.fspath(path)!r} is not UTF-8 text ({e.reason} at byte {e.start})"
-                              ) from None
+            raise ConfigError(
+                f"config file {os.fspath(path)!r} is not UTF-8 text ({e.reason} at byte {e.start})"
+            ) from None
         try:
             return cls.from_json(text)
         except ConfigError as e:
             raise ConfigError(f"{os.fspath(path)!r}: {e}") from None
 
     @classmethod
-    def coerce(cls, value: "ElectraConfig | dict | str | os.PathLike") -> "ElectraConfig":
+    def coerce(cls, value: ElectraConfig | dict | str | os.PathLike) -> ElectraConfig:
         """An ElectraConfig from an ElectraConfig, a dict, or a config.json path."""
         if isinstance(value, cls):
             return value

@@ -31,8 +31,15 @@ def answer_html(text: str, start: int, end: int, score: float, reason: str | Non
     if context is None:
         return head + "</div>"
     before, answer, after, cut_left, cut_right = context_window(context, start, end)
-    body = (("&hellip;" if cut_left else "") + _esc(before) + '<mark style="background: #ffe066">' + _esc(answer)
-            + "</mark>" + _esc(after) + ("&hellip;" if cut_right else ""))
+    body = (
+        ("&hellip;" if cut_left else "")
+        + _esc(before)
+        + '<mark style="background: #ffe066">'
+        + _esc(answer)
+        + "</mark>"
+        + _esc(after)
+        + ("&hellip;" if cut_right else "")
+    )
     return f'{head}<div style="margin-top: 4px; color: #333">{body}</div></div>'
 
 
@@ -40,13 +47,15 @@ def table_html(header: list[str], rows: list[list], caption: str | None = None) 
     """A plain HTML table of escaped cells."""
     cap = f"<caption style='text-align: left'>{_esc(caption)}</caption>" if caption else ""
     head = "".join(f"<th style='text-align: left'>{_esc(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td style='text-align: left'>{_esc(c)}</td>" for c in row) + "</tr>"
-                   for row in rows)
+    body = "".join(
+        "<tr>" + "".join(f"<td style='text-align: left'>{_esc(c)}</td>" for c in row) + "</tr>" for row in rows
+    )
     return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def heatmap_html(context: str, spans: list[tuple[int, int]], start: list[float], end: list[float],
-                 caption: str = "") -> str:
+def heatmap_html(
+    context: str, spans: list[tuple[int, int]], start: list[float], end: list[float], caption: str = ""
+) -> str:
     """The context with each token shaded by its start (green) and end (blue) probability; hover for numbers."""
     parts, pos = [], 0
     top = max(max(start, default=0.0), max(end, default=0.0), 1e-12)
@@ -55,12 +64,13 @@ def heatmap_html(context: str, spans: list[tuple[int, int]], start: list[float],
             continue
         parts.append(_esc(context[pos:s]))
         g, b = ps / top, pe / top
-        style = (f"background: linear-gradient(to bottom, rgba(64,192,87,{g:.3f}) 50%, "
-                 f"rgba(51,154,240,{b:.3f}) 50%)")
+        style = f"background: linear-gradient(to bottom, rgba(64,192,87,{g:.3f}) 50%, rgba(51,154,240,{b:.3f}) 50%)"
         parts.append(f'<span title="start {ps:.3f}, end {pe:.3f}" style="{style}">{_esc(context[s:e])}</span>')
         pos = e
     parts.append(_esc(context[pos:]))
-    legend = ("<small>upper half: start probability (green), lower half: end probability (blue); "
-              "hover a token for the numbers</small>")
+    legend = (
+        "<small>upper half: start probability (green), lower half: end probability (blue); "
+        "hover a token for the numbers</small>"
+    )
     cap = f"<div><b>{_esc(caption)}</b></div>" if caption else ""
     return f'<div style="{_STYLE}">{cap}<div>{"".join(parts)}</div>{legend}</div>'

@@ -32,9 +32,9 @@ class Explanation:
 
     question: str
     context: str
-    spans: np.ndarray              # [tokens, 2] character [start, end) of each context token
-    start: np.ndarray              # [tokens] start probability
-    end: np.ndarray                # [tokens] end probability
+    spans: np.ndarray  # [tokens, 2] character [start, end) of each context token
+    start: np.ndarray  # [tokens] start probability
+    end: np.ndarray  # [tokens] end probability
     windows: list[WindowProbabilities]
     head: str
 
@@ -52,17 +52,30 @@ class Explanation:
         if not len(self.start):
             return f"Explanation({self.question!r}: no context tokens)"
         s, e = int(np.argmax(self.start)), int(np.argmax(self.end))
-        return (f"Explanation({self.question!r}: {len(self.start)} tokens over {len(self.windows)} window(s); "
-                f"likeliest start {self.tokens[s]!r} ({self.start[s]:.3f}), end {self.tokens[e]!r} "
-                f"({self.end[e]:.3f}))")
+        return (
+            f"Explanation({self.question!r}: {len(self.start)} tokens over {len(self.windows)} window(s); "
+            f"likeliest start {self.tokens[s]!r} ({self.start[s]:.3f}), end {self.tokens[e]!r} "
+            f"({self.end[e]:.3f}))"
+        )
 
     def to_dict(self) -> dict:
-        return {"question": self.question, "tokens": self.tokens, "spans": self.spans.tolist(),
-                "start": self.start.tolist(), "end": self.end.tolist(), "head": self.head}
+        return {
+            "question": self.question,
+            "tokens": self.tokens,
+            "spans": self.spans.tolist(),
+            "start": self.start.tolist(),
+            "end": self.end.tolist(),
+            "head": self.head,
+        }
 
     def _repr_html_(self) -> str:
-        return display.heatmap_html(self.context, [tuple(s) for s in self.spans.tolist()], self.start.tolist(),
-                                    self.end.tolist(), caption=self.question)
+        return display.heatmap_html(
+            self.context,
+            [tuple(s) for s in self.spans.tolist()],
+            self.start.tolist(),
+            self.end.tolist(),
+            caption=self.question,
+        )
 
     def plot(self, ax=None, max_tokens: int = 80):
         """Bar chart of start and end probability per token (matplotlib: ``pip install electra-qa[plot]``); the
@@ -88,8 +101,15 @@ class Explanation:
         return ax
 
 
-def explain_windows(question: str, context: str, context_spans: np.ndarray, features: list[Feature],
-                    start_logits: np.ndarray, end_logits: np.ndarray, head: str) -> Explanation:
+def explain_windows(
+    question: str,
+    context: str,
+    context_spans: np.ndarray,
+    features: list[Feature],
+    start_logits: np.ndarray,
+    end_logits: np.ndarray,
+    head: str,
+) -> Explanation:
     """Merge per-window logits ([windows, seq], end logits already conditioned for the joint head) into an
     ``Explanation`` over the context's tokens (``context_spans``: every context token's characters)."""
     n = len(context_spans)
@@ -97,7 +117,7 @@ def explain_windows(question: str, context: str, context_spans: np.ndarray, feat
     windows = []
     for f, s_logits, e_logits in zip(features, start_logits, end_logits):
         allowed = np.zeros(len(s_logits), bool)
-        allowed[:f.length] = f.p_mask == 0
+        allowed[: f.length] = f.p_mask == 0
         ps, pe = masked_softmax(s_logits, allowed), masked_softmax(e_logits, allowed)
         positions = np.flatnonzero(allowed)
         windows.append(WindowProbabilities(positions, ps[positions], pe[positions]))
@@ -105,5 +125,4 @@ def explain_windows(question: str, context: str, context_spans: np.ndarray, feat
         where = f.window_start + tokens
         start[where] = np.maximum(start[where], ps[f.context_start + tokens])
         end[where] = np.maximum(end[where], pe[f.context_start + tokens])
-    return Explanation(question, context, np.asarray(context_spans, np.int64).reshape(-1, 2), start, end, windows,
-                       head)
+    return Explanation(question, context, np.asarray(context_spans, np.int64).reshape(-1, 2), start, end, windows, head)

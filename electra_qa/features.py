@@ -25,15 +25,15 @@ class Feature:
 
     example_index: int
     window_index: int
-    input_ids: np.ndarray          # [n] int32
-    token_type_ids: np.ndarray     # [n] int32
-    p_mask: np.ndarray             # [n] float32, 1 = cannot be part of an answer
-    context_start: int             # position of the first window token in the sequence
-    char_spans: np.ndarray         # [window_len, 2] character [start, end) of each window token in the context
-    word_index: np.ndarray         # [window_len] index of the whitespace-separated context word of each token
-    is_max_context: np.ndarray     # [window_len] bool: this window gives the token its most context
+    input_ids: np.ndarray  # [n] int32
+    token_type_ids: np.ndarray  # [n] int32
+    p_mask: np.ndarray  # [n] float32, 1 = cannot be part of an answer
+    context_start: int  # position of the first window token in the sequence
+    char_spans: np.ndarray  # [window_len, 2] character [start, end) of each window token in the context
+    word_index: np.ndarray  # [window_len] index of the whitespace-separated context word of each token
+    is_max_context: np.ndarray  # [window_len] bool: this window gives the token its most context
     word_spans: np.ndarray | None = None  # [window_len, 2] characters of the tokenizer word holding each token
-    window_start: int = 0          # index of the first window token among the context's tokens
+    window_start: int = 0  # index of the first window token among the context's tokens
 
     @property
     def length(self) -> int:
@@ -72,7 +72,7 @@ def window_spans(num_tokens: int, max_window: int, doc_stride: int) -> list[tupl
 
 def max_context_mask(spans: list[tuple[int, int]]) -> list[np.ndarray]:
     """For each window, which of its tokens have their most context there (first window wins ties)."""
-    n = max((s + l for s, l in spans), default=0)
+    n = max((start + length for start, length in spans), default=0)
     best_score = np.full(n, -np.inf)
     best_span = np.full(n, -1)
     for k, (start, length) in enumerate(spans):
@@ -81,7 +81,7 @@ def max_context_mask(spans: list[tuple[int, int]]) -> list[np.ndarray]:
         better = score > best_score[pos]
         best_score[pos[better]] = score[better]
         best_span[pos[better]] = k
-    return [best_span[start:start + length] == k for k, (start, length) in enumerate(spans)]
+    return [best_span[start : start + length] == k for k, (start, length) in enumerate(spans)]
 
 
 def tokenizer_word_spans(offsets: np.ndarray, words) -> np.ndarray | None:
@@ -99,9 +99,19 @@ def tokenizer_word_spans(offsets: np.ndarray, words) -> np.ndarray | None:
     return np.stack([starts[words], ends[words]], axis=1)
 
 
-def build_features(example_index: int, question: Encoding, context: Encoding, context_text: str, *, cls_id: int,
-                   sep_id: int, max_seq_length: int, doc_stride: int, max_query_length: int,
-                   doc_overlap: int | None = None) -> list[Feature]:
+def build_features(
+    example_index: int,
+    question: Encoding,
+    context: Encoding,
+    context_text: str,
+    *,
+    cls_id: int,
+    sep_id: int,
+    max_seq_length: int,
+    doc_stride: int,
+    max_query_length: int,
+    doc_overlap: int | None = None,
+) -> list[Feature]:
     """All window features of one (question, context) pair.
 
     Windows start every ``doc_stride`` context pieces, or, with ``doc_overlap``, overlap by that many pieces (the
@@ -110,8 +120,10 @@ def build_features(example_index: int, question: Encoding, context: Encoding, co
     q_ids = list(question.ids[:max_query_length])
     max_window = max_seq_length - len(q_ids) - 3
     if max_window < 1:
-        raise InputError(f"max_seq_length {max_seq_length} leaves no room for context after a {len(q_ids)}-piece "
-                         f"question; raise max_seq_length or lower max_query_length")
+        raise InputError(
+            f"max_seq_length {max_seq_length} leaves no room for context after a {len(q_ids)}-piece "
+            f"question; raise max_seq_length or lower max_query_length"
+        )
     ctx_ids = np.asarray(context.ids, dtype=np.int32)
     offsets = np.asarray(context.offsets, dtype=np.int64).reshape(-1, 2)
     words = word_starts(context_text)
@@ -123,17 +135,29 @@ def build_features(example_index: int, question: Encoding, context: Encoding, co
     head = [cls_id, *q_ids, sep_id]
     features = []
     for k, ((start, length), max_ctx) in enumerate(zip(spans, max_context_mask(spans))):
-        ids = np.concatenate([np.asarray(head, np.int32), ctx_ids[start:start + length], [sep_id]]).astype(np.int32)
+        ids = np.concatenate([np.asarray(head, np.int32), ctx_ids[start : start + length], [sep_id]]).astype(np.int32)
         types = np.zeros(len(ids), np.int32)
-        types[len(head):] = 1
+        types[len(head) :] = 1
         p_mask = np.ones(len(ids), np.float32)
         p_mask[0] = 0
-        p_mask[len(head):len(head) + length] = 0
-        window_offsets = offsets[start:start + length]
-        p_mask[len(head):len(head) + length][window_offsets[:, 1] <= window_offsets[:, 0]] = 1  # covers no text
-        features.append(Feature(example_index, k, ids, types, p_mask, len(head), window_offsets,
-                                token_words[start:start + length], max_ctx,
-                                None if word_spans is None else word_spans[start:start + length], start))
+        p_mask[len(head) : len(head) + length] = 0
+        window_offsets = offsets[start : start + length]
+        p_mask[len(head) : len(head) + length][window_offsets[:, 1] <= window_offsets[:, 0]] = 1  # covers no text
+        features.append(
+            Feature(
+                example_index,
+                k,
+                ids,
+                types,
+                p_mask,
+                len(head),
+                window_offsets,
+                token_words[start : start + length],
+                max_ctx,
+                None if word_spans is None else word_spans[start : start + length],
+                start,
+            )
+        )
     return features
 
 
@@ -143,7 +167,7 @@ def context_token_spans(features: list[Feature]) -> np.ndarray:
     n = max((f.window_start + f.window_length for f in features), default=0)
     spans = np.zeros((n, 2), np.int64)
     for f in features:
-        spans[f.window_start:f.window_start + f.window_length] = f.char_spans
+        spans[f.window_start : f.window_start + f.window_length] = f.char_spans
     return spans
 
 
@@ -151,8 +175,12 @@ def pad_batch(features: list[Feature], length: int, rows: int | None = None) -> 
     """Stack features into model inputs padded on the right to ``length`` ([PAD]=0, mask 0, type 0, p_mask 1), and
     with empty rows up to ``rows`` (default: one row per feature)."""
     batch = max(rows or 0, len(features))
-    out = {"input_ids": np.zeros((batch, length), np.int32), "attention_mask": np.zeros((batch, length), np.int32),
-           "token_type_ids": np.zeros((batch, length), np.int32), "p_mask": np.ones((batch, length), np.float32)}
+    out = {
+        "input_ids": np.zeros((batch, length), np.int32),
+        "attention_mask": np.zeros((batch, length), np.int32),
+        "token_type_ids": np.zeros((batch, length), np.int32),
+        "p_mask": np.ones((batch, length), np.float32),
+    }
     for i, f in enumerate(features):
         n = f.length
         out["input_ids"][i, :n] = f.input_ids

@@ -27,12 +27,24 @@ from electra_qa import filenames
 from electra_qa.checkpoints.find import locate
 from electra_qa.checkpoints.formats.keras_folder import save_model
 from electra_qa.checkpoints.loader import load_ngc_checkpoint
-from electra_qa.progress import progress_bar
+from electra_qa.config import ElectraConfig
 from electra_qa.errors import ChecksumError, DownloadError
+from electra_qa.progress import progress_bar
 from electra_qa.tokenization import load_tokenizer
 
-__all__ = ["DEFAULT_MODEL", "PACKAGED_VOCAB", "PretrainedModel", "REGISTRY", "register", "cache_root", "download",
-           "fetch", "from_huggingface_hub", "DownloadError", "ChecksumError"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "PACKAGED_VOCAB",
+    "PretrainedModel",
+    "REGISTRY",
+    "register",
+    "cache_root",
+    "download",
+    "fetch",
+    "from_huggingface_hub",
+    "DownloadError",
+    "ChecksumError",
+]
 
 DEFAULT_MODEL = "nvidia/electra-base-squad1.1"
 NGC_ZIP_URL = "https://api.ngc.nvidia.com/v2/models/{model}/versions/{version}/zip"
@@ -45,16 +57,13 @@ class PretrainedModel:
     """A downloadable checkpoint: where it is, what it is, how to check it."""
 
     name: str
-    urls: tuple[str, ...]                 # tried in order
-    config: dict | None = None            # ElectraConfig fields (None: config.json in the zip, or inferred)
-    vocab: str = "bert-uncased"           # "bert-uncased" (shipped with electra_qa) or "in-archive"
-    sha256: str | None = None             # of the download; None: recorded on first download, not checked
+    urls: tuple[str, ...]  # tried in order
+    config: dict | None = None  # ElectraConfig fields (None: config.json in the zip, or inferred)
+    vocab: str = "bert-uncased"  # "bert-uncased" (shipped with electra_qa) or "in-archive"
+    sha256: str | None = None  # of the download; None: recorded on first download, not checked
     beam_size: int = 4
     description: str = ""
 
-
-_BASE = {"embedding_size": 768, "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
-         "intermediate_size": 3072, "vocab_size": 30522, "max_position_embeddings": 512, "type_vocab_size": 2}
 
 REGISTRY: dict[str, PretrainedModel] = {}
 
@@ -64,12 +73,17 @@ def register(model: PretrainedModel) -> None:
     REGISTRY[model.name] = model
 
 
-register(PretrainedModel(
-    name=DEFAULT_MODEL,
-    urls=(NGC_ZIP_URL.format(model="nvidia/dle/electra_base_tf2_ckpt_mode-qa_ds-squad11", version="20.07.0_amp"),
-          NGC_ZIP_URL.format(model="nvidia/electra_tf_ckpt_base_qa_squad11_amp", version="20.07.0_amp")),
-    config=_BASE,
-    description="NVIDIA NGC: Electra-Base, TensorFlow2, AMP, SQuAD 1.1, seqLen 384 (20.07.0_amp), joint head"))
+register(
+    PretrainedModel(
+        name=DEFAULT_MODEL,
+        urls=(
+            NGC_ZIP_URL.format(model="nvidia/dle/electra_base_tf2_ckpt_mode-qa_ds-squad11", version="20.07.0_amp"),
+            NGC_ZIP_URL.format(model="nvidia/electra_tf_ckpt_base_qa_squad11_amp", version="20.07.0_amp"),
+        ),
+        config=ElectraConfig.base().to_dict(),
+        description="NVIDIA NGC: Electra-Base, TensorFlow2, AMP, SQuAD 1.1, seqLen 384 (20.07.0_amp), joint head",
+    )
+)
 
 
 def cache_root(cache_dir: str | os.PathLike | None = None) -> pathlib.Path:
@@ -98,13 +112,21 @@ def _verified_sha256(path: pathlib.Path, expected: str | None, what: str) -> str
     digest = _sha256(path)
     if expected is not None and digest != expected.lower():
         path.unlink()
-        raise ChecksumError(f"checksum mismatch for {what}: got SHA-256 {digest}, expected {expected}; the download "
-                            "was deleted and nothing was installed")
+        raise ChecksumError(
+            f"checksum mismatch for {what}: got SHA-256 {digest}, expected {expected}; the download "
+            "was deleted and nothing was installed"
+        )
     return digest
 
 
-def download(url: str, dest: str | os.PathLike, sha256: str | None = None, progress: bool = True,
-             retries: int = 3, timeout: float = 60.0) -> str:
+def download(
+    url: str,
+    dest: str | os.PathLike,
+    sha256: str | None = None,
+    progress: bool = True,
+    retries: int = 3,
+    timeout: float = 60.0,
+) -> str:
     """Fetch ``url`` into ``dest`` through ``dest + ".part"``, resuming a partial file with an HTTP Range request.
 
     Returns the file's SHA-256. A checksum mismatch deletes the partial file and raises DownloadError; so does a
@@ -126,8 +148,7 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None, progr
                     have = 0
                 length = response.headers.get("Content-Length")
                 total = int(length) + have if length is not None else None
-                bar = progress_bar(f"Downloading {dest.name}", total=total, initial=have, enabled=progress,
-                                   bytes_=True)
+                bar = progress_bar(f"Downloading {dest.name}", total=total, initial=have, enabled=progress, bytes_=True)
                 try:
                     with open(part, "ab" if resumed else "wb") as f:
                         while chunk := response.read(_CHUNK):
@@ -149,9 +170,10 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None, progr
                 kept = part.exists() and part.stat().st_size > 0
                 if part.exists() and not kept:
                     part.unlink()
-                raise DownloadError(f"cannot download {url}: {getattr(e, 'reason', e)}"
-                                    + (f". The partial file {part} is kept and a later call resumes it." if kept
-                                       else "")) from None
+                raise DownloadError(
+                    f"cannot download {url}: {getattr(e, 'reason', e)}"
+                    + (f". The partial file {part} is kept and a later call resumes it." if kept else "")
+                ) from None
     digest = _verified_sha256(part, sha256, url)
     os.replace(part, dest)
     return digest
@@ -180,17 +202,25 @@ def _remove_if_empty(folder: pathlib.Path) -> None:
 def _offline_message(spec: PretrainedModel, errors: list[str]) -> str:
     vocab = f", vocab={str(PACKAGED_VOCAB)!r}" if spec.vocab == "bert-uncased" else ""
     cli_vocab = f" --vocab {PACKAGED_VOCAB}" if spec.vocab == "bert-uncased" else ""
-    shipped = (" (the BERT-uncased vocab it needs ships with electra_qa at that path)"
-               if spec.vocab == "bert-uncased" else "")
-    return (f"could not download {spec.name!r} ({'; '.join(errors)}). If this machine is offline, download the "
-            f"zip elsewhere ({spec.urls[0]}), unzip it, and load the folder: in Python "
-            f"QuestionAnswerer.from_checkpoint(folder{vocab}), on the command line --checkpoint FOLDER{cli_vocab}"
-            f"{shipped}. Or point url= / $ELECTRA_QA_NGC_URL at a reachable copy, or $ELECTRA_QA_CACHE at a cache "
-            "that already holds it.")
+    shipped = (
+        " (the BERT-uncased vocab it needs ships with electra_qa at that path)" if spec.vocab == "bert-uncased" else ""
+    )
+    return (
+        f"could not download {spec.name!r} ({'; '.join(errors)}). If this machine is offline, download the "
+        f"zip elsewhere ({spec.urls[0]}), unzip it, and load the folder: in Python "
+        f"QuestionAnswerer.from_checkpoint(folder{vocab}), on the command line --checkpoint FOLDER{cli_vocab}"
+        f"{shipped}. Or point url= / $ELECTRA_QA_NGC_URL at a reachable copy, or $ELECTRA_QA_CACHE at a cache "
+        "that already holds it."
+    )
 
 
-def fetch(name: str = DEFAULT_MODEL, cache_dir: str | os.PathLike | None = None, url: str | None = None,
-          progress: bool = True, keep_download: bool = False) -> pathlib.Path:
+def fetch(
+    name: str = DEFAULT_MODEL,
+    cache_dir: str | os.PathLike | None = None,
+    url: str | None = None,
+    progress: bool = True,
+    keep_download: bool = False,
+) -> pathlib.Path:
     """The cached, converted folder of a registered model; downloads and converts it on first use."""
     if name not in REGISTRY:
         raise DownloadError(f"unknown model {name!r}; known: {', '.join(sorted(REGISTRY))}")
@@ -232,8 +262,9 @@ def fetch(name: str = DEFAULT_MODEL, cache_dir: str | os.PathLike | None = None,
         save_model(model, work / "model")
         load_tokenizer(vocab).save(work / "model")
         with open(work / "model" / "source.json", "w", encoding="utf-8") as f:
-            json.dump({"name": name, "url": used, "sha256": digest, "downloaded": time.strftime("%Y-%m-%d")}, f,
-                      indent=2)
+            json.dump(
+                {"name": name, "url": used, "sha256": digest, "downloaded": time.strftime("%Y-%m-%d")}, f, indent=2
+            )
         if final.exists():  # another process finished first
             shutil.rmtree(work / "model")
         else:
@@ -250,10 +281,18 @@ def from_huggingface_hub(repo_id: str, cache_dir=None) -> str:
     try:
         from huggingface_hub import snapshot_download
     except ImportError:
-        raise DownloadError(f"{repo_id!r} is not a registered model ({', '.join(sorted(REGISTRY))}); Hugging Face hub "
-                            "ids need the huggingface_hub package (pip install huggingface_hub)") from None
-    patterns = [filenames.CONFIG, filenames.SAFETENSORS, filenames.HF_TF_WEIGHTS, filenames.VOCAB_TXT,
-                filenames.TOKENIZER_JSON, "*.model"]
+        raise DownloadError(
+            f"{repo_id!r} is not a registered model ({', '.join(sorted(REGISTRY))}); Hugging Face hub "
+            "ids need the huggingface_hub package (pip install huggingface_hub)"
+        ) from None
+    patterns = [
+        filenames.CONFIG,
+        filenames.SAFETENSORS,
+        filenames.HF_TF_WEIGHTS,
+        filenames.VOCAB_TXT,
+        filenames.TOKENIZER_JSON,
+        "*.model",
+    ]
     try:
         return snapshot_download(repo_id, allow_patterns=patterns, cache_dir=cache_dir)
     except Exception as e:  # network or hub errors of several types

@@ -4,7 +4,8 @@ in ``postprocess``, settings in ``settings``, loading in ``checkpoints``; whole 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from electra_qa import display, hub, postprocess
 from electra_qa.checkpoints.find import locate
@@ -13,7 +14,6 @@ from electra_qa.checkpoints.loader import load_qa_model
 from electra_qa.errors import InputError
 from electra_qa.features import Feature, build_features, context_token_spans, pad_batch
 from electra_qa.model_cache import ModelCache
-from electra_qa.postprocess import Answer
 from electra_qa.runner import ModelRunner
 from electra_qa.settings import QASettings, positive_int
 from electra_qa.tokenization import load_tokenizer
@@ -42,11 +42,15 @@ def check_text(name: str, value) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as e:
-        raise InputError(f"{name} is not valid Unicode text: a lone surrogate {value[e.start]!r} at character "
-                         f"{e.start} (text decoded with errors='surrogateescape', or broken UTF-16)") from None
+        raise InputError(
+            f"{name} is not valid Unicode text: a lone surrogate {value[e.start]!r} at character "
+            f"{e.start} (text decoded with errors='surrogateescape', or broken UTF-16)"
+        ) from None
     return value
 
 
+# Longer than ~150 lines: the public façade, whose methods are short and delegate (windows to ``runner``, scoring to
+# ``postprocess`` and the head, loading to ``checkpoints``, its summary to ``summary``); most lines are docstrings.
 class QuestionAnswerer:
     """Answers questions about a context with an ELECTRA SQuAD model.
 
@@ -106,9 +110,17 @@ class QuestionAnswerer:
         super().__setattr__(name, value)
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike, vocab: str | os.PathLike | None = None, config=None,
-                        beam_size: int = 4, do_lower_case: bool = True, dtype=None,
-                        precision: str | None = "auto", **kwargs) -> "QuestionAnswerer":
+    def from_checkpoint(
+        cls,
+        path: str | os.PathLike,
+        vocab: str | os.PathLike | None = None,
+        config=None,
+        beam_size: int = 4,
+        do_lower_case: bool = True,
+        dtype=None,
+        precision: str | None = "auto",
+        **kwargs,
+    ) -> QuestionAnswerer:
         """Load a question-answering checkpoint of any supported format (see ``load_model``) and its tokenizer.
 
         ``path``: an NGC checkpoint folder, a Hugging Face folder (``model.safetensors`` or ``tf_model.h5``), a folder
@@ -123,8 +135,9 @@ class QuestionAnswerer:
         'joint'
         """
         located = locate(path)
-        model = load_qa_model(located, config=config, beam_size=beam_size, dtype=dtype,
-                              precision=None if dtype is not None else precision)
+        model = load_qa_model(
+            located, config=config, beam_size=beam_size, dtype=dtype, precision=None if dtype is not None else precision
+        )
         settings = QASettings()
         if located.kind == "keras":  # a folder saved by QuestionAnswerer.save carries its settings
             settings = QASettings.from_dict(read_section(located.folder)[1].get("pipeline", {}))
@@ -132,13 +145,23 @@ class QuestionAnswerer:
             try:
                 tokenizer = load_tokenizer(located.folder, do_lower_case)
             except InputError as e:
-                raise InputError(f"no usable tokenizer beside {os.fspath(path)!r} ({e}): pass vocab= (the NGC "
-                                 "ELECTRA model uses the BERT-uncased vocab.txt, 30522 lines)") from None
+                raise InputError(
+                    f"no usable tokenizer beside {os.fspath(path)!r} ({e}): pass vocab= (the NGC "
+                    "ELECTRA model uses the BERT-uncased vocab.txt, 30522 lines)"
+                ) from None
         else:
             tokenizer = load_tokenizer(vocab, do_lower_case)
         qa = cls(model, tokenizer, settings, **kwargs)
-        qa.remember_source(path, located.kind, vocab=vocab, config=config, beam_size=beam_size,
-                           do_lower_case=do_lower_case, dtype=dtype, precision=precision)
+        qa.remember_source(
+            path,
+            located.kind,
+            vocab=vocab,
+            config=config,
+            beam_size=beam_size,
+            do_lower_case=do_lower_case,
+            dtype=dtype,
+            precision=precision,
+        )
         return qa
 
     def remember_source(self, path: str | os.PathLike, kind: str, **load_arguments) -> None:
@@ -146,8 +169,10 @@ class QuestionAnswerer:
         checkpoint's format): shown by ``repr``, and how it pickles (see ``__reduce_ex__``)."""
         where = os.path.realpath(os.fspath(path))
         self._loaded_from = f"{where} ({kind})"
-        self._source = {"path": where, **{k: _real(v) if k in ("vocab", "config") else v
-                                          for k, v in load_arguments.items()}}
+        self._source = {
+            "path": where,
+            **{k: _real(v) if k in ("vocab", "config") else v for k, v in load_arguments.items()},
+        }
 
     def summary_rows(self) -> list[list]:
         """What this answerer is, as (field, value) rows: where the model came from, its head and sizes, parameters,
@@ -162,7 +187,7 @@ class QuestionAnswerer:
     def _repr_html_(self) -> str:
         return display.table_html(["", type(self).__name__], self.summary_rows())
 
-    def __copy__(self) -> "QuestionAnswerer":
+    def __copy__(self) -> QuestionAnswerer:
         """A second answerer sharing this one's model and tokenizer (settings can then differ)."""
         clone = object.__new__(type(self))
         clone.__dict__.update(self.__dict__)
@@ -177,9 +202,15 @@ class QuestionAnswerer:
         return object.__reduce_ex__(self, protocol)
 
     @classmethod
-    def from_pretrained(cls, name: str | os.PathLike = hub.DEFAULT_MODEL, *,
-                        cache_dir: str | os.PathLike | None = None, url: str | None = None, progress: bool = True,
-                        **kwargs) -> "QuestionAnswerer":
+    def from_pretrained(
+        cls,
+        name: str | os.PathLike = hub.DEFAULT_MODEL,
+        *,
+        cache_dir: str | os.PathLike | None = None,
+        url: str | None = None,
+        progress: bool = True,
+        **kwargs,
+    ) -> QuestionAnswerer:
         """A registered model (default: NVIDIA's NGC ELECTRA-base SQuAD 1.1, 20.07.0_amp), downloaded and converted
         once into the cache (see ``electra_qa.hub``); a local path; or a Hugging Face hub id (needs huggingface_hub).
 
@@ -215,12 +246,23 @@ class QuestionAnswerer:
         questions = self.tokenizer.encode_batch([q for q, _ in pairs])
         unique = list(dict.fromkeys(c for _, c in pairs))
         encoded = dict(zip(unique, self.tokenizer.encode_batch(unique)))
-        return [build_features(i, q, encoded[c], c, cls_id=self.tokenizer.cls_id, sep_id=self.tokenizer.sep_id,
-                               max_seq_length=self.settings.max_seq_length, doc_stride=self.settings.doc_stride,
-                               max_query_length=self.settings.max_query_length, doc_overlap=self.settings.doc_overlap)
-                for i, (q, (_, c)) in enumerate(zip(questions, pairs))]
+        return [
+            build_features(
+                i,
+                q,
+                encoded[c],
+                c,
+                cls_id=self.tokenizer.cls_id,
+                sep_id=self.tokenizer.sep_id,
+                max_seq_length=self.settings.max_seq_length,
+                doc_stride=self.settings.doc_stride,
+                max_query_length=self.settings.max_query_length,
+                doc_overlap=self.settings.doc_overlap,
+            )
+            for i, (q, (_, c)) in enumerate(zip(questions, pairs))
+        ]
 
-    def warm_up(self) -> "QuestionAnswerer":
+    def warm_up(self) -> QuestionAnswerer:
         """Compile the model now (two dummy batches of different shapes): later calls skip the first-call compile
         and all run the same compiled graph, whatever their shapes and order, so a long job gives the same numbers
         however it is split (``answer_file`` relies on this). Returns ``self``."""
@@ -232,8 +274,9 @@ class QuestionAnswerer:
         batch_size = self.settings.batch_size if batch_size is None else positive_int("batch_size", batch_size)
         return self.runner.run(features, batch_size, self.settings.max_seq_length)
 
-    def score_batch(self, pairs: Sequence[tuple[str, str]], batch_size: int | None = None,
-                    top_k: int | None = None) -> list[postprocess.Scored]:
+    def score_batch(
+        self, pairs: Sequence[tuple[str, str]], batch_size: int | None = None, top_k: int | None = None
+    ) -> list[postprocess.Scored]:
         """Each pair's answers (all ``n_best_size`` of them unless ``top_k`` is given, best first) with its SQuAD
         2.0 null odds; the windows of all pairs run through the model together."""
         if batch_size is not None:
@@ -243,13 +286,20 @@ class QuestionAnswerer:
         outputs = self.run_model([f for fs in per_pair for f in fs], batch_size)
         results, pos = [], 0
         for (_, context), fs in zip(pairs, per_pair):
-            results.append(postprocess.question_answers(context, fs, outputs[pos:pos + len(fs)], self.model.head,
-                                                        self.settings, top_k or self.settings.n_best_size))
+            results.append(
+                postprocess.question_answers(
+                    context,
+                    fs,
+                    outputs[pos : pos + len(fs)],
+                    self.model.head,
+                    self.settings,
+                    top_k or self.settings.n_best_size,
+                )
+            )
             pos += len(fs)
         return results
 
-    def batch(self, pairs: Iterable[tuple[str, str]], batch_size: int | None = None,
-              top_k: int | None = None) -> list:
+    def batch(self, pairs: Iterable[tuple[str, str]], batch_size: int | None = None, top_k: int | None = None) -> list:
         """Answer many (question, context) pairs, running all their windows through the model together.
 
         Returns one ``Answer`` per pair, or a list (``Answers``, a table in a notebook) of up to ``top_k`` answers
@@ -259,7 +309,7 @@ class QuestionAnswerer:
         scored = self.score_batch(list(pairs), batch_size, top_k or 1)
         return [s.answers[0] if top_k is None else postprocess.Answers(s.answers[:top_k]) for s in scored]
 
-    def explain(self, question: str, context: str) -> "Explanation":
+    def explain(self, question: str, context: str) -> Explanation:
         """Start and end probability of every context token (see ``electra_qa.explain``): data (``.tokens``,
         ``.spans``, ``.start``, ``.end``), a heat-map over the context in a notebook, ``.plot()`` with matplotlib.
 
@@ -274,8 +324,9 @@ class QuestionAnswerer:
         features = self.features([(question, context)])[0]
         inputs = pad_batch(features, max(f.length for f in features))
         start_logits, end_logits = self.model.head.token_logits(self.model, inputs, self.model(inputs))
-        return explain_windows(question, context, context_token_spans(features), features, start_logits, end_logits,
-                               self.model.head.name)
+        return explain_windows(
+            question, context, context_token_spans(features), features, start_logits, end_logits, self.model.head.name
+        )
 
     def __call__(self, question: str, context: str, top_k: int | None = None):
         """The best ``Answer`` to ``question`` in ``context``, or a list of the ``top_k`` best."""
@@ -321,12 +372,24 @@ def _cache_key(checkpoint, vocab, config, kwargs) -> tuple:
             raise InputError(f"checkpoint and vocab must be paths, got {type(path).__name__}")
         return None if path is None else os.path.realpath(os.fspath(path))
 
-    return ("pretrained" if checkpoint is None else where(checkpoint), where(vocab), repr(config),
-            tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
+    return (
+        "pretrained" if checkpoint is None else where(checkpoint),
+        where(vocab),
+        repr(config),
+        tuple(sorted((k, repr(v)) for k, v in kwargs.items())),
+    )
 
 
-def answer(question: str, context: str, checkpoint: str | os.PathLike | None = None, vocab=None, config=None, *,
-           top_k: int | None = None, **kwargs):
+def answer(
+    question: str,
+    context: str,
+    checkpoint: str | os.PathLike | None = None,
+    vocab=None,
+    config=None,
+    *,
+    top_k: int | None = None,
+    **kwargs,
+):
     """One-off question answering; the loaded model is cached per (checkpoint, vocab, settings).
 
     Without ``checkpoint`` it uses ``QuestionAnswerer.from_pretrained()`` (NVIDIA's NGC ELECTRA-base SQuAD 1.1,

@@ -62,8 +62,10 @@ class Answers(list):
     """The ``top_k`` answers to one question, best first: a plain list, shown as a table in a notebook."""
 
     def _repr_html_(self) -> str:
-        rows = [[rank, a.text if not a.is_empty else f"(no answer: {a.reason})", f"{a.score:.4f}", a.start, a.end]
-                for rank, a in enumerate(self, 1)]
+        rows = [
+            [rank, a.text if not a.is_empty else f"(no answer: {a.reason})", f"{a.score:.4f}", a.start, a.end]
+            for rank, a in enumerate(self, 1)
+        ]
         return display.table_html(["rank", "answer", "score", "start", "end"], rows)
 
 
@@ -71,7 +73,7 @@ def best_answers(context: str, candidates: list[Candidate], n_best_size: int) ->
     """Unique texts by descending score, at most ``n_best_size``, scored by softmax over the kept ones."""
     kept, seen = [], set()
     for c in sorted(candidates, key=lambda c: c.score, reverse=True):
-        text = context[c.char_start:c.char_end]
+        text = context[c.char_start : c.char_end]
         if text in seen:
             continue
         seen.add(text)
@@ -83,8 +85,18 @@ def best_answers(context: str, candidates: list[Candidate], n_best_size: int) ->
     top = kept[0].score
     weights = [math.exp(c.score - top) for c in kept]
     total = sum(weights)
-    return [Answer(context[c.char_start:c.char_end], c.char_start, c.char_end, w / total,
-                   start_logit=c.start_score, end_logit=c.end_score, context=context) for c, w in zip(kept, weights)]
+    return [
+        Answer(
+            context[c.char_start : c.char_end],
+            c.char_start,
+            c.char_end,
+            w / total,
+            start_logit=c.start_score,
+            end_logit=c.end_score,
+            context=context,
+        )
+        for c, w in zip(kept, weights)
+    ]
 
 
 @dataclasses.dataclass
@@ -95,18 +107,28 @@ class Scored:
 
     answers: list[Answer]
     null_odds: float | None = None
-    windows: int = 0              # how many windows of the context the question was answered over
+    windows: int = 0  # how many windows of the context the question was answered over
 
 
-def question_answers(context: str, features: list[Feature], outputs: list[dict], head: Head, settings: QASettings,
-                     top_k: int) -> Scored:
+def question_answers(
+    context: str, features: list[Feature], outputs: list[dict], head: Head, settings: QASettings, top_k: int
+) -> Scored:
     """One question's answers, best first, from the model outputs of its windows; each answer knows its context.
     ``head`` (an ``electra_qa.heads.Head``) proposes the spans and the null score; the scoring here is the same for
     every head."""
     if settings.scoring == "hf_pipeline":
-        return Scored(pipeline_answers(context, features, outputs, top_k, settings.max_answer_length,
-                                       settings.align_to_words, settings.version_2_with_negative),
-                      windows=len(features))
+        return Scored(
+            pipeline_answers(
+                context,
+                features,
+                outputs,
+                top_k,
+                settings.max_answer_length,
+                settings.align_to_words,
+                settings.version_2_with_negative,
+            ),
+            windows=len(features),
+        )
     candidates = []
     for feature, out in zip(features, outputs):
         candidates += head.candidates(feature, out, settings.n_best_size, settings.max_answer_length)
@@ -137,8 +159,9 @@ def masked_softmax(logits: np.ndarray, allowed: np.ndarray, *, fill: float = -np
     return z / z.sum()
 
 
-def pipeline_spans(feature: Feature, out: dict, top_k: int, max_answer_length: int,
-                   align_to_words: bool) -> tuple[list[PipelineSpan], float]:
+def pipeline_spans(
+    feature: Feature, out: dict, top_k: int, max_answer_length: int, align_to_words: bool
+) -> tuple[list[PipelineSpan], float]:
     """One window scored as the Hugging Face question-answering pipeline does, and its null score.
 
     Start and end probabilities are softmaxes over the window (non-context tokens other than [CLS] set to -10000);
@@ -170,8 +193,15 @@ def pipeline_spans(feature: Feature, out: dict, top_k: int, max_answer_length: i
     return spans, null
 
 
-def pipeline_answers(context: str, features: list[Feature], outputs: list[dict], top_k: int, max_answer_length: int,
-                     align_to_words: bool = True, handle_impossible_answer: bool = False) -> list[Answer]:
+def pipeline_answers(
+    context: str,
+    features: list[Feature],
+    outputs: list[dict],
+    top_k: int,
+    max_answer_length: int,
+    align_to_words: bool = True,
+    handle_impossible_answer: bool = False,
+) -> list[Answer]:
     """Answers as the Hugging Face pipeline returns them: candidates of all windows, equal texts (ignoring case)
     merged by adding their scores, the null answer (smallest over windows) added when asked, best ``top_k`` first."""
     merged: list[PipelineSpan] = []
@@ -181,14 +211,15 @@ def pipeline_answers(context: str, features: list[Feature], outputs: list[dict],
         spans, window_null = pipeline_spans(feature, out, top_k, max_answer_length, align_to_words)
         null = min(null, window_null)
         for span in spans:
-            key = context[span.char_start:span.char_end].lower()
+            key = context[span.char_start : span.char_end].lower()
             if key in by_text:
                 by_text[key].score += span.score
             else:
                 by_text[key] = span
                 merged.append(span)
-    answers = [Answer(context[s.char_start:s.char_end], s.char_start, s.char_end, s.score, context=context)
-               for s in merged]
+    answers = [
+        Answer(context[s.char_start : s.char_end], s.char_start, s.char_end, s.score, context=context) for s in merged
+    ]
     if handle_impossible_answer:
         answers.append(Answer("", 0, 0, null, NULL_ANSWER, context=context))
     answers.sort(key=lambda a: a.score, reverse=True)

@@ -10,10 +10,9 @@
 
 Why float16 and not bfloat16 on Ampere/Hopper (>= 8.0), where both run at the same tensor-core rate: the NGC model
 was trained with float16 AMP, so its activations fit float16's range, and float16's 10-bit mantissa rounds 8x finer
-than bfloat16's 7 bits, which keeps the start/end log-probabilities closer to float32: on the ngc_tiny fixture the
-largest log-probability error relative to float32 is 3e-5 (mixed_float16) against 4e-4 (mixed_bfloat16), and pure
-bfloat16 changed the best start of 1 window in 4 where float16 changed none (``tests/test_precision.py``). GPU
-speed of each policy: ``benchmarks/gpu_forward.py``. Whatever the policy, LayerNorm, the attention
+than bfloat16's 7 bits, which keeps the start/end log-probabilities closer to float32 (``tests/test_precision.py``
+bounds both errors on the ngc_tiny fixture; BENCHMARKS.md has the figures on a trained model). GPU speed of each
+policy: ``benchmarks/gpu_forward.py``. Whatever the policy, LayerNorm, the attention
 softmax, the masks and the heads' (log-)softmax run in float32 and outputs are float32.
 """
 
@@ -35,7 +34,7 @@ class DeviceInfo:
     """The accelerator the current Keras backend would run on."""
 
     backend: str
-    platform: str                                  # "gpu" or "cpu" (or "tpu")
+    platform: str  # "gpu" or "cpu" (or "tpu")
     name: str
     compute_capability: tuple[int, int] | None = None
 
@@ -68,21 +67,30 @@ def detect_device() -> DeviceInfo:
             gpus = tf.config.list_physical_devices("GPU")
             if gpus:
                 details = tf.config.experimental.get_device_details(gpus[0])
-                return DeviceInfo(backend, "gpu", details.get("device_name", gpus[0].name),
-                                  _parse_capability(details.get("compute_capability")))
+                return DeviceInfo(
+                    backend,
+                    "gpu",
+                    details.get("device_name", gpus[0].name),
+                    _parse_capability(details.get("compute_capability")),
+                )
         elif backend == "jax":
             import jax
 
             device = jax.devices()[0]
             if device.platform != "cpu":
-                return DeviceInfo(backend, device.platform, getattr(device, "device_kind", str(device)),
-                                  _parse_capability(getattr(device, "compute_capability", None)))
+                return DeviceInfo(
+                    backend,
+                    device.platform,
+                    getattr(device, "device_kind", str(device)),
+                    _parse_capability(getattr(device, "compute_capability", None)),
+                )
         elif backend == "torch":
             import torch
 
             if torch.cuda.is_available():
-                return DeviceInfo(backend, "gpu", torch.cuda.get_device_name(0),
-                                  tuple(torch.cuda.get_device_capability(0)))
+                return DeviceInfo(
+                    backend, "gpu", torch.cuda.get_device_name(0), tuple(torch.cuda.get_device_capability(0))
+                )
     except Exception:  # a broken driver must not stop CPU inference
         pass
     return DeviceInfo(backend, "cpu", "cpu")
@@ -99,8 +107,10 @@ def auto_precision(device: DeviceInfo | None = None) -> str:
 def auto_reason(device: DeviceInfo) -> str:
     """Why "auto" picks what it picks on ``device`` (for bug reports: ``electra-qa env``)."""
     if device.nvidia_gpu and device.compute_capability >= (7, 0):
-        return (f"an NVIDIA GPU of compute capability {device.compute_capability[0]}.{device.compute_capability[1]} "
-                "(>= 7.0, tensor cores): mixed float16, as the NGC checkpoint was trained")
+        return (
+            f"an NVIDIA GPU of compute capability {device.compute_capability[0]}.{device.compute_capability[1]} "
+            "(>= 7.0, tensor cores): mixed float16, as the NGC checkpoint was trained"
+        )
     if device.platform == "gpu":
         return "a GPU without tensor cores (compute capability < 7.0, or unknown): float32"
     return f"no GPU visible to the {device.backend} backend: float32 (bfloat16 is an opt-in on CPUs with AMX)"
@@ -136,7 +146,13 @@ def describe(model) -> dict:
     """What runs where: backend, device, the model's dtype policy (variables/compute)."""
     device = detect_device()
     policy = model.dtype_policy
-    return {"backend": device.backend, "device": device.name, "platform": device.platform,
-            "compute_capability": device.compute_capability, "policy": policy.name,
-            "variable_dtype": policy.variable_dtype, "compute_dtype": policy.compute_dtype,
-            "outputs": "float32"}
+    return {
+        "backend": device.backend,
+        "device": device.name,
+        "platform": device.platform,
+        "compute_capability": device.compute_capability,
+        "policy": policy.name,
+        "variable_dtype": policy.variable_dtype,
+        "compute_dtype": policy.compute_dtype,
+        "outputs": "float32",
+    }

@@ -46,9 +46,17 @@ class Answerer:
     why and its answer is empty (``start == end == 0``, score 0); ``error`` is None for every other row.
     """
 
-    def __init__(self, checkpoint: str | os.PathLike | None = None, *, question_field: str = "question",
-                 context_field: str = "context", top_k: int | None = None, batch_size: int | None = None,
-                 gpu_memory_growth: bool = True, **qa_settings):
+    def __init__(
+        self,
+        checkpoint: str | os.PathLike | None = None,
+        *,
+        question_field: str = "question",
+        context_field: str = "context",
+        top_k: int | None = None,
+        batch_size: int | None = None,
+        gpu_memory_growth: bool = True,
+        **qa_settings,
+    ):
         if gpu_memory_growth:
             _gpu_memory_growth()
         self.qa = load_answerer(checkpoint, **qa_settings)
@@ -84,13 +92,15 @@ class Answerer:
         scored = iter(self.qa.score_batch(good, self.batch_size, self.top_k or 1) if good else [])
         results = [next(scored) if p is not None else None for p in pairs]
         best = [s.answers[0] if s is not None else None for s in results]
-        columns = {"answer": np.array([a.text if a else "" for a in best], dtype=object),
-                   "start": np.array([a.start if a else 0 for a in best], dtype=np.int64),
-                   "end": np.array([a.end if a else 0 for a in best], dtype=np.int64),
-                   "score": np.array([a.score if a else 0.0 for a in best], dtype=np.float64),
-                   "error": np.array(errors, dtype=object)}
+        columns = {
+            "answer": np.array([a.text if a else "" for a in best], dtype=object),
+            "start": np.array([a.start if a else 0 for a in best], dtype=np.int64),
+            "end": np.array([a.end if a else 0 for a in best], dtype=np.int64),
+            "score": np.array([a.score if a else 0.0 for a in best], dtype=np.float64),
+            "error": np.array(errors, dtype=object),
+        }
         if self.top_k is not None:
-            lists = [[a.to_dict() for a in s.answers[:self.top_k]] if s is not None else [] for s in results]
+            lists = [[a.to_dict() for a in s.answers[: self.top_k]] if s is not None else [] for s in results]
             columns["top_k"] = np.array(lists + [None], dtype=object)[:-1]
         if isinstance(batch, dict):
             return {**batch, **columns}
@@ -100,9 +110,20 @@ class Answerer:
         return out
 
 
-def answer_dataset(ds, checkpoint: str | os.PathLike | None = None, *, num_workers: int | None = None,
-                   num_gpus_per_worker: float = 0, num_cpus_per_worker: float = 1, batch_size: int = 256, question_field: str = "question",
-                   context_field: str = "context", top_k: int | None = None, answerer=Answerer, **qa_settings):
+def answer_dataset(
+    ds,
+    checkpoint: str | os.PathLike | None = None,
+    *,
+    num_workers: int | None = None,
+    num_gpus_per_worker: float = 0,
+    num_cpus_per_worker: float = 1,
+    batch_size: int = 256,
+    question_field: str = "question",
+    context_field: str = "context",
+    top_k: int | None = None,
+    answerer=Answerer,
+    **qa_settings,
+):
     """``ds`` (a ``ray.data.Dataset`` with question and context columns) with the answer columns added.
 
     ``num_workers`` actors (default 1) each load the model from ``checkpoint`` once; ``batch_size`` rows go to an
@@ -113,20 +134,40 @@ def answer_dataset(ds, checkpoint: str | os.PathLike | None = None, *, num_worke
     """
     workers = 1 if num_workers is None else positive_int("num_workers", num_workers)
     remote = {"num_cpus": num_cpus_per_worker, **({"num_gpus": num_gpus_per_worker} if num_gpus_per_worker else {})}
-    return ds.map_batches(answerer, batch_size=positive_int("batch_size", batch_size), batch_format="numpy",
-                          concurrency=workers, fn_constructor_args=(checkpoint,),
-                          fn_constructor_kwargs={"question_field": question_field, "context_field": context_field,
-                                                 "top_k": top_k, **qa_settings}, **remote)
+    return ds.map_batches(
+        answerer,
+        batch_size=positive_int("batch_size", batch_size),
+        batch_format="numpy",
+        concurrency=workers,
+        fn_constructor_args=(checkpoint,),
+        fn_constructor_kwargs={
+            "question_field": question_field,
+            "context_field": context_field,
+            "top_k": top_k,
+            **qa_settings,
+        },
+        **remote,
+    )
 
 
 def _count_errors(batch: dict) -> dict:
     return {"errors": np.array([sum(e is not None for e in batch["error"])], dtype=np.int64)}
 
 
-def answer_path(input: str | os.PathLike, output: str | os.PathLike, checkpoint: str | os.PathLike | None = None, *,
-                num_workers: int | None = None, num_gpus_per_worker: float = 0, id_field: str = "id",
-                question_field: str = "question", context_field: str = "context", top_k: int | None = None,
-                batch_size: int = 256, **qa_settings) -> dict:
+def answer_path(
+    input: str | os.PathLike,
+    output: str | os.PathLike,
+    checkpoint: str | os.PathLike | None = None,
+    *,
+    num_workers: int | None = None,
+    num_gpus_per_worker: float = 0,
+    id_field: str = "id",
+    question_field: str = "question",
+    context_field: str = "context",
+    top_k: int | None = None,
+    batch_size: int = 256,
+    **qa_settings,
+) -> dict:
     """``electra-qa batch --engine ray``: read ``input`` (a JSON Lines, CSV or Parquet file or folder of them) with
     Ray Data, answer it with ``answer_dataset``, and write the folder ``output`` (Parquet files when its name ends in
     ``.parquet``, else JSON Lines) with ``id``, ``answer``, ``start``, ``end``, ``score``, ``error`` (and ``top_k``).
@@ -145,11 +186,20 @@ def answer_path(input: str | os.PathLike, output: str | os.PathLike, checkpoint:
         ds = ray.data.read_json(source, lines=True)
     else:
         raise InputError(f"{source}: the input must be .jsonl, .csv or .parquet")
-    answered = answer_dataset(ds, checkpoint, num_workers=num_workers, num_gpus_per_worker=num_gpus_per_worker,
-                              batch_size=batch_size, question_field=question_field, context_field=context_field,
-                              top_k=top_k, **qa_settings)
-    keep = [c for c in (id_field, "answer", "start", "end", "score", "error", "top_k")
-            if c != "top_k" or top_k is not None]
+    answered = answer_dataset(
+        ds,
+        checkpoint,
+        num_workers=num_workers,
+        num_gpus_per_worker=num_gpus_per_worker,
+        batch_size=batch_size,
+        question_field=question_field,
+        context_field=context_field,
+        top_k=top_k,
+        **qa_settings,
+    )
+    keep = [
+        c for c in (id_field, "answer", "start", "end", "score", "error", "top_k") if c != "top_k" or top_k is not None
+    ]
     result = answered.select_columns(keep).materialize()
     if output.lower().endswith(".parquet"):
         result.write_parquet(output)

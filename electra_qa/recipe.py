@@ -1,6 +1,7 @@
 """``TrainingRecipe``: NVIDIA's fine-tuning hyper-parameters, the one home of their defaults.
 
-``training.fine_tune``'s signature, the ``electra-qa train`` options and the ``training.json`` log all read them from here.
+``training.fine_tune``'s signature, the ``electra-qa train`` options and the ``training.json`` log all read them
+from here.
 """
 
 from __future__ import annotations
@@ -34,17 +35,27 @@ class TrainingRecipe:
     def __post_init__(self):
         object.__setattr__(self, "epochs", positive_int("epochs", self.epochs))
         object.__setattr__(self, "batch_size", positive_int("batch_size", self.batch_size))
-        for name, low, high, open_low in (("learning_rate", 0, math.inf, True), ("layerwise_lr_decay", 0, 1, True),
-                                          ("warmup_proportion", 0, 1, False), ("weight_decay", 0, math.inf, False),
-                                          ("adam_epsilon", 0, math.inf, True)):
+        for name, low, high, open_low in (
+            ("learning_rate", 0, math.inf, True),
+            ("layerwise_lr_decay", 0, 1, True),
+            ("warmup_proportion", 0, 1, False),
+            ("weight_decay", 0, math.inf, False),
+            ("adam_epsilon", 0, math.inf, True),
+        ):
             value = getattr(self, name)
-            if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value)
-                    or not low <= value <= high or (open_low and value == low)):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, numbers.Real)
+                or not math.isfinite(value)
+                or not low <= value <= high
+                or (open_low and value == low)
+            ):
                 interval = f"{'(' if open_low else '['}{low}, {high}{']' if math.isfinite(high) else ')'}"
                 raise InputError(f"{name} must be a finite number in {interval}, got {value!r}")
             object.__setattr__(self, name, float(value))
-        object.__setattr__(self, "bias_corrected_epsilon",
-                           strict_bool("bias_corrected_epsilon", self.bias_corrected_epsilon))
+        object.__setattr__(
+            self, "bias_corrected_epsilon", strict_bool("bias_corrected_epsilon", self.bias_corrected_epsilon)
+        )
         if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral) or self.seed < 0:
             raise InputError(f"seed must be a non-negative integer, got {self.seed!r}")
         precision_lib.check_precision(self.precision)

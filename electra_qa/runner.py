@@ -52,10 +52,12 @@ class ModelRunner:
         """Compile the model now (two dummy batches of different shapes): later calls all run the same compiled graph,
         whatever their shapes and order."""
         for rows, length in ((1, min(64, max_seq_length)), (2, max_seq_length)):
-            dummy = {"input_ids": np.zeros((rows, length), np.int32),
-                     "attention_mask": np.ones((rows, length), np.int32),
-                     "token_type_ids": np.zeros((rows, length), np.int32),
-                     "p_mask": np.zeros((rows, length), np.float32)}
+            dummy = {
+                "input_ids": np.zeros((rows, length), np.int32),
+                "attention_mask": np.ones((rows, length), np.int32),
+                "token_type_ids": np.zeros((rows, length), np.int32),
+                "p_mask": np.zeros((rows, length), np.float32),
+            }
             self.model.predict_on_batch(dummy)
         self.eager_seconds = math.inf
 
@@ -64,7 +66,7 @@ class ModelRunner:
         order = sorted(range(len(features)), key=lambda i: features[i].length)
         results: list[dict | None] = [None] * len(features)
         for begin in range(0, len(order), batch_size):
-            chunk = order[begin:begin + batch_size]
+            chunk = order[begin : begin + batch_size]
             outputs = self._call([features[i] for i in chunk], max_seq_length)
             for row, i in enumerate(chunk):
                 results[i] = {k: v[row] for k, v in outputs.items()}

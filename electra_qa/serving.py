@@ -29,16 +29,17 @@ def export_saved_model(model, directory: str | os.PathLike) -> str:
     import keras
 
     if keras.backend.backend() != "tensorflow":
-        raise InputError(f"a SavedModel is written with the TensorFlow backend; this process runs Keras on "
-                         f"{keras.backend.backend()!r} (set KERAS_BACKEND=tensorflow)")
+        raise InputError(
+            f"a SavedModel is written with the TensorFlow backend; this process runs Keras on "
+            f"{keras.backend.backend()!r} (set KERAS_BACKEND=tensorflow)"
+        )
     import tensorflow as tf
 
     model = getattr(model, "model", model)  # a QuestionAnswerer's model
     head = getattr(model, "head", None)
     if not isinstance(head, Head) or not head.answers_questions:
         raise InputError(f"export_saved_model needs a question-answering model, got {type(model).__name__}")
-    specs = {name: tf.TensorSpec((None, None), dtype, name=name)
-             for name, (dtype, _) in signature_inputs(head).items()}
+    specs = {name: tf.TensorSpec((None, None), dtype, name=name) for name, (dtype, _) in signature_inputs(head).items()}
     names = list(specs)
 
     def serve(*tensors):
@@ -64,8 +65,7 @@ class RemoteModel:
         qa("When was the bridge built?", context)
     """
 
-    def __init__(self, call, head: str | Head, config, *, version_2: bool | None = None,
-                 beam_size: int | None = None):
+    def __init__(self, call, head: str | Head, config, *, version_2: bool | None = None, beam_size: int | None = None):
         self.head = as_head(head, version_2=version_2, beam_size=beam_size)
         if not self.head.answers_questions:
             raise InputError(f"a RemoteModel serves a question-answering head, not {self.head.name!r}")

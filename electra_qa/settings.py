@@ -81,28 +81,34 @@ class QASettings:
         for name, value in fixed.items():
             object.__setattr__(self, name, value)
 
-    def replace(self, **changes) -> "QASettings":
+    def replace(self, **changes) -> QASettings:
         """A copy with ``changes`` (validated); unknown names are an InputError."""
         unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
         if unknown:
             raise InputError(f"unknown question-answering settings: {', '.join(unknown)}")
         return dataclasses.replace(self, **changes)
 
-    def for_model(self, model, tokenizer) -> "QASettings":
+    def for_model(self, model, tokenizer) -> QASettings:
         """These settings checked against ``model`` and ``tokenizer``, with the model's defaults filled in."""
         config = model.config
         head = model.head
         if self.scoring == "hf_pipeline" and not head.per_token_logits:
-            raise InputError(f"scoring='hf_pipeline' needs a head with per-token start and end logits (simple, "
-                             f"qa_outputs); the {head.name} head gives {', '.join(head.outputs)}")
+            raise InputError(
+                f"scoring='hf_pipeline' needs a head with per-token start and end logits (simple, "
+                f"qa_outputs); the {head.name} head gives {', '.join(head.outputs)}"
+            )
         max_seq_length = self.max_seq_length or min(DEFAULT_MAX_SEQ_LENGTH, config.max_position_embeddings)
         if max_seq_length > config.max_position_embeddings:
-            raise InputError(f"max_seq_length {max_seq_length} exceeds the model's max_position_embeddings "
-                             f"{config.max_position_embeddings}")
+            raise InputError(
+                f"max_seq_length {max_seq_length} exceeds the model's max_position_embeddings "
+                f"{config.max_position_embeddings}"
+            )
         if tokenizer.max_id >= config.vocab_size:
-            raise InputError(f"the vocabulary does not fit the checkpoint: it has ids up to {tokenizer.max_id}, but "
-                             f"the model's embedding table has {config.vocab_size} rows (the NGC ELECTRA-base model "
-                             "uses the 30522-line BERT-uncased vocab.txt)")
+            raise InputError(
+                f"the vocabulary does not fit the checkpoint: it has ids up to {tokenizer.max_id}, but "
+                f"the model's embedding table has {config.vocab_size} rows (the NGC ELECTRA-base model "
+                "uses the 30522-line BERT-uncased vocab.txt)"
+            )
         if max_seq_length < 8:
             raise InputError(f"max_seq_length {max_seq_length} is too short for a question and a context window")
         max_query_length = self.max_query_length
@@ -114,17 +120,20 @@ class QASettings:
         if version_2 is None:
             version_2 = head.abstains_by_default
         elif version_2 and not head.can_abstain:
-            raise InputError(f"version_2_with_negative=True needs a model that can abstain: this model's head "
-                             f"({head.describe()}) has no null score, so it would answer every question or none. Use "
-                             "a SQuAD 2.0 checkpoint (joint head with answer_class) or a simple-head model")
-        return dataclasses.replace(self, max_seq_length=max_seq_length, max_query_length=max_query_length,
-                                   version_2_with_negative=version_2)
+            raise InputError(
+                f"version_2_with_negative=True needs a model that can abstain: this model's head "
+                f"({head.describe()}) has no null score, so it would answer every question or none. Use "
+                "a SQuAD 2.0 checkpoint (joint head with answer_class) or a simple-head model"
+            )
+        return dataclasses.replace(
+            self, max_seq_length=max_seq_length, max_query_length=max_query_length, version_2_with_negative=version_2
+        )
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "QASettings":
+    def from_dict(cls, data: dict) -> QASettings:
         """Settings as ``to_dict`` wrote them (saved in a folder's config.json); unknown names are an InputError."""
         if not isinstance(data, dict):
             raise InputError(f"question-answering settings must be a dict, got {type(data).__name__}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 from electra_qa import filenames
 from electra_qa.errors import InputError
@@ -59,7 +59,7 @@ class WordPieceTokenizer:
         self._tokenizer = _without_added_tokens(tokenizer)
 
     @classmethod
-    def from_vocab(cls, path: str | os.PathLike, do_lower_case: bool = True) -> "WordPieceTokenizer":
+    def from_vocab(cls, path: str | os.PathLike, do_lower_case: bool = True) -> WordPieceTokenizer:
         """From a BERT ``vocab.txt`` (one token per line, line number = id)."""
         from tokenizers import Tokenizer, normalizers, pre_tokenizers
         from tokenizers.models import WordPiece
@@ -76,13 +76,14 @@ class WordPieceTokenizer:
         if "[UNK]" not in vocab:
             raise InputError(f"{os.fspath(path)!r} is not a BERT vocab.txt: it has no [UNK] line")
         tokenizer = Tokenizer(WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=100))
-        tokenizer.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True,
-                                                          strip_accents=None, lowercase=do_lower_case)
+        tokenizer.normalizer = normalizers.BertNormalizer(
+            clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=do_lower_case
+        )
         tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
         return cls(tokenizer)
 
     @classmethod
-    def from_tokenizer_json(cls, path: str | os.PathLike) -> "WordPieceTokenizer":
+    def from_tokenizer_json(cls, path: str | os.PathLike) -> WordPieceTokenizer:
         """From a Hugging Face ``tokenizer.json``; its post-processor is not used (we add [CLS]/[SEP] ourselves)."""
         from tokenizers import Tokenizer
 
@@ -135,7 +136,7 @@ class SentencePieceTokenizer:
         self.max_id = self.vocab_size - 1
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike, **kwargs) -> "SentencePieceTokenizer":
+    def from_file(cls, path: str | os.PathLike, **kwargs) -> SentencePieceTokenizer:
         import sentencepiece
 
         processor = sentencepiece.SentencePieceProcessor()
@@ -165,8 +166,10 @@ class SentencePieceTokenizer:
             byte_to_char[pos] = ci
             pos += len(ch.encode("utf-8"))
         byte_to_char[pos] = len(text)
-        return ([p.id for p in proto.pieces],
-                [(byte_to_char.get(p.begin, 0), byte_to_char.get(p.end, len(text))) for p in proto.pieces])
+        return (
+            [p.id for p in proto.pieces],
+            [(byte_to_char.get(p.begin, 0), byte_to_char.get(p.end, len(text))) for p in proto.pieces],
+        )
 
     def encode_batch(self, texts: Sequence[str]) -> list[Encoding]:
         return [self.encode(t) for t in texts]

@@ -22,10 +22,10 @@ print(describe(qa.model))
 context = "The Denver Broncos won Super Bowl 50 in February, beating the Carolina Panthers."
 print(qa("Who won Super Bowl 50?", context))
 
-qa.save(f"{out}/electra_qa")                        # config.json + model.weights.h5 + tokenizer + settings
+qa.save(f"{out}/electra_qa")  # config.json + model.weights.h5 + tokenizer + settings
 again = QuestionAnswerer.from_checkpoint(f"{out}/electra_qa")
 print(again("Who won Super Bowl 50?", context))
 
-if qa.model.head_type == "simple":                  # NVIDIA's joint head has no Hugging Face counterpart
+if qa.model.head.hf_architecture:  # NVIDIA's joint head has no Hugging Face counterpart
     export_huggingface(qa.model, f"{out}/hf")
     print("Hugging Face copy:", inspect_checkpoint(f"{out}/hf").format)

@@ -1,6 +1,6 @@
 """Load an NGC ELECTRA SQuAD checkpoint and run the model on one made-up batch.
 
-    python examples/load_ngc_checkpoint.py PATH_TO_CHECKPOINT_FOLDER
+python examples/load_ngc_checkpoint.py PATH_TO_CHECKPOINT_FOLDER
 """
 
 import sys
@@ -13,9 +13,11 @@ import electra_qa
 path = sys.argv[1] if len(sys.argv) > 1 else "../shared/fixtures/ngc_tiny"
 t0 = time.perf_counter()
 model = electra_qa.load_ngc_checkpoint(path)
-print(f"loaded {path} in {time.perf_counter() - t0:.2f} s: head={model.head_type}, beam={model.beam_size}, "
-      f"layers={model.config.num_hidden_layers}, hidden={model.config.hidden_size}, "
-      f"parameters={model.count_params():,}")
+print(
+    f"loaded {path} in {time.perf_counter() - t0:.2f} s: head={model.head.describe()}, "
+    f"layers={model.config.num_hidden_layers}, hidden={model.config.hidden_size}, "
+    f"parameters={model.count_params():,}"
+)
 seq = 32
 ids = np.full((1, seq), 0)
 ids[0, :12] = [101, 2054, 2003, 1996, 3007, 1029, 102, 3000, 2003, 1996, 3007, 102]

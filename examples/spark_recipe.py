@@ -28,8 +28,10 @@ def make_answerer(model_folder: str, **settings):
     def answer_batch(questions: np.ndarray, contexts: np.ndarray) -> dict[str, np.ndarray]:
         """One Arrow batch: a column per answer field (what predict_batch_udf takes for a struct)."""
         rows = []
-        ok = [isinstance(q, str) and isinstance(c, str) and bool(q.strip()) and bool(c.strip())
-              for q, c in zip(questions, contexts)]
+        ok = [
+            isinstance(q, str) and isinstance(c, str) and bool(q.strip()) and bool(c.strip())
+            for q, c in zip(questions, contexts)
+        ]
         good = [(q, c) for q, c, k in zip(questions, contexts, ok) if k]
         try:
             answers, problem = iter(qa.batch(good) if good else []), None
@@ -37,8 +39,11 @@ def make_answerer(model_folder: str, **settings):
             answers, problem = iter([]), str(e)
         for k in ok:
             a = next(answers) if k and problem is None else None
-            rows.append((a.text, a.start, a.end, a.score, None) if a else
-                        ("", 0, 0, 0.0, problem or "empty or missing question or context"))
+            rows.append(
+                (a.text, a.start, a.end, a.score, None)
+                if a
+                else ("", 0, 0, 0.0, problem or "empty or missing question or context")
+            )
         columns = list(zip(*rows)) if rows else [[]] * 5
         kinds = (object, np.int32, np.int32, np.float64, object)
         return {name: np.array(col, dtype=kind) for (name, _), col, kind in zip(ANSWER_FIELDS, columns, kinds)}
@@ -53,8 +58,7 @@ def answer_udf(model_folder: str, batch_size: int = 64, **settings):
 
     types = {"string": StringType(), "int": IntegerType(), "double": DoubleType()}
     schema = StructType([StructField(name, types[kind]) for name, kind in ANSWER_FIELDS])
-    return predict_batch_udf(lambda: make_answerer(model_folder, **settings), return_type=schema,
-                             batch_size=batch_size)
+    return predict_batch_udf(lambda: make_answerer(model_folder, **settings), return_type=schema, batch_size=batch_size)
 
 
 def main(model_folder: str, source: str, output: str) -> None:

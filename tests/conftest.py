@@ -25,4 +25,6 @@ def same_answers(a, b, rel=1e-6) -> bool:
     b = b if isinstance(b, list) else [b]
     return len(a) == len(b) and all(
         (x.text, x.start, x.end, x.reason) == (y.text, y.start, y.end, y.reason)
-        and x.score == pytest.approx(y.score, rel=rel, abs=1e-12) for x, y in zip(a, b))
+        and x.score == pytest.approx(y.score, rel=rel, abs=1e-12)
+        for x, y in zip(a, b)
+    )

@@ -36,8 +36,11 @@ def encoder(w, cfg, input_ids, attention_mask, token_type_ids):
     eps = cfg["layer_norm_eps"]
     n_heads = cfg["num_attention_heads"]
     seq = input_ids.shape[1]
-    e = (w["electra/embeddings/weight"][input_ids] + w["electra/embeddings/position_embeddings/embeddings"][:seq][None]
-         + w["electra/embeddings/token_type_embeddings/embeddings"][token_type_ids])
+    e = (
+        w["electra/embeddings/weight"][input_ids]
+        + w["electra/embeddings/position_embeddings/embeddings"][:seq][None]
+        + w["electra/embeddings/token_type_embeddings/embeddings"][token_type_ids]
+    )
     x = layer_norm(e, w["electra/embeddings/LayerNorm/gamma"], w["electra/embeddings/LayerNorm/beta"], eps)
     if "electra/embeddings_project/kernel" in w:
         x = dense(w, "electra/embeddings_project", x)
@@ -55,12 +58,19 @@ def encoder(w, cfg, input_ids, attention_mask, token_type_ids):
         scores = q @ k.transpose(0, 1, 3, 2) / math.sqrt(d) + bias
         probs = np.exp(log_softmax(scores, -1))
         ctx = (probs @ v).transpose(0, 2, 1, 3).reshape(B, L, H)
-        a = layer_norm(dense(w, p + "attention/dense_output/dense", ctx) + x,
-                       w[p + "attention/dense_output/LayerNorm/gamma"], w[p + "attention/dense_output/LayerNorm/beta"],
-                       eps)
+        a = layer_norm(
+            dense(w, p + "attention/dense_output/dense", ctx) + x,
+            w[p + "attention/dense_output/LayerNorm/gamma"],
+            w[p + "attention/dense_output/LayerNorm/beta"],
+            eps,
+        )
         m = gelu(dense(w, p + "intermediate/dense", a))
-        x = layer_norm(dense(w, p + "bert_output/dense", m) + a, w[p + "bert_output/LayerNorm/gamma"],
-                       w[p + "bert_output/LayerNorm/beta"], eps)
+        x = layer_norm(
+            dense(w, p + "bert_output/dense", m) + a,
+            w[p + "bert_output/LayerNorm/gamma"],
+            w[p + "bert_output/LayerNorm/beta"],
+            eps,
+        )
         i += 1
     return x
 
@@ -93,8 +103,13 @@ def joint_head(w, h, p_mask, beam, eps, end_mask_value):
             end_lp_all[b, i] = log_softmax(logits, -1)
     e_idx = np.argsort(-end_lp_all, axis=-1, kind="stable")[:, :, :k]
     e_lp = np.take_along_axis(end_lp_all, e_idx, -1)
-    out = {"start_top_log_probs": s_lp, "start_top_index": s_idx, "end_top_log_probs": e_lp.reshape(B, k * k),
-           "end_top_index": e_idx.reshape(B, k * k), "end_log_probs": end_lp_all}
+    out = {
+        "start_top_log_probs": s_lp,
+        "start_top_index": s_idx,
+        "end_top_log_probs": e_lp.reshape(B, k * k),
+        "end_top_index": e_idx.reshape(B, k * k),
+        "end_log_probs": end_lp_all,
+    }
     if "answer_class/dense_0/kernel" in w:
         probs = np.exp(log_softmax(start, -1))
         start_state = np.einsum("bl,blh->bh", probs, h)
@@ -105,8 +120,9 @@ def joint_head(w, h, p_mask, beam, eps, end_mask_value):
     return out
 
 
-def training_loss(w, h, head, start_positions, end_positions, p_mask=None, is_impossible=None, eps=1e-12,
-                  end_mask_value=65500.0):
+def training_loss(
+    w, h, head, start_positions, end_positions, p_mask=None, is_impossible=None, eps=1e-12, end_mask_value=65500.0
+):
     """The SQuAD training loss (reference section 3, "Training"): mean start/end cross-entropy; for the joint head
     the end logits come from the end head fed the hidden state at the gold start, and a v2 joint head adds
     0.5 x binary cross-entropy of the answer-class logit (pooled from that start state and [CLS])."""
@@ -125,7 +141,9 @@ def training_loss(w, h, head, start_positions, end_positions, p_mask=None, is_im
         if p_mask is not None:
             start = start * (1 - p_mask) - 1e30 * p_mask
             end = end * (1 - p_mask) - end_mask_value * p_mask
-    loss = -(log_softmax(start, -1)[rows, start_positions].mean() + log_softmax(end, -1)[rows, end_positions].mean()) / 2
+    loss = (
+        -(log_softmax(start, -1)[rows, start_positions].mean() + log_softmax(end, -1)[rows, end_positions].mean()) / 2
+    )
     if head == "joint" and "answer_class/dense_0/kernel" in w and is_impossible is not None:
         x = np.tanh(dense(w, "answer_class/dense_0", np.concatenate([h[rows, start_positions], h[:, 0]], -1)))
         z = dense(w, "answer_class/dense_1", x, bias=False)[:, 0]

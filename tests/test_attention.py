@@ -1,10 +1,16 @@
 """Attention against a float64 numpy version, and the fused variant (kept for GPU measurement) against both."""
 
+import pathlib
+import sys
+
 import numpy as np
 import pytest
 
 from electra_qa import ElectraConfig, ElectraForQuestionAnswering
 from electra_qa.models import attention
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "benchmarks"))
+from fused_attention import fused_dot_product_attention  # noqa: E402 (a benchmark's module, checked here)
 
 
 def _inputs(seed=0, batch=3, seq=11, heads=4, size=8):
@@ -24,7 +30,7 @@ def _reference(q, k, v, bias):
     return np.einsum("bhts,bshd->bthd", probs, v)
 
 
-@pytest.mark.parametrize("fn", [attention.dot_product_attention, attention.fused_dot_product_attention])
+@pytest.mark.parametrize("fn", [attention.dot_product_attention, fused_dot_product_attention])
 def test_attention_matches_float64(fn):
     q, k, v, bias = _inputs()
     out = np.asarray(fn(q, k, v, bias))
@@ -37,8 +43,15 @@ def test_attention_matches_float64(fn):
 
 
 def test_model_with_fused_attention_gives_the_same_logits(monkeypatch):
-    cfg = ElectraConfig(vocab_size=50, embedding_size=16, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=24, max_position_embeddings=16)
+    cfg = ElectraConfig(
+        vocab_size=50,
+        embedding_size=16,
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=24,
+        max_position_embeddings=16,
+    )
     model = ElectraForQuestionAnswering(cfg, head="simple")
     rng = np.random.default_rng(1)
     for w in model.weights:
@@ -47,8 +60,9 @@ def test_model_with_fused_attention_gives_the_same_logits(monkeypatch):
     mask[1, 7:] = 0
     x = {"input_ids": rng.integers(1, 50, size=(2, 12)).astype("int32"), "attention_mask": mask}
     generic = model(x)
-    monkeypatch.setattr(attention, "dot_product_attention", attention.fused_dot_product_attention)
+    monkeypatch.setattr(attention, "dot_product_attention", fused_dot_product_attention)
     fused = model(x)
     for name in ("start_logits", "end_logits"):
-        np.testing.assert_allclose(np.asarray(fused[name])[mask == 1], np.asarray(generic[name])[mask == 1],
-                                   rtol=0, atol=1e-5)
+        np.testing.assert_allclose(
+            np.asarray(fused[name])[mask == 1], np.asarray(generic[name])[mask == 1], rtol=0, atol=1e-5
+        )

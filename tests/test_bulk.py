@@ -10,8 +10,8 @@ import sys
 import time
 
 import pytest
-
 from conftest import fixture_dir
+
 from electra_qa import InputError, QuestionAnswerer, answer_file
 from electra_qa.cli import main
 
@@ -26,8 +26,10 @@ def qa():
 def _rows(n):
     squad = json.loads((fixture_dir("ngc_tiny") / "squad_dev.json").read_text())
     pairs = [(q["question"], p["context"]) for a in squad["data"] for p in a["paragraphs"] for q in p["qas"]]
-    return [{"id": f"r{i}", "question": f"{pairs[i % len(pairs)][0]} ({i})", "context": pairs[i % len(pairs)][1]}
-            for i in range(n)]
+    return [
+        {"id": f"r{i}", "question": f"{pairs[i % len(pairs)][0]} ({i})", "context": pairs[i % len(pairs)][1]}
+        for i in range(n)
+    ]
 
 
 def _write_jsonl(path, rows):
@@ -41,8 +43,9 @@ def _lines(path):
 
 def test_same_answers_as_batch(qa, tmp_path):
     rows = _rows(60)
-    summary = answer_file(_write_jsonl(tmp_path / "in.jsonl", rows), tmp_path / "out.jsonl", qa, chunk_size=16,
-                          progress=False, top_k=2)
+    summary = answer_file(
+        _write_jsonl(tmp_path / "in.jsonl", rows), tmp_path / "out.jsonl", qa, chunk_size=16, progress=False, top_k=2
+    )
     assert (summary.answered, summary.errors, summary.already_done) == (60, 0, 0)
     out = _lines(tmp_path / "out.jsonl")
     expected = qa.batch([(r["question"], r["context"]) for r in rows], top_k=2)
@@ -51,7 +54,7 @@ def test_same_answers_as_batch(qa, tmp_path):
         assert (o["answer"], o["start"], o["end"]) == (e[0].text, e[0].start, e[0].end)
         assert o["score"] == pytest.approx(e[0].score, rel=1e-5)
         assert [a["answer"] for a in o["top_k"]] == [a.text for a in e]
-        assert r["context"][o["start"]:o["end"]] == o["answer"]
+        assert r["context"][o["start"] : o["end"]] == o["answer"]
 
 
 SCRIPT = """
@@ -63,9 +66,14 @@ print(answer_file(sys.argv[1], sys.argv[2], qa, chunk_size=10, progress=False), 
 
 
 def _run(args, **kwargs):
-    return subprocess.Popen([sys.executable, "-c", SCRIPT, *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-                            **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+        **kwargs,
+    )
 
 
 def test_a_killed_run_resumes_to_byte_identical_output(tmp_path):
@@ -96,18 +104,24 @@ def test_a_killed_run_resumes_to_byte_identical_output(tmp_path):
 
 
 def test_bad_rows_go_to_the_errors_file(qa, tmp_path):
-    rows = [{"id": "a", "question": "Who?", "context": "Anna lives here."},
-            {"id": "b", "question": "Who?"},
-            {"question": "Who?", "context": "Anna."},
-            {"id": "d", "question": 5, "context": "Anna."},
-            {"id": "e", "question": "Who?", "context": "   "},
-            {"id": "f", "question": "Who lives here?", "context": "Anna lives here."}]
+    rows = [
+        {"id": "a", "question": "Who?", "context": "Anna lives here."},
+        {"id": "b", "question": "Who?"},
+        {"question": "Who?", "context": "Anna."},
+        {"id": "d", "question": 5, "context": "Anna."},
+        {"id": "e", "question": "Who?", "context": "   "},
+        {"id": "f", "question": "Who lives here?", "context": "Anna lives here."},
+    ]
     summary = answer_file(_write_jsonl(tmp_path / "in.jsonl", rows), tmp_path / "out.jsonl", qa, progress=False)
     assert (summary.answered, summary.errors) == (2, 4)
     assert [o["id"] for o in _lines(tmp_path / "out.jsonl")] == ["a", "f"]
     errors = {(e["row"], e["id"]): e["reason"] for e in _lines(tmp_path / "out.errors.jsonl")}
-    assert errors == {(2, "b"): "no 'context' field", (3, None): "no 'id'",
-                      (4, "d"): "question must be a string, got int", (5, "e"): "context is empty"}
+    assert errors == {
+        (2, "b"): "no 'context' field",
+        (3, None): "no 'id'",
+        (4, "d"): "question must be a string, got int",
+        (5, "e"): "context is empty",
+    }
 
 
 def test_duplicate_ids_are_refused_before_any_work(tmp_path, monkeypatch):
@@ -136,8 +150,21 @@ def test_csv_input_and_a_torn_last_line(qa, tmp_path):
 def test_cli_batch(tmp_path, capsys):
     source = _write_jsonl(tmp_path / "in.jsonl", _rows(8))
     folder = str(fixture_dir("ngc_tiny"))
-    assert main(["batch", str(source), str(tmp_path / "out.jsonl"), "--checkpoint", folder, "--max-seq-length", "64",
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "batch",
+                str(source),
+                str(tmp_path / "out.jsonl"),
+                "--checkpoint",
+                folder,
+                "--max-seq-length",
+                "64",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert "8 rows answered" in capsys.readouterr().out
     assert len(_lines(tmp_path / "out.jsonl")) == 8
     assert main(["batch", str(tmp_path / "missing.jsonl"), str(tmp_path / "o.jsonl"), "--checkpoint", folder]) == 2
@@ -147,8 +174,10 @@ def test_parquet_output_matches_json_lines_and_resumes(tmp_path):
     pq = pytest.importorskip("pyarrow.parquet")
     from electra_qa import answer_file
 
-    rows = [{"id": f"r{i}", "question": q, "context": "Harry lives in Canada. He loves apples and pears."}
-            for i, q in enumerate(["Where does Harry live?", "What does he love?", "", "Who lives in Canada?"] * 3)]
+    rows = [
+        {"id": f"r{i}", "question": q, "context": "Harry lives in Canada. He loves apples and pears."}
+        for i, q in enumerate(["Where does Harry live?", "What does he love?", "", "Who lives in Canada?"] * 3)
+    ]
     source = tmp_path / "in.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in rows[:8]))
     folder = fixture_dir("ngc_tiny")
@@ -172,5 +201,6 @@ def test_parquet_output_matches_json_lines_and_resumes(tmp_path):
     assert grown.answered == 3 and fresh.answered == 9
     grown_rows, fresh_rows = (pq.read_table(tmp_path / f).to_pylist() for f in ("out.parquet", "fresh.parquet"))
     assert [(r["id"], r["answer"], r["start"], r["end"]) for r in grown_rows] == [
-        (r["id"], r["answer"], r["start"], r["end"]) for r in fresh_rows]
+        (r["id"], r["answer"], r["start"], r["end"]) for r in fresh_rows
+    ]
     assert max(abs(a["score"] - b["score"]) for a, b in zip(grown_rows, fresh_rows)) < 1e-6

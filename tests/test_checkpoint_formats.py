@@ -9,15 +9,31 @@ import shutil
 
 import numpy as np
 import pytest
-
-from conftest import fixture_dir, same_answers
-from electra_qa import (CheckpointError, ElectraConfig, ElectraDiscriminator, ElectraForQuestionAnswering,
-                        ElectraModel, QuestionAnswerer, export_huggingface, inspect_checkpoint, load_model,
-                        save_model)
 from checkpoint_writers import write_tf_checkpoint
+from conftest import fixture_dir, same_answers
 
-TINY = ElectraConfig(vocab_size=120, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                     intermediate_size=48, max_position_embeddings=40)
+from electra_qa import (
+    CheckpointError,
+    ElectraConfig,
+    ElectraDiscriminator,
+    ElectraForQuestionAnswering,
+    ElectraModel,
+    QuestionAnswerer,
+    export_huggingface,
+    inspect_checkpoint,
+    load_model,
+    save_model,
+)
+
+TINY = ElectraConfig(
+    vocab_size=120,
+    embedding_size=16,
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=48,
+    max_position_embeddings=40,
+)
 
 
 def _io_batches(folder):
@@ -30,9 +46,9 @@ def _inputs(seed=0, batch=2, seq=12, vocab=120):
     rng = np.random.default_rng(seed)
     ids = rng.integers(1, vocab, size=(batch, seq)).astype("int32")
     mask = np.ones((batch, seq), "int32")
-    mask[1, seq - 4:] = 0
+    mask[1, seq - 4 :] = 0
     types = np.zeros((batch, seq), "int32")
-    types[:, seq // 2:] = 1
+    types[:, seq // 2 :] = 1
     return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
 
 
@@ -85,12 +101,16 @@ def test_h5_missing_weight_is_named(tmp_path):
     name = "tf_electra_for_question_answering/electra/encoder/layer_._1/output/dense/bias:0"
     with h5py.File(dst, "r+") as f:
         group = f["electra"]
-        group.attrs["weight_names"] = [n for n in group.attrs["weight_names"]
-                                       if (n.decode() if isinstance(n, bytes) else n) != name]
+        group.attrs["weight_names"] = [
+            n for n in group.attrs["weight_names"] if (n.decode() if isinstance(n, bytes) else n) != name
+        ]
         del group[name]
     (tmp_path / "config.json").write_bytes((src.parent / "config.json").read_bytes())
-    with pytest.raises(CheckpointError, match=r"missing from the checkpoint \(1\): "
-                                              r"electra/encoder/layer_\._1/output/dense/bias:0"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"missing from the checkpoint \(1\): "
+        r"electra/encoder/layer_\._1/output/dense/bias:0",
+    ):
         load_model(tmp_path)
     assert not inspect_checkpoint(tmp_path).fit.ok
 
@@ -117,25 +137,34 @@ def _google_keys(model: ElectraDiscriminator) -> dict:
     """google-research/electra TF1 variable names (peers.md section 2a) for our discriminator's weights."""
     enc = model.electra
     emb = enc.embeddings
-    out = {"electra/embeddings/word_embeddings": emb.word_embeddings,
-           "electra/embeddings/position_embeddings": emb.position_embeddings,
-           "electra/embeddings/token_type_embeddings": emb.token_type_embeddings,
-           "electra/embeddings/LayerNorm/gamma": emb.layer_norm.gamma,
-           "electra/embeddings/LayerNorm/beta": emb.layer_norm.beta,
-           "electra/embeddings_project/kernel": enc.embeddings_project.kernel,
-           "electra/embeddings_project/bias": enc.embeddings_project.bias,
-           "discriminator_predictions/dense/kernel": model.dense.kernel,
-           "discriminator_predictions/dense/bias": model.dense.bias,
-           "discriminator_predictions/dense_1/kernel": model.dense_prediction.kernel,
-           "discriminator_predictions/dense_1/bias": model.dense_prediction.bias}
+    out = {
+        "electra/embeddings/word_embeddings": emb.word_embeddings,
+        "electra/embeddings/position_embeddings": emb.position_embeddings,
+        "electra/embeddings/token_type_embeddings": emb.token_type_embeddings,
+        "electra/embeddings/LayerNorm/gamma": emb.layer_norm.gamma,
+        "electra/embeddings/LayerNorm/beta": emb.layer_norm.beta,
+        "electra/embeddings_project/kernel": enc.embeddings_project.kernel,
+        "electra/embeddings_project/bias": enc.embeddings_project.bias,
+        "discriminator_predictions/dense/kernel": model.dense.kernel,
+        "discriminator_predictions/dense/bias": model.dense.bias,
+        "discriminator_predictions/dense_1/kernel": model.dense_prediction.kernel,
+        "discriminator_predictions/dense_1/bias": model.dense_prediction.bias,
+    }
     for i, layer in enumerate(enc.transformer_layers):
         p = f"electra/encoder/layer_{i}/"
-        for name, sub in (("attention/self/query", layer.query), ("attention/self/key", layer.key),
-                          ("attention/self/value", layer.value), ("attention/output/dense", layer.attention_output),
-                          ("intermediate/dense", layer.intermediate), ("output/dense", layer.output_dense)):
+        for name, sub in (
+            ("attention/self/query", layer.query),
+            ("attention/self/key", layer.key),
+            ("attention/self/value", layer.value),
+            ("attention/output/dense", layer.attention_output),
+            ("intermediate/dense", layer.intermediate),
+            ("output/dense", layer.output_dense),
+        ):
             out[p + name + "/kernel"], out[p + name + "/bias"] = sub.kernel, sub.bias
-        for name, sub in (("attention/output/LayerNorm", layer.attention_layer_norm),
-                          ("output/LayerNorm", layer.output_layer_norm)):
+        for name, sub in (
+            ("attention/output/LayerNorm", layer.attention_layer_norm),
+            ("output/LayerNorm", layer.output_layer_norm),
+        ):
             out[p + name + "/gamma"], out[p + name + "/beta"] = sub.gamma, sub.beta
     return {k: np.asarray(v) for k, v in out.items()}
 
@@ -177,8 +206,7 @@ def test_google_encoder_only_and_strictness(google_checkpoint, tmp_path):
     folder, original = google_checkpoint
     enc = load_model(folder, config=TINY, head="encoder")
     x = _inputs()
-    np.testing.assert_array_equal(np.asarray(enc(x)["sequence_output"]),
-                                  np.asarray(original(x)["sequence_output"]))
+    np.testing.assert_array_equal(np.asarray(enc(x)["sequence_output"]), np.asarray(original(x)["sequence_output"]))
     tensors = _google_keys(original)
     tensors["electra/encoder/layer_1/intermediate/dense/kernel"] = np.zeros((32, 50), "float32")
     del tensors["electra/encoder/layer_0/attention/self/key/bias"]
@@ -220,6 +248,7 @@ def test_hf_export_of_encoder_and_discriminator(tmp_path, google_checkpoint):
     enc = load_model(folder, config=TINY, head="encoder")
     export_huggingface(enc, tmp_path / "enc")
     from safetensors import safe_open
+
     with safe_open(str(tmp_path / "enc" / "model.safetensors"), "numpy") as f:
         assert "embeddings.word_embeddings.weight" in f.keys()  # ElectraModel keys carry no "electra." prefix
     assert isinstance(load_model(tmp_path / "enc"), ElectraModel)
@@ -237,8 +266,11 @@ def test_ngc_save_load_round_trip(tmp_path, name):
     save_model(model, tmp_path / "saved")
     assert sorted(os.listdir(tmp_path / "saved")) == ["config.json", "model.weights.h5"]
     again = load_model(tmp_path / "saved")
-    assert (again.head_type, again.beam_size, again.end_mask_value) == (model.head_type, model.beam_size,
-                                                                    model.end_mask_value)
+    assert (again.head_type, again.beam_size, again.end_mask_value) == (
+        model.head_type,
+        model.beam_size,
+        model.end_mask_value,
+    )
     io = np.load(folder / "io.npz")
     x = {n: io[f"b0_{n}"] for n in ("input_ids", "attention_mask", "token_type_ids", "p_mask") if f"b0_{n}" in io}
     assert "input_ids" in x
@@ -291,10 +323,15 @@ def _without_index(folder):
     (folder / "config.json").write_text(json.dumps(data))
 
 
-@pytest.mark.parametrize("make", [
-    lambda: ElectraForQuestionAnswering(TINY, head="joint", beam_size=3, version_2=True),
-    lambda: ElectraForQuestionAnswering(ElectraConfig(**{**TINY.to_dict(), "embedding_size": 32}), head="simple"),
-    lambda: ElectraDiscriminator(TINY), lambda: ElectraModel(TINY)])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: ElectraForQuestionAnswering(TINY, head="joint", beam_size=3, version_2=True),
+        lambda: ElectraForQuestionAnswering(ElectraConfig(**{**TINY.to_dict(), "embedding_size": 32}), head="simple"),
+        lambda: ElectraDiscriminator(TINY),
+        lambda: ElectraModel(TINY),
+    ],
+)
 def test_keras_folder_index_reads_what_keras_load_weights_reads(tmp_path, make):
     """Folders carry an index from weight name to Keras dataset path; loading through it must give every variable
     the array that Keras' own load_weights gives it (distinct random values: a swapped pair would show)."""
@@ -380,8 +417,12 @@ def test_safetensors_reader_and_writer_agree_with_the_package(tmp_path):
     from electra_qa.checkpoints.readers.safetensors_file import SafetensorsFile, write_safetensors
 
     rng = np.random.default_rng(0)
-    tensors = {"a": rng.normal(size=(3, 5)).astype("float32"), "b.c": np.arange(7, dtype="int64"),
-               "h": rng.normal(size=(2, 2)).astype("float16"), "s": np.asarray(1.5, "float64")}
+    tensors = {
+        "a": rng.normal(size=(3, 5)).astype("float32"),
+        "b.c": np.arange(7, dtype="int64"),
+        "h": rng.normal(size=(2, 2)).astype("float16"),
+        "s": np.asarray(1.5, "float64"),
+    }
     safetensors_numpy.save_file(tensors, str(tmp_path / "theirs.safetensors"))
     ours = SafetensorsFile(tmp_path / "theirs.safetensors")
     assert sorted(ours.keys()) == sorted(tensors)
@@ -402,9 +443,15 @@ def test_safetensors_reader_and_writer_agree_with_the_package(tmp_path):
         SafetensorsFile(tmp_path / "junk.safetensors")
 
 
-@pytest.mark.parametrize("make", [lambda: ElectraForQuestionAnswering(TINY, head="joint", beam_size=3, version_2=True),
-                                  lambda: ElectraForQuestionAnswering(TINY, head="simple", dtype="mixed_bfloat16"),
-                                  lambda: ElectraDiscriminator(TINY), lambda: ElectraModel(TINY)])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: ElectraForQuestionAnswering(TINY, head="joint", beam_size=3, version_2=True),
+        lambda: ElectraForQuestionAnswering(TINY, head="simple", dtype="mixed_bfloat16"),
+        lambda: ElectraDiscriminator(TINY),
+        lambda: ElectraModel(TINY),
+    ],
+)
 def test_keras_config_round_trip(make):
     model = make()
     again = type(model).from_config(model.get_config())

@@ -8,9 +8,9 @@ import struct
 
 import numpy as np
 import pytest
-
 from conftest import fixture_dir
-from electra_qa import CheckpointError, ElectraConfig, inspect_checkpoint, load_model
+
+from electra_qa import CheckpointError, inspect_checkpoint, load_model
 from electra_qa.checkpoints import locate
 from electra_qa.checkpoints.formats import open_weights
 
@@ -112,28 +112,49 @@ def test_random_bit_flips_in_tf_model_h5_are_caught_or_harmless(tmp_path):
         _same_or_refused(folder, original)
 
 
-@pytest.mark.parametrize("mutate, words", [
-    (lambda h: h.__setitem__("electra.embeddings.LayerNorm.weight",
-                             {**h["electra.embeddings.LayerNorm.weight"], "data_offsets": [-64, 0]}), "data_offsets"),
-    (lambda h: h.__setitem__("electra.embeddings.LayerNorm.weight",
-                             {**h["electra.embeddings.LayerNorm.weight"], "data_offsets": [-8192, 0]}), "data_offsets"),
-    (lambda h: h.__setitem__("electra.embeddings.LayerNorm.bias", {**h["electra.embeddings.LayerNorm.bias"],
-                             "data_offsets": h["electra.embeddings.LayerNorm.weight"]["data_offsets"]}), "overlap"),
-    (lambda h: h.__setitem__("qa_outputs.bias", {**h["qa_outputs.bias"], "dtype": ["F32"]}), "dtype"),
-    (lambda h: h["qa_outputs.bias"].pop("data_offsets"), "data_offsets"),
-    (lambda h: h.__setitem__("qa_outputs.bias", "F32"), "qa_outputs.bias"),
-    (lambda h: h.__setitem__("qa_outputs.bias", {**h["qa_outputs.bias"], "dtype": "Q7"}), "Q7"),
-    (lambda h: h.__setitem__("qa_outputs.bias", {**h["qa_outputs.bias"], "shape": [3]}), "bytes"),
-])
+@pytest.mark.parametrize(
+    "mutate, words",
+    [
+        (
+            lambda h: h.__setitem__(
+                "electra.embeddings.LayerNorm.weight",
+                {**h["electra.embeddings.LayerNorm.weight"], "data_offsets": [-64, 0]},
+            ),
+            "data_offsets",
+        ),
+        (
+            lambda h: h.__setitem__(
+                "electra.embeddings.LayerNorm.weight",
+                {**h["electra.embeddings.LayerNorm.weight"], "data_offsets": [-8192, 0]},
+            ),
+            "data_offsets",
+        ),
+        (
+            lambda h: h.__setitem__(
+                "electra.embeddings.LayerNorm.bias",
+                {
+                    **h["electra.embeddings.LayerNorm.bias"],
+                    "data_offsets": h["electra.embeddings.LayerNorm.weight"]["data_offsets"],
+                },
+            ),
+            "overlap",
+        ),
+        (lambda h: h.__setitem__("qa_outputs.bias", {**h["qa_outputs.bias"], "dtype": ["F32"]}), "dtype"),
+        (lambda h: h["qa_outputs.bias"].pop("data_offsets"), "data_offsets"),
+        (lambda h: h.__setitem__("qa_outputs.bias", "F32"), "qa_outputs.bias"),
+        (lambda h: h.__setitem__("qa_outputs.bias", {**h["qa_outputs.bias"], "dtype": "Q7"}), "Q7"),
+        (lambda h: h.__setitem__("qa_outputs.bias", {**h["qa_outputs.bias"], "shape": [3]}), "bytes"),
+    ],
+)
 def test_a_damaged_safetensors_header_is_refused(tmp_path, mutate, words):
     folder = _copy(tmp_path, "hf_tiny")
     path = folder / "model.safetensors"
     data = path.read_bytes()
     (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n])
+    header = json.loads(data[8 : 8 + n])
     mutate(header)
     text = json.dumps(header).encode()
-    path.write_bytes(struct.pack("<Q", len(text)) + text + data[8 + n:])
+    path.write_bytes(struct.pack("<Q", len(text)) + text + data[8 + n :])
     with pytest.raises(CheckpointError, match=words):
         load_model(folder)
     assert _inspect_refuses(folder)
@@ -156,9 +177,9 @@ def test_random_safetensors_header_mutations_are_refused(tmp_path):
     rng = random.Random(2)
     refused = 0
     for _ in range(60):
-        header = bytearray(pristine[8:8 + n])
+        header = bytearray(pristine[8 : 8 + n])
         header[rng.randrange(n)] = rng.randrange(32, 127)
-        path.write_bytes(pristine[:8] + bytes(header) + pristine[8 + n:])
+        path.write_bytes(pristine[:8] + bytes(header) + pristine[8 + n :])
         refused += _same_or_refused(folder, original, _model_weights) == "refused"
     assert refused > 30
 
@@ -178,12 +199,17 @@ def _ngc_with(tmp_path, change):
     return folder
 
 
-@pytest.mark.parametrize("change, words", [
-    (lambda w: w["electra/embeddings/LayerNorm/gamma"].__setitem__(3, np.nan), "LayerNorm/gamma.*NaN"),
-    (lambda w: w["start_logits/dense/bias"].__setitem__(0, np.inf), "start_logits/dense/bias.*infinite"),
-    (lambda w: w.__setitem__("end_logits/dense_1/bias", w["end_logits/dense_1/bias"].astype("int32")),
-     "end_logits/dense_1/bias.*int32"),
-])
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (lambda w: w["electra/embeddings/LayerNorm/gamma"].__setitem__(3, np.nan), "LayerNorm/gamma.*NaN"),
+        (lambda w: w["start_logits/dense/bias"].__setitem__(0, np.inf), "start_logits/dense/bias.*infinite"),
+        (
+            lambda w: w.__setitem__("end_logits/dense_1/bias", w["end_logits/dense_1/bias"].astype("int32")),
+            "end_logits/dense_1/bias.*int32",
+        ),
+    ],
+)
 def test_non_finite_or_integer_weights_are_refused_naming_the_tensor(tmp_path, change, words):
     folder = _ngc_with(tmp_path, change)
     with pytest.raises(CheckpointError, match=words):

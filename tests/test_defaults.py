@@ -13,8 +13,11 @@ CLI_TRAIN_NAMES = {"learning_rate": "lr"}  # fine_tune argument -> `electra-qa t
 
 
 def _defaults(function) -> dict:
-    return {name: p.default for name, p in inspect.signature(function).parameters.items()
-            if p.default is not inspect.Parameter.empty}
+    return {
+        name: p.default
+        for name, p in inspect.signature(function).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
 
 
 def test_train_command_defaults_equal_fine_tune_and_the_recipe():
@@ -23,8 +26,11 @@ def test_train_command_defaults_equal_fine_tune_and_the_recipe():
     for field in dataclasses.fields(TrainingRecipe):
         assert library[field.name] == getattr(RECIPE, field.name), field.name
         assert args[CLI_TRAIN_NAMES.get(field.name, field.name)] == getattr(RECIPE, field.name), field.name
-    windows = {"max_seq_length": DEFAULT_MAX_SEQ_LENGTH, "doc_stride": QASettings.doc_stride,
-               "max_query_length": QASettings.max_query_length}
+    windows = {
+        "max_seq_length": DEFAULT_MAX_SEQ_LENGTH,
+        "doc_stride": QASettings.doc_stride,
+        "max_query_length": QASettings.max_query_length,
+    }
     for name, value in windows.items():
         assert library[name] == args[name] == value, name
 
@@ -32,8 +38,12 @@ def test_train_command_defaults_equal_fine_tune_and_the_recipe():
 def test_answering_commands_leave_windows_to_the_model_and_share_the_chunk_size():
     """Window options not given on the command line are None: the model's (saved) settings, else QASettings'."""
     parser = _parser()
-    for argv in (["answer", "-q", "q", "-c", "c"], ["evaluate", "d.json"], ["predict", "d.json", "--out", "o"],
-                 ["batch", "in.jsonl", "out.jsonl"]):
+    for argv in (
+        ["answer", "-q", "q", "-c", "c"],
+        ["evaluate", "d.json"],
+        ["predict", "d.json", "--out", "o"],
+        ["batch", "in.jsonl", "out.jsonl"],
+    ):
         args = vars(parser.parse_args(argv))
         assert args["max_seq_length"] is args["doc_stride"] is args["max_query_length"] is None
         assert args["precision"] == RECIPE.precision

@@ -6,8 +6,8 @@ import re
 
 import numpy as np
 import pytest
-
 from conftest import fixture_dir
+
 from electra_qa import QuestionAnswerer, inspect_checkpoint
 from electra_qa.display import CONTEXT_CHARS
 from electra_qa.postprocess import Answer, Answers
@@ -30,7 +30,7 @@ def test_answer_html_escapes_and_highlights_exactly_the_span():
     answer = Answer("the answer", start, start + 10, 0.5, context=context)
     markup = answer._repr_html_()
     assert "<script>" not in markup and "&lt;script&gt;" in markup
-    assert _marked(markup) == context[answer.start:answer.end]
+    assert _marked(markup) == context[answer.start : answer.end]
     assert "0.500" in markup
 
 
@@ -51,7 +51,7 @@ def test_empty_answer_says_why():
 
 def test_answers_from_the_pipeline_know_their_context(qa):
     answer = qa(*DEMO)
-    assert answer.context == DEMO[1] and _marked(answer._repr_html_()) == DEMO[1][answer.start:answer.end]
+    assert answer.context == DEMO[1] and _marked(answer._repr_html_()) == DEMO[1][answer.start : answer.end]
     assert "context" not in answer.to_dict() and "context" not in repr(answer)
     top = qa(*DEMO, top_k=3)
     assert isinstance(top, Answers) and isinstance(top, list) and len(top) == 3
@@ -61,8 +61,15 @@ def test_answers_from_the_pipeline_know_their_context(qa):
 
 def test_question_answerer_summary(qa):
     text = repr(qa)
-    for expected in ("ngc_tiny_simple (tf)", "simple", "2 layers, hidden 32", "parameters:", "float32",
-                     "max_seq_length", "n_best_size 20"):
+    for expected in (
+        "ngc_tiny_simple (tf)",
+        "simple",
+        "2 layers, hidden 32",
+        "parameters:",
+        "float32",
+        "max_seq_length",
+        "n_best_size 20",
+    ):
         assert expected in text, expected
     assert "<table>" in qa._repr_html_() and "2 layers, hidden 32" in qa._repr_html_()
 

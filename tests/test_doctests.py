@@ -6,7 +6,6 @@ import importlib
 import pathlib
 
 import pytest
-
 from conftest import FIXTURES
 
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "electra_qa"
@@ -33,10 +32,17 @@ def doctest_globals(tmp_path_factory):
     from electra_qa import ElectraConfig, QuestionAnswerer, build_model, load_tokenizer
     from electra_qa.hub import PACKAGED_VOCAB
 
-    config = ElectraConfig(hidden_size=32, embedding_size=32, num_hidden_layers=1, num_attention_heads=2,
-                           intermediate_size=64, max_position_embeddings=128)
+    config = ElectraConfig(
+        hidden_size=32,
+        embedding_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
     folder = QuestionAnswerer(build_model(config, "simple"), load_tokenizer(PACKAGED_VOCAB)).save(
-        tmp_path_factory.mktemp("doctest") / "tiny_qa")
+        tmp_path_factory.mktemp("doctest") / "tiny_qa"
+    )
     return {"folder": str(folder), "ngc_folder": str(FIXTURES / "ngc_tiny")}
 
 

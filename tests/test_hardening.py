@@ -7,10 +7,11 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from conftest import fixture_dir
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import electra_qa
-from conftest import fixture_dir
 from electra_qa import Answer, ConfigError, ElectraConfig, InputError, QuestionAnswerer
 from electra_qa.cli import main
 
@@ -20,12 +21,16 @@ def qa():
     return QuestionAnswerer.from_checkpoint(fixture_dir("ngc_tiny"))
 
 
-@pytest.mark.parametrize("question, context", [("What?", "apples \ud800"), ("Wh\udcffat?", "apples"),
-                                               ("What?", "\udfff")])
+@pytest.mark.parametrize(
+    "question, context", [("What?", "apples \ud800"), ("Wh\udcffat?", "apples"), ("What?", "\udfff")]
+)
 def test_lone_surrogates_are_input_errors(qa, question, context):
-    for call in (lambda: qa(question, context), lambda: qa(question, context, top_k=3),
-                 lambda: qa.batch([(question, context)]),
-                 lambda: electra_qa.answer(question, context, checkpoint=fixture_dir("ngc_tiny"))):
+    for call in (
+        lambda: qa(question, context),
+        lambda: qa(question, context, top_k=3),
+        lambda: qa.batch([(question, context)]),
+        lambda: electra_qa.answer(question, context, checkpoint=fixture_dir("ngc_tiny")),
+    ):
         with pytest.raises(InputError, match="lone surrogate"):
             call()
 
@@ -37,7 +42,7 @@ def test_any_code_points_give_an_answer_or_an_input_error(qa, question, context)
         a = qa(question, context)
     except InputError:
         return
-    assert a.text == context[a.start:a.end]
+    assert a.text == context[a.start : a.end]
 
 
 def test_cli_rejects_bad_text_with_one_message(tmp_path, capsys):
@@ -51,10 +56,16 @@ def test_cli_rejects_bad_text_with_one_message(tmp_path, capsys):
     assert main(["answer", "--checkpoint", folder, "-q", "What?", "-c", "apples", "--top-k", "0"]) == 2
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    ({"batch_size": -1}, "batch_size"), ({"batch_size": 2.5}, "batch_size"), ({"batch_size": 0}, "batch_size"),
-    ({"top_k": 0}, "top_k"), ({"top_k": "3"}, "top_k"),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"batch_size": -1}, "batch_size"),
+        ({"batch_size": 2.5}, "batch_size"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"top_k": 0}, "top_k"),
+        ({"top_k": "3"}, "top_k"),
+    ],
+)
 def test_batch_settings_are_validated(qa, kwargs, words):
     with pytest.raises(InputError, match=words):
         qa.batch([("What?", "apples")], **kwargs)
@@ -66,11 +77,16 @@ def test_numpy_integers_are_accepted(qa):
     assert QuestionAnswerer.from_checkpoint(fixture_dir("ngc_tiny"), n_best_size=np.int64(5)).n_best_size == 5
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    ({"null_score_diff_threshold": "x"}, "null_score_diff_threshold"), ({"doc_overlap": -1}, "doc_overlap"),
-    ({"scoring": "best"}, "scoring"), ({"max_answer_length": True}, "max_answer_length"),
-    ({"no_such_setting": 1}, "no_such_setting"),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"null_score_diff_threshold": "x"}, "null_score_diff_threshold"),
+        ({"doc_overlap": -1}, "doc_overlap"),
+        ({"scoring": "best"}, "scoring"),
+        ({"max_answer_length": True}, "max_answer_length"),
+        ({"no_such_setting": 1}, "no_such_setting"),
+    ],
+)
 def test_constructor_settings_are_validated_up_front(kwargs, words):
     with pytest.raises(InputError, match=words):
         QuestionAnswerer.from_checkpoint(fixture_dir("ngc_tiny"), **kwargs)
@@ -90,7 +106,7 @@ def test_answer_supports_top_k_and_keys_the_cache_on_the_resolved_path(tmp_path)
     top = electra_qa.answer("What food?", "I love apples.", checkpoint=folder, top_k=3)
     assert isinstance(top, list) and 1 <= len(top) <= 3
     (tmp_path / "link").symlink_to(folder)
-    for spelling in (str(folder) + "/", str(folder / "." ), tmp_path / "link"):
+    for spelling in (str(folder) + "/", str(folder / "."), tmp_path / "link"):
         electra_qa.answer("What food?", "I love apples.", checkpoint=spelling)
     assert len(electra_qa.pipeline._CACHE) == 1
 
@@ -145,8 +161,10 @@ def test_typed_special_tokens_stay_text_with_either_tokenizer_file():
         tok = load_tokenizer(folder / source)
         ids = tok.encode("a [SEP] b [CLS] [PAD]").ids
         assert not {tok.sep_id, tok.cls_id, tok.pad_id} & set(ids), source
-    assert load_tokenizer(folder / "tokenizer.json").encode("a [SEP] b").ids == \
-        load_tokenizer(folder / "vocab.txt").encode("a [SEP] b").ids
+    assert (
+        load_tokenizer(folder / "tokenizer.json").encode("a [SEP] b").ids
+        == load_tokenizer(folder / "vocab.txt").encode("a [SEP] b").ids
+    )
 
 
 def test_answer_to_dict_and_truthiness(qa):
@@ -156,8 +174,15 @@ def test_answer_to_dict_and_truthiness(qa):
     assert empty.is_empty and not empty
 
 
-@pytest.mark.parametrize("field, value", [("layer_norm_eps", None), ("initializer_range", "x"),
-                                          ("hidden_dropout_prob", float("nan")), ("hidden_act", ["gelu"])])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("layer_norm_eps", None),
+        ("initializer_range", "x"),
+        ("hidden_dropout_prob", float("nan")),
+        ("hidden_act", ["gelu"]),
+    ],
+)
 def test_bad_config_values_are_config_errors(tmp_path, field, value):
     data = {**ElectraConfig(hidden_size=32, num_attention_heads=4).to_dict(), field: value}
     (tmp_path / "config.json").write_text(json.dumps(data))
@@ -182,7 +207,7 @@ def test_the_query_budget_is_decided_at_construction_not_per_question():
     assert (qa.max_seq_length, qa.max_query_length) == (64, 30)
     long_question = " ".join(["which of the many rivers near the old town"] * 10) + "?"
     a = qa(long_question, "The river Thames flows through London, past the old town and its bridges.")
-    assert a.text == "The river Thames flows through London, past the old town and its bridges."[a.start:a.end]
+    assert a.text == "The river Thames flows through London, past the old town and its bridges."[a.start : a.end]
     assert QuestionAnswerer.from_checkpoint(fixture_dir("ngc_tiny"), max_query_length=16).max_query_length == 16
     with pytest.raises(InputError, match="max_seq_length"):
         QuestionAnswerer.from_checkpoint(fixture_dir("ngc_tiny"), max_seq_length=6)
@@ -205,9 +230,18 @@ def test_cli_checks_a_wrong_path_before_importing_the_backend(tmp_path):
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-c", "import sys, electra_qa.cli as c; sys.argv = ['electra-qa', "
-                             f"'inspect', {str(tmp_path / 'nothing')!r}]; rc = c.main(); "
-                             "print(rc, 'keras' in sys.modules)"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, electra_qa.cli as c; sys.argv = ['electra-qa', "
+            f"'inspect', {str(tmp_path / 'nothing')!r}]; rc = c.main(); "
+            "print(rc, 'keras' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.stdout.split() == ["2", "False"], result.stderr[-2000:]
     assert "no checkpoint" in result.stderr and "Traceback" not in result.stderr
 

@@ -12,16 +12,22 @@ import keras
 import numpy as np
 import pytest
 
-from electra_qa import ElectraConfig, InputError, QuestionAnswerer, build_model, load_model, save_model
-from electra_qa import heads
+from electra_qa import ElectraConfig, InputError, QuestionAnswerer, build_model, heads, load_model, save_model
 from electra_qa.heads import Head, JointHead, SimpleHead, get_head, register, unregister
 from electra_qa.heads.base import dense_slots, make_candidate, span_allowed
 from electra_qa.hub import PACKAGED_VOCAB
 from electra_qa.tokenization import load_tokenizer
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "electra_qa"
-CONFIG = ElectraConfig(vocab_size=30522, embedding_size=16, hidden_size=32, num_hidden_layers=1,
-                       num_attention_heads=2, intermediate_size=32, max_position_embeddings=64)
+CONFIG = ElectraConfig(
+    vocab_size=30522,
+    embedding_size=16,
+    hidden_size=32,
+    num_hidden_layers=1,
+    num_attention_heads=2,
+    intermediate_size=32,
+    max_position_embeddings=64,
+)
 
 
 # ------------------------------------------------------------------------------------------------ a third head
@@ -62,10 +68,12 @@ class PointerHead(Head):
         return dense_slots("pointer/score", model.qa_head.score)
 
     def candidates(self, feature, out, n_best_size, max_answer_length):
-        logits = out["token_logits"][:feature.length]
-        return [make_candidate(feature, int(t), int(t), float(logits[t]), 0.0)
-                for t in np.argsort(-logits, kind="stable")[:n_best_size]
-                if span_allowed(feature, int(t), int(t), max_answer_length)]
+        logits = out["token_logits"][: feature.length]
+        return [
+            make_candidate(feature, int(t), int(t), float(logits[t]), 0.0)
+            for t in np.argsort(-logits, kind="stable")[:n_best_size]
+            if span_allowed(feature, int(t), int(t), max_answer_length)
+        ]
 
     @classmethod
     def detect(cls, has_key):
@@ -85,14 +93,15 @@ def test_a_third_head_is_one_class_and_one_registry_line(pointer, tmp_path):
     qa = QuestionAnswerer(model, load_tokenizer(PACKAGED_VOCAB), max_seq_length=48)
     context = "The bridge was built in 1610 by merchants of the town."
     answer = qa("When was the bridge built?", context)
-    assert answer.text == context[answer.start:answer.end] and answer.text.strip() and " " not in answer.text
+    assert answer.text == context[answer.start : answer.end] and answer.text.strip() and " " not in answer.text
     # saved and loaded like any head: the folder names it, loading finds it in the registry
     model.qa_head.score.kernel.assign(np.arange(32, dtype="float32").reshape(32, 1) / 100)
     folder = save_model(model, tmp_path / "saved")
     loaded = load_model(folder)
     assert loaded.head == PointerHead()
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded.qa_head.score.kernel),
-                                  keras.ops.convert_to_numpy(model.qa_head.score.kernel))
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(loaded.qa_head.score.kernel), keras.ops.convert_to_numpy(model.qa_head.score.kernel)
+    )
 
 
 def test_registry_names_and_errors():
@@ -115,8 +124,18 @@ def test_registry_names_and_errors():
 
 
 def test_saved_sections_name_their_head():
-    assert heads.saved_head({"model": "ElectraForQuestionAnswering", "head": "simple", "beam_size": 4,
-                             "version_2": False, "end_mask_value": 65500.0}) == SimpleHead()
+    assert (
+        heads.saved_head(
+            {
+                "model": "ElectraForQuestionAnswering",
+                "head": "simple",
+                "beam_size": 4,
+                "version_2": False,
+                "end_mask_value": 65500.0,
+            }
+        )
+        == SimpleHead()
+    )
     old_joint = {"model": "ElectraForQuestionAnswering", "head": "joint", "beam_size": 3, "amp": False}
     assert heads.saved_head(old_joint) == JointHead(beam_size=3, end_mask_value=1e30)
     assert heads.saved_head({"model": "ElectraDiscriminator"}).name == "discriminator"  # round-2 folders
@@ -196,7 +215,8 @@ def test_heads_and_scoring_import_no_keras():
         scored = postprocess.question_answers("ab cd", [f], [out], heads.SimpleHead(), QASettings(), 1)
         print(scored.answers[0].text)
     """)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                            env=dict(os.environ))
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=dict(os.environ)
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "ab cd"

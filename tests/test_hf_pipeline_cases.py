@@ -10,8 +10,8 @@ that case is run with our default (64), which reproduces the pipeline's (untrunc
 import json
 
 import pytest
-
 from conftest import fixture_dir
+
 from electra_qa import QuestionAnswerer
 from electra_qa.checkpoints.loader import load_model
 from electra_qa.tokenization import load_tokenizer
@@ -29,10 +29,17 @@ def hf():
 def _qa(model, tokenizer, kwargs):
     max_seq = kwargs.get("max_seq_len", 384)
     overlap = kwargs.get("doc_stride", min(max_seq // 2, 128))
-    return QuestionAnswerer(model, tokenizer, scoring="hf_pipeline", max_seq_length=max_seq,
-                            doc_overlap=overlap, max_answer_length=kwargs.get("max_answer_len", 15),
-                            version_2_with_negative=kwargs.get("handle_impossible_answer", False),
-                            align_to_words=kwargs.get("align_to_words", True), batch_size=kwargs.get("batch_size", 8))
+    return QuestionAnswerer(
+        model,
+        tokenizer,
+        scoring="hf_pipeline",
+        max_seq_length=max_seq,
+        doc_overlap=overlap,
+        max_answer_length=kwargs.get("max_answer_len", 15),
+        version_2_with_negative=kwargs.get("handle_impossible_answer", False),
+        align_to_words=kwargs.get("align_to_words", True),
+        batch_size=kwargs.get("batch_size", 8),
+    )
 
 
 def _check(ours, expected):
@@ -45,9 +52,20 @@ def _check(ours, expected):
         assert a.score == pytest.approx(e["score"], rel=2e-4)
 
 
-CASES = ["default", "top_k_3", "max_answer_len_2", "impossible", "no_align", "long_windows", "long_windows_impossible",
-         "max_question_len_3", "unicode_whitespace", "unicode_whitespace_no_align", "multi_question_one_context",
-         "multi_pairs"]
+CASES = [
+    "default",
+    "top_k_3",
+    "max_answer_len_2",
+    "impossible",
+    "no_align",
+    "long_windows",
+    "long_windows_impossible",
+    "max_question_len_3",
+    "unicode_whitespace",
+    "unicode_whitespace_no_align",
+    "multi_question_one_context",
+    "multi_pairs",
+]
 
 
 @pytest.mark.parametrize("name", CASES)

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from conftest import fixture_dir
+
 from electra_qa import CheckpointError, load_model
 
 
@@ -16,12 +16,17 @@ def test_hf_tiny_outputs_reproduced():
         out = model(x)
         for name in ("start_logits", "end_logits"):
             np.testing.assert_allclose(np.asarray(out[name]), io[f"{name}_{k}"], rtol=0, atol=1e-5)
-        np.testing.assert_allclose(np.asarray(out["sequence_output"]), io[f"last_hidden_state_{k}"], rtol=0,
-                                   atol=1e-5)
-        np.testing.assert_allclose(np.asarray(model.electra.embeddings(x["input_ids"], x["token_type_ids"]) @
-                                              np.asarray(model.electra.embeddings_project.kernel) +
-                                              np.asarray(model.electra.embeddings_project.bias)),
-                                   io[f"embedding_output_{k}"], rtol=0, atol=1e-5)
+        np.testing.assert_allclose(np.asarray(out["sequence_output"]), io[f"last_hidden_state_{k}"], rtol=0, atol=1e-5)
+        np.testing.assert_allclose(
+            np.asarray(
+                model.electra.embeddings(x["input_ids"], x["token_type_ids"])
+                @ np.asarray(model.electra.embeddings_project.kernel)
+                + np.asarray(model.electra.embeddings_project.bias)
+            ),
+            io[f"embedding_output_{k}"],
+            rtol=0,
+            atol=1e-5,
+        )
 
 
 def test_missing_tensor_is_named(tmp_path):
@@ -32,8 +37,11 @@ def test_missing_tensor_is_named(tmp_path):
     del tensors["electra.encoder.layer.1.output.dense.bias"]
     safetensors_numpy.save_file(tensors, str(tmp_path / "model.safetensors"))
     (tmp_path / "config.json").write_bytes((folder / "config.json").read_bytes())
-    with pytest.raises(CheckpointError, match=r"missing from the checkpoint \(1\): "
-                                              r"electra\.encoder\.layer\.1\.output\.dense\.bias"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"missing from the checkpoint \(1\): "
+        r"electra\.encoder\.layer\.1\.output\.dense\.bias",
+    ):
         load_model(tmp_path)
 
 
@@ -62,10 +70,13 @@ def test_initializers_are_restored_after_loading():
 
     model = load_model(fixture_dir("hf_tiny") / "model.safetensors")
     layer = model.electra.transformer_layers[0]
-    for initializer in (layer.query.kernel_initializer, layer.query.bias_initializer,
-                        layer.output_layer_norm.gamma_initializer,
-                        model.electra.embeddings.word_embeddings_initializer,
-                        model.qa_head.qa_outputs.kernel_initializer):
+    for initializer in (
+        layer.query.kernel_initializer,
+        layer.query.bias_initializer,
+        layer.output_layer_norm.gamma_initializer,
+        model.electra.embeddings.word_embeddings_initializer,
+        model.qa_head.qa_outputs.kernel_initializer,
+    ):
         assert isinstance(initializer, keras.initializers.Initializer), initializer
     assert layer.query.get_config()["kernel_initializer"]["class_name"] == "Zeros"
 
@@ -78,7 +89,10 @@ def test_transposed_shape_mismatch_is_named(tmp_path):
     tensors["electra.encoder.layer.0.intermediate.dense.weight"] = np.zeros((5, 7), "float32")
     safetensors_numpy.save_file(tensors, str(tmp_path / "model.safetensors"))
     (tmp_path / "config.json").write_bytes((folder / "config.json").read_bytes())
-    with pytest.raises(CheckpointError, match=r"shape mismatch \(1\): electra\.encoder\.layer\.0\.intermediate"
-                                              r"\.dense\.weight: checkpoint \(5, 7\), model \(\d+, \d+\) "
-                                              r"\(stored transposed\)"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"shape mismatch \(1\): electra\.encoder\.layer\.0\.intermediate"
+        r"\.dense\.weight: checkpoint \(5, 7\), model \(\d+, \d+\) "
+        r"\(stored transposed\)",
+    ):
         load_model(tmp_path)

@@ -7,8 +7,8 @@ import threading
 import zipfile
 
 import pytest
-
 from conftest import fixture_dir, same_answers
+
 from electra_qa import QuestionAnswerer, hub
 from electra_qa.hub import DownloadError, PretrainedModel
 
@@ -74,8 +74,12 @@ def ngc_zip():
 
 @pytest.fixture
 def registered(ngc_zip):
-    spec = PretrainedModel(name="test/ngc-tiny", urls=("http://127.0.0.1:9/unused.zip",), vocab="in-archive",
-                           sha256=hashlib.sha256(ngc_zip).hexdigest())
+    spec = PretrainedModel(
+        name="test/ngc-tiny",
+        urls=("http://127.0.0.1:9/unused.zip",),
+        vocab="in-archive",
+        sha256=hashlib.sha256(ngc_zip).hexdigest(),
+    )
     hub.register(spec)
     yield spec
     hub.REGISTRY.pop(spec.name, None)
@@ -89,16 +93,19 @@ def test_download_convert_and_reuse(tmp_path, ngc_zip, registered, capsys):
     assert "Downloading download.zip:" in err and "100%" in err
     folder = tmp_path / "test--ngc-tiny" / "model"
     assert {"config.json", "model.weights.h5", "tokenizer.json", "vocab.txt", "source.json"} <= {
-        p.name for p in folder.iterdir()}
+        p.name for p in folder.iterdir()
+    }
     assert not (tmp_path / "test--ngc-tiny" / "download.zip").exists()  # the big file is not kept
     assert f'"sha256": "{registered.sha256}"' in (folder / "source.json").read_text()
     reference = QuestionAnswerer.from_checkpoint(fixture_dir("ngc_tiny"))
     context = "My name is Harry and I grew up in Canada. I love apples."
-    assert same_answers(qa("What food does Harry like?", context, top_k=3),
-                        reference("What food does Harry like?", context, top_k=3))
+    assert same_answers(
+        qa("What food does Harry like?", context, top_k=3), reference("What food does Harry like?", context, top_k=3)
+    )
     # second time: straight from the cache, no server needed
-    again = QuestionAnswerer.from_pretrained("test/ngc-tiny", cache_dir=tmp_path, url="http://127.0.0.1:9/x.zip",
-                                             progress=False)
+    again = QuestionAnswerer.from_pretrained(
+        "test/ngc-tiny", cache_dir=tmp_path, url="http://127.0.0.1:9/x.zip", progress=False
+    )
     assert same_answers(again("What food does Harry like?", context), reference("What food does Harry like?", context))
 
 
@@ -168,8 +175,10 @@ def test_cache_location(monkeypatch, tmp_path):
 
 def test_default_model_urls_are_ngc_zips():
     spec = hub.REGISTRY[hub.DEFAULT_MODEL]
-    assert spec.urls[0] == ("https://api.ngc.nvidia.com/v2/models/nvidia/dle/"
-                            "electra_base_tf2_ckpt_mode-qa_ds-squad11/versions/20.07.0_amp/zip")
+    assert spec.urls[0] == (
+        "https://api.ngc.nvidia.com/v2/models/nvidia/dle/"
+        "electra_base_tf2_ckpt_mode-qa_ds-squad11/versions/20.07.0_amp/zip"
+    )
     assert len(spec.urls) == 2 and spec.config["hidden_size"] == 768
 
 

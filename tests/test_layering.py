@@ -23,9 +23,18 @@ def _modules() -> list[str]:
 
 def test_import_linter_contracts_hold():
     pytest.importorskip("importlinter", reason="import-linter is in the test extra: pip install -e '.[test]'")
-    result = subprocess.run([sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command; "
-                             "sys.exit(lint_imports_command())", "--no-cache"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())",
+            "--no-cache",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "0 broken" in result.stdout and " kept" in result.stdout
 
@@ -41,8 +50,9 @@ def test_every_module_imports_alone_in_a_fresh_process():
     env = dict(os.environ, KERAS_BACKEND="numpy", TF_CPP_MIN_LOG_LEVEL="3")
 
     def imports(module):
-        result = subprocess.run([sys.executable, "-c", f"import {module}"], cwd=ROOT, env=env, capture_output=True,
-                                text=True, timeout=300)
+        result = subprocess.run(
+            [sys.executable, "-c", f"import {module}"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        )
         return module, result.returncode, result.stderr[-1500:]
 
     with concurrent.futures.ThreadPoolExecutor(4) as pool:

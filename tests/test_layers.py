@@ -8,11 +8,28 @@ import pytest
 from keras import ops
 
 from electra_qa import ElectraConfig
-from electra_qa.models import (ElectraDiscriminator, ElectraEmbeddings, ElectraEncoder, ElectraForQuestionAnswering,
-                               ElectraModel, ElectraTransformerLayer, JointQAHead, SimpleQAHead, build_model, head_of)
+from electra_qa.models import (
+    ElectraDiscriminator,
+    ElectraEmbeddings,
+    ElectraEncoder,
+    ElectraForQuestionAnswering,
+    ElectraModel,
+    ElectraTransformerLayer,
+    JointQAHead,
+    SimpleQAHead,
+    build_model,
+    head_of,
+)
 
-CONFIG = ElectraConfig(vocab_size=60, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                       intermediate_size=48, max_position_embeddings=24)
+CONFIG = ElectraConfig(
+    vocab_size=60,
+    embedding_size=16,
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=48,
+    max_position_embeddings=24,
+)
 BATCH, SEQ, H = 2, 7, CONFIG.hidden_size
 POLICIES = ("float32", "mixed_float16", "mixed_bfloat16", "float16", "bfloat16")
 
@@ -45,18 +62,35 @@ def _model_inputs():
 
 # name -> (constructor taking a dtype policy, inputs, "compute": float outputs in the compute dtype | "float32")
 CASES = {
-    "embeddings": (lambda dt: ElectraEmbeddings(vocab_size=CONFIG.vocab_size, embedding_size=CONFIG.embedding_size,
-                                                max_position_embeddings=CONFIG.max_position_embeddings,
-                                                type_vocab_size=CONFIG.type_vocab_size, layer_norm_eps=1e-12,
-                                                dtype=dt),
-                   lambda: (_ids()[0], _ids()[2]), "compute"),
-    "transformer_layer": (lambda dt: ElectraTransformerLayer(hidden_size=H, num_attention_heads=4, intermediate_size=48, dtype=dt), lambda: (_hidden(), _bias()),
-                          "compute"),
+    "embeddings": (
+        lambda dt: ElectraEmbeddings(
+            vocab_size=CONFIG.vocab_size,
+            embedding_size=CONFIG.embedding_size,
+            max_position_embeddings=CONFIG.max_position_embeddings,
+            type_vocab_size=CONFIG.type_vocab_size,
+            layer_norm_eps=1e-12,
+            dtype=dt,
+        ),
+        lambda: (_ids()[0], _ids()[2]),
+        "compute",
+    ),
+    "transformer_layer": (
+        lambda dt: ElectraTransformerLayer(hidden_size=H, num_attention_heads=4, intermediate_size=48, dtype=dt),
+        lambda: (_hidden(), _bias()),
+        "compute",
+    ),
     "encoder": (lambda dt: ElectraEncoder(CONFIG, dtype=dt), lambda: _ids()[:3], "compute"),
     "simple_head": (lambda dt: SimpleQAHead(hidden_size=H, dtype=dt), lambda: (_hidden(),), "float32"),
-    "joint_head": (lambda dt: JointQAHead(hidden_size=H, beam_size=3, dtype=dt), lambda: (_hidden(), _ids()[3]), "float32"),
-    "joint_head_v2": (lambda dt: JointQAHead(hidden_size=H, beam_size=3, version_2=True, dtype=dt),
-                      lambda: (_hidden(), _ids()[3]), "float32"),
+    "joint_head": (
+        lambda dt: JointQAHead(hidden_size=H, beam_size=3, dtype=dt),
+        lambda: (_hidden(), _ids()[3]),
+        "float32",
+    ),
+    "joint_head_v2": (
+        lambda dt: JointQAHead(hidden_size=H, beam_size=3, version_2=True, dtype=dt),
+        lambda: (_hidden(), _ids()[3]),
+        "float32",
+    ),
     "qa_simple": (lambda dt: build_model(CONFIG, "simple", dtype=dt), _model_inputs, "float32"),
     "qa_joint": (lambda dt: build_model(CONFIG, "joint", beam_size=3, dtype=dt), _model_inputs, "float32"),
     "qa_joint_v2": (lambda dt: build_model(CONFIG, "joint", version_2=True, dtype=dt), _model_inputs, "float32"),
@@ -125,7 +159,7 @@ def test_output_dtypes_under_each_policy(name, policy):
     layer, _, outputs = _built(name, keras.DTypePolicy(policy))
     compute = keras.DTypePolicy(policy).compute_dtype
     expected = compute if CASES[name][2] == "compute" else "float32"
-    for key, value in (outputs.items() if isinstance(outputs, dict) else [("output", outputs)]):
+    for key, value in outputs.items() if isinstance(outputs, dict) else [("output", outputs)]:
         dtype = keras.backend.standardize_dtype(value.dtype)
         if "index" in key:
             assert dtype.startswith("int"), (key, dtype)
@@ -138,5 +172,13 @@ def test_output_dtypes_under_each_policy(name, policy):
 
 def test_the_harness_covers_every_layer_and_model():
     covered = {type(_built(name)[0]) for name in CASES}
-    assert covered == {ElectraEmbeddings, ElectraTransformerLayer, ElectraEncoder, SimpleQAHead, JointQAHead,
-                       ElectraForQuestionAnswering, ElectraDiscriminator, ElectraModel}
+    assert covered == {
+        ElectraEmbeddings,
+        ElectraTransformerLayer,
+        ElectraEncoder,
+        SimpleQAHead,
+        JointQAHead,
+        ElectraForQuestionAnswering,
+        ElectraDiscriminator,
+        ElectraModel,
+    }

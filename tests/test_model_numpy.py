@@ -1,11 +1,11 @@
 """Our Keras model against the independent float64 numpy version, on random weights and several shapes."""
 
 import numpy as np
-import pytest
-
 import numpy_reference as ref
-from electra_qa import ElectraConfig, ElectraForQuestionAnswering
+import pytest
 from checkpoint_writers import ngc_weights
+
+from electra_qa import ElectraConfig, ElectraForQuestionAnswering
 
 ATOL = 2e-5
 
@@ -20,7 +20,7 @@ def _inputs(rng, batch, seq, vocab, lengths):
         q = max(1, n // 3)
         types[b, q:n] = 1
         p_mask[b, 0] = 0
-        p_mask[b, q:n - 1] = 0
+        p_mask[b, q : n - 1] = 0
     ids[mask == 0] = 0
     return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types, "p_mask": p_mask}
 
@@ -32,10 +32,24 @@ def _randomize(model, rng):
 
 
 CONFIGS = {
-    "projected": ElectraConfig(vocab_size=300, embedding_size=16, hidden_size=32, num_hidden_layers=2,
-                               num_attention_heads=4, intermediate_size=64, max_position_embeddings=40),
-    "unprojected": ElectraConfig(vocab_size=300, embedding_size=24, hidden_size=24, num_hidden_layers=3,
-                                 num_attention_heads=2, intermediate_size=48, max_position_embeddings=40),
+    "projected": ElectraConfig(
+        vocab_size=300,
+        embedding_size=16,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=40,
+    ),
+    "unprojected": ElectraConfig(
+        vocab_size=300,
+        embedding_size=24,
+        hidden_size=24,
+        num_hidden_layers=3,
+        num_attention_heads=2,
+        intermediate_size=48,
+        max_position_embeddings=40,
+    ),
 }
 
 
@@ -54,13 +68,16 @@ def test_encoder_matches_float64_numpy(name):
         np.testing.assert_allclose(np.asarray(got[k]), head[k], rtol=0, atol=ATOL)
 
 
-@pytest.mark.parametrize("beam, version_2, amp, with_p_mask", [
-    (4, False, True, True), (3, True, False, True), (2, True, True, False), (6, False, False, True)])
+@pytest.mark.parametrize(
+    "beam, version_2, amp, with_p_mask",
+    [(4, False, True, True), (3, True, False, True), (2, True, True, False), (6, False, False, True)],
+)
 def test_joint_head_matches_float64_numpy(beam, version_2, amp, with_p_mask):
     cfg = CONFIGS["projected"]
     rng = np.random.default_rng(beam)
-    model = ElectraForQuestionAnswering(cfg, head="joint", beam_size=beam, version_2=version_2,
-                                        end_mask_value=65500.0 if amp else 1e30)
+    model = ElectraForQuestionAnswering(
+        cfg, head="joint", beam_size=beam, version_2=version_2, end_mask_value=65500.0 if amp else 1e30
+    )
     _randomize(model, rng)
     x = _inputs(rng, 3, 16, cfg.vocab_size, [16, 9, 7])
     if not with_p_mask:

@@ -2,14 +2,20 @@
 
 import numpy as np
 import pytest
-
 from conftest import fixture_dir
+
 import electra_qa
 from electra_qa.checkpoints import TensorBundle
 
 ATOL = 1e-5
-JOINT_OUTPUTS = ["start_top_log_probs", "start_top_index", "end_top_log_probs", "end_top_index", "cls_logits",
-                 "sequence_output"]
+JOINT_OUTPUTS = [
+    "start_top_log_probs",
+    "start_top_index",
+    "end_top_log_probs",
+    "end_top_index",
+    "cls_logits",
+    "sequence_output",
+]
 SIMPLE_OUTPUTS = ["start_logits", "end_logits", "sequence_output"]
 
 
@@ -77,9 +83,10 @@ def test_weights_are_the_checkpoint_values_bit_for_bit(loaded):
     name, model, _ = loaded
     folder = fixture_dir(name)
     bundle = TensorBundle(folder / "electra_base_qa_v2_False_epoch_1_ckpt")
-    from electra_qa.checkpoints.formats.ngc import VALUE_SUFFIX, variable_map
+    from electra_qa.checkpoints.formats.ngc import FORMAT, VALUE_SUFFIX
+    from electra_qa.checkpoints.slots import keyed_weights
 
-    mapping = variable_map(model)
+    mapping = keyed_weights(model, FORMAT)[0]
     assert len(mapping) == (47 if name == "ngc_tiny" else 41)
     for key, var in mapping.items():
         np.testing.assert_array_equal(np.asarray(var), bundle.read(key + VALUE_SUFFIX), err_msg=key)

@@ -5,15 +5,22 @@ import shutil
 
 import numpy as np
 import pytest
+from checkpoint_writers import ngc_weights, write_ngc_checkpoint, write_tf_checkpoint
 
 import electra_qa
 from electra_qa import CheckpointError, ElectraConfig, ElectraForQuestionAnswering
 from electra_qa.checkpoints import TensorBundle
 from electra_qa.checkpoints.loader import resolve_prefix
-from checkpoint_writers import ngc_weights, write_ngc_checkpoint, write_tf_checkpoint
 
-CFG = ElectraConfig(vocab_size=200, embedding_size=64, hidden_size=64, num_hidden_layers=2, num_attention_heads=1,
-                    intermediate_size=96, max_position_embeddings=32)
+CFG = ElectraConfig(
+    vocab_size=200,
+    embedding_size=64,
+    hidden_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=1,
+    intermediate_size=96,
+    max_position_embeddings=32,
+)
 PREFIX = "electra_base_qa_v2_False_epoch_2_ckpt"
 
 
@@ -56,7 +63,9 @@ def _same_outputs(a, b):
 def test_loads_with_optimizer_slots_and_matches_source(saved):
     folder, source = saved
     keys = TensorBundle(folder / PREFIX).keys()
-    assert any(".OPTIMIZER_SLOT" in k for k in keys) and "optimizer/base_optimizer/iter/.ATTRIBUTES/VARIABLE_VALUE" in keys
+    assert (
+        any(".OPTIMIZER_SLOT" in k for k in keys) and "optimizer/base_optimizer/iter/.ATTRIBUTES/VARIABLE_VALUE" in keys
+    )
     # heads cannot be inferred for hidden 64 -> 1 head only if the config says so; pass it.
     loaded = electra_qa.load_ngc_checkpoint(folder, config=CFG)
     _same_outputs(source, loaded)
@@ -65,22 +74,42 @@ def test_loads_with_optimizer_slots_and_matches_source(saved):
 @pytest.mark.parametrize("form", ["folder", "state_file", "prefix", "index", "data"])
 def test_accepts_every_path_form(saved, form):
     folder, _ = saved
-    path = {"folder": folder, "state_file": folder / "checkpoint", "prefix": folder / PREFIX,
-            "index": folder / (PREFIX + ".index"), "data": folder / (PREFIX + ".data-00000-of-00001")}[form]
+    path = {
+        "folder": folder,
+        "state_file": folder / "checkpoint",
+        "prefix": folder / PREFIX,
+        "index": folder / (PREFIX + ".index"),
+        "data": folder / (PREFIX + ".data-00000-of-00001"),
+    }[form]
     assert resolve_prefix(path) == str(folder / PREFIX)
 
 
 def test_sizes_inferred_from_shapes(tmp_path):
-    cfg = ElectraConfig(vocab_size=128, embedding_size=32, hidden_size=128, num_hidden_layers=3,
-                        num_attention_heads=2, intermediate_size=256, max_position_embeddings=24, type_vocab_size=3)
+    cfg = ElectraConfig(
+        vocab_size=128,
+        embedding_size=32,
+        hidden_size=128,
+        num_hidden_layers=3,
+        num_attention_heads=2,
+        intermediate_size=256,
+        max_position_embeddings=24,
+        type_vocab_size=3,
+    )
     model = _source(config=cfg, head="simple")
     write_ngc_checkpoint(str(tmp_path / PREFIX), ngc_weights(model))
     loaded = electra_qa.load_ngc_checkpoint(tmp_path)
     assert loaded.head_type == "simple"
     got = loaded.config
-    assert (got.vocab_size, got.embedding_size, got.hidden_size, got.num_hidden_layers, got.intermediate_size,
-            got.max_position_embeddings, got.type_vocab_size, got.num_attention_heads) == (128, 32, 128, 3, 256, 24, 3,
-                                                                                           2)
+    assert (
+        got.vocab_size,
+        got.embedding_size,
+        got.hidden_size,
+        got.num_hidden_layers,
+        got.intermediate_size,
+        got.max_position_embeddings,
+        got.type_vocab_size,
+        got.num_attention_heads,
+    ) == (128, 32, 128, 3, 256, 24, 3, 2)
     _same_outputs(model, loaded)
 
 
@@ -128,8 +157,11 @@ def _write_without(tmp_path, drop=(), add=None, reshape=None):
 
 def test_missing_key_named(tmp_path):
     path = _write_without(tmp_path, drop=["electra/encoder/layer/1/intermediate/dense/bias"])
-    with pytest.raises(CheckpointError, match=r"missing from the checkpoint \(1\): "
-                                              r"electra/encoder/layer/1/intermediate/dense/bias"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"missing from the checkpoint \(1\): "
+        r"electra/encoder/layer/1/intermediate/dense/bias",
+    ):
         electra_qa.load_ngc_checkpoint(path, config=CFG)
 
 
@@ -147,8 +179,15 @@ def test_shape_mismatch_named(tmp_path):
 
 def test_config_that_does_not_fit(saved):
     folder, _ = saved
-    wrong = ElectraConfig(vocab_size=200, embedding_size=64, hidden_size=64, num_hidden_layers=3,
-                          num_attention_heads=1, intermediate_size=96, max_position_embeddings=32)
+    wrong = ElectraConfig(
+        vocab_size=200,
+        embedding_size=64,
+        hidden_size=64,
+        num_hidden_layers=3,
+        num_attention_heads=1,
+        intermediate_size=96,
+        max_position_embeddings=32,
+    )
     with pytest.raises(CheckpointError, match="missing from the checkpoint.*layer/2/"):
         electra_qa.load_ngc_checkpoint(folder, config=wrong)
 
@@ -190,8 +229,15 @@ def test_not_an_ngc_checkpoint(tmp_path):
 
 def test_heads_not_inferable_asks_for_config(saved):
     folder, _ = saved
-    CFG_small = ElectraConfig(vocab_size=200, embedding_size=16, hidden_size=32, num_hidden_layers=1,
-                              num_attention_heads=4, intermediate_size=64, max_position_embeddings=32)
+    CFG_small = ElectraConfig(
+        vocab_size=200,
+        embedding_size=16,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=32,
+    )
     model = _source(config=CFG_small)
     path = folder.parent / "small_heads"
     path.mkdir()

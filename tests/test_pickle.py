@@ -7,8 +7,8 @@ import pickle
 import keras
 import numpy as np
 import pytest
-
 from conftest import fixture_dir, same_answers
+
 from electra_qa import ElectraConfig, QuestionAnswerer, build_model, load_tokenizer
 from electra_qa.hub import PACKAGED_VOCAB
 
@@ -26,8 +26,14 @@ def test_loaded_from_a_path_it_pickles_as_the_path(tmp_path, monkeypatch):
 
 
 def test_built_in_memory_it_pickles_its_weights():
-    config = ElectraConfig(hidden_size=32, embedding_size=32, num_hidden_layers=1, num_attention_heads=2,
-                           intermediate_size=64, max_position_embeddings=128)
+    config = ElectraConfig(
+        hidden_size=32,
+        embedding_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
     keras.utils.set_random_seed(3)
     qa = QuestionAnswerer(build_model(config, "joint"), load_tokenizer(PACKAGED_VOCAB), max_answer_length=12)
     data = pickle.dumps(qa)

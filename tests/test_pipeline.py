@@ -4,9 +4,10 @@ import string
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
-
 from conftest import same_answers
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from electra_qa import ElectraConfig, ElectraForQuestionAnswering, InputError, QuestionAnswerer, load_tokenizer
 
 WORDS = ["the", "river", "bridge", "was", "built", "in", "town", "who", "what", "when", "cafe", "paris", "##ed"]
@@ -24,8 +25,15 @@ def vocab(tmp_path_factory):
 
 def _qa(vocab, head="joint", **kwargs):
     tok = load_tokenizer(vocab)
-    cfg = ElectraConfig(vocab_size=tok.vocab_size, embedding_size=16, hidden_size=32, num_hidden_layers=1,
-                        num_attention_heads=2, intermediate_size=32, max_position_embeddings=64)
+    cfg = ElectraConfig(
+        vocab_size=tok.vocab_size,
+        embedding_size=16,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+    )
     model = ElectraForQuestionAnswering(cfg, head=head)
     rng = np.random.default_rng(0)
     for v in model.weights:
@@ -43,8 +51,11 @@ def simple(vocab):
     return _qa(vocab, "simple")
 
 
-texts = st.text(alphabet=st.sampled_from(list("abcdé xyz.,\t\n  中文Ünï0123-—'\"") + ["\u00a0", "\u202f", "\u200b"]),
-                min_size=1, max_size=300).filter(lambda s: s.strip())
+texts = st.text(
+    alphabet=st.sampled_from(list("abcdé xyz.,\t\n  中文Ünï0123-—'\"") + ["\u00a0", "\u202f", "\u200b"]),
+    min_size=1,
+    max_size=300,
+).filter(lambda s: s.strip())
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -52,7 +63,7 @@ texts = st.text(alphabet=st.sampled_from(list("abcdé xyz.,\t\n  中文Ünï0123
 def test_answer_is_always_an_exact_substring(joint, simple, context):
     for qa in (joint, simple):
         for a in qa("what was built?", context, top_k=3):
-            assert a.text == context[a.start:a.end]
+            assert a.text == context[a.start : a.end]
             assert 0 <= a.start <= a.end <= len(context)
             if not a.is_empty:
                 assert a.text.strip() and 0 < a.score <= 1
@@ -63,7 +74,7 @@ def test_long_context_spans_many_windows(joint):
     features = joint.features([("when was it built?", context)])[0]
     assert len(features) > 40
     a = joint("when was it built?", context)
-    assert a.text == context[a.start:a.end] and a.text
+    assert a.text == context[a.start : a.end] and a.text
 
 
 def test_top_k_sorted_and_consistent(joint, simple):
@@ -77,8 +88,12 @@ def test_top_k_sorted_and_consistent(joint, simple):
 
 
 def test_batch_equals_one_by_one(joint, simple):
-    pairs = [("who built it?", "the town built the bridge."), ("what?", " ".join(["river town"] * 60)),
-             ("when?", "in 1610."), ("where is the cafe?", "the cafe is in paris, by the river.")]
+    pairs = [
+        ("who built it?", "the town built the bridge."),
+        ("what?", " ".join(["river town"] * 60)),
+        ("when?", "in 1610."),
+        ("where is the cafe?", "the cafe is in paris, by the river."),
+    ]
     for qa in (joint, simple):
         together = qa.batch(pairs, batch_size=3, top_k=2)
         for (q, c), got in zip(pairs, together):
@@ -92,9 +107,15 @@ def test_no_surviving_span_gives_an_empty_answer_with_a_reason(joint):
     assert a.text == "" and a.is_empty and "no span" in a.reason and (a.start, a.end) == (0, 0)
 
 
-@pytest.mark.parametrize("question, context, words", [
-    ("", "ctx", "question is empty"), ("q", "   ", "context is empty"), (3, "ctx", "question must be a string"),
-    ("q", None, "context must be a string")])
+@pytest.mark.parametrize(
+    "question, context, words",
+    [
+        ("", "ctx", "question is empty"),
+        ("q", "   ", "context is empty"),
+        (3, "ctx", "question must be a string"),
+        ("q", None, "context must be a string"),
+    ],
+)
 def test_bad_input_raises_input_error(joint, question, context, words):
     with pytest.raises(InputError, match=words):
         joint(question, context)
@@ -108,8 +129,15 @@ def test_bad_top_k(joint):
 
 def test_vocab_that_does_not_fit_the_model(vocab):
     tok = load_tokenizer(vocab)
-    cfg = ElectraConfig(vocab_size=50, embedding_size=16, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=64)
+    cfg = ElectraConfig(
+        vocab_size=50,
+        embedding_size=16,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+    )
     with pytest.raises(InputError, match="vocabulary does not fit the checkpoint.*50 rows"):
         QuestionAnswerer(ElectraForQuestionAnswering(cfg), tok)
 
@@ -118,12 +146,19 @@ def test_question_too_long_for_the_window(vocab):
     # Issue 15: a query budget that could leave no room for context is cut once, at construction (it used to fail
     # per question with "leaves no room for context").
     tok = load_tokenizer(vocab)
-    cfg = ElectraConfig(vocab_size=tok.vocab_size, embedding_size=16, hidden_size=32, num_hidden_layers=1,
-                        num_attention_heads=2, intermediate_size=32, max_position_embeddings=64)
+    cfg = ElectraConfig(
+        vocab_size=tok.vocab_size,
+        embedding_size=16,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+    )
     qa = QuestionAnswerer(ElectraForQuestionAnswering(cfg), tok, max_seq_length=48, max_query_length=64)
     assert qa.max_query_length == 22
     a = qa(" ".join(["river"] * 60), "the town")
-    assert a.text == "the town"[a.start:a.end]
+    assert a.text == "the town"[a.start : a.end]
 
 
 def test_unreadable_vocab(tmp_path):
@@ -173,8 +208,9 @@ def test_small_calls_run_eagerly_until_their_budget_is_spent(vocab, monkeypatch)
 
     padded, compiled = [], []
     pad_batch = runner.pad_batch
-    monkeypatch.setattr(runner, "pad_batch",
-                        lambda f, length, rows: padded.append(length) or pad_batch(f, length, rows))
+    monkeypatch.setattr(
+        runner, "pad_batch", lambda f, length, rows: padded.append(length) or pad_batch(f, length, rows)
+    )
     qa = _qa(vocab, "simple")
     predict = qa.model.predict_on_batch
     monkeypatch.setattr(qa.model, "predict_on_batch", lambda x: compiled.append(x["input_ids"].shape) or predict(x))

@@ -5,8 +5,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import fixture_dir
+
 import electra_qa
 from electra_qa import QuestionAnswerer, predict_squad
 
@@ -15,8 +15,13 @@ from electra_qa import QuestionAnswerer, predict_squad
 def setup(request):
     folder = fixture_dir(request.param)
     s = json.loads((folder / "settings.json").read_text())["variant_settings"]
-    qa = QuestionAnswerer.from_checkpoint(folder, max_seq_length=s["max_seq_length"], doc_stride=s["doc_stride"],
-                                          max_query_length=s["max_query_length"], batch_size=4)
+    qa = QuestionAnswerer.from_checkpoint(
+        folder,
+        max_seq_length=s["max_seq_length"],
+        doc_stride=s["doc_stride"],
+        max_query_length=s["max_query_length"],
+        batch_size=4,
+    )
     return request.param, folder, qa
 
 
@@ -39,9 +44,11 @@ def test_features_reproduced(setup):
         assert r["cls_index"] == 0 and f.example_index == r["example_index"]
         assert r["paragraph_len"] == f.window_length
         assert {int(k): v for k, v in r["token_to_orig_map"].items()} == {
-            f.context_start + i: int(w) for i, w in enumerate(f.word_index)}
+            f.context_start + i: int(w) for i, w in enumerate(f.word_index)
+        }
         assert {int(k): v for k, v in r["token_is_max_context"].items()} == {
-            f.context_start + i: bool(m) for i, m in enumerate(f.is_max_context)}
+            f.context_start + i: bool(m) for i, m in enumerate(f.is_max_context)
+        }
 
 
 # The reference's get_final_text rebuilds answers from whitespace-split words joined by one space, so a span over
@@ -65,7 +72,9 @@ def test_predictions_reproduced(setup):
 
 # get_final_text falls back to whole whitespace words when its character alignment fails: this span ends at the
 # token "jean" of "Jean-Luc," and the reference widens it to the word; we return the tokens' exact characters.
-NBEST_TEXT_DIFFERS = {("ngc_tiny", "May 2019 \u2014 a record! Her rival, Jean"): "May 2019 \u2014 a record! Her rival, Jean-Luc,"}
+NBEST_TEXT_DIFFERS = {
+    ("ngc_tiny", "May 2019 \u2014 a record! Her rival, Jean"): "May 2019 \u2014 a record! Her rival, Jean-Luc,"
+}
 
 
 def _same_text(name, ours, ref):
@@ -78,7 +87,7 @@ def test_nbest_texts_and_probabilities(setup):
     for qid, question, context in _pairs(folder):
         ours = qa(question, context, top_k=qa.n_best_size)
         ref = nbest[qid]
-        assert all(a.text == context[a.start:a.end] for a in ours)
+        assert all(a.text == context[a.start : a.end] for a in ours)
         if name == "ngc_tiny":  # joint head: the same beam candidates, so the same n-best list
             assert len(ours) == len(ref), qid
             for a, r in zip(ours, ref):
@@ -107,8 +116,13 @@ def test_demo_outputs_reproduced(setup):
     assert ids == list(io["demo_input_ids"][0]) == demo["input_ids"]
     types = [0] * (len(q.ids) + 2) + [1] * (len(c.ids) + 1)
     assert types == list(io["demo_token_type_ids"][0])
-    out = qa.model({"input_ids": np.asarray([ids]), "attention_mask": np.ones((1, len(ids)), "int32"),
-                    "token_type_ids": np.asarray([types])})
+    out = qa.model(
+        {
+            "input_ids": np.asarray([ids]),
+            "attention_mask": np.ones((1, len(ids)), "int32"),
+            "token_type_ids": np.asarray([types]),
+        }
+    )
     for key in out:
         ref, got = io["demo_" + key], np.asarray(out[key])
         if ref.dtype.kind in "iu":
@@ -122,7 +136,7 @@ def test_demo_answer_is_a_context_substring_not_question_tokens(setup):
     _, folder, qa = setup
     demo = json.loads((folder / "demo.json").read_text())
     got = qa(demo["question"], demo["context"])
-    assert got.text == demo["context"][got.start:got.end] and got.text
+    assert got.text == demo["context"][got.start : got.end] and got.text
 
 
 def test_answer_function_caches_the_model(setup):
@@ -132,7 +146,7 @@ def test_answer_function_caches_the_model(setup):
     cached = list(electra_qa.pipeline._CACHE.values())
     second = electra_qa.answer("Who?", "Harry is here.", checkpoint=folder)
     assert len(electra_qa.pipeline._CACHE) == 1 and list(electra_qa.pipeline._CACHE.values()) == cached
-    assert first.text and second.text == "Harry is here."[second.start:second.end]
+    assert first.text and second.text == "Harry is here."[second.start : second.end]
 
 
 def test_cli_prints_answer_and_json(setup, capsys):
@@ -140,9 +154,24 @@ def test_cli_prints_answer_and_json(setup, capsys):
 
     _, folder, _ = setup
     ctx = "My name is Harry and I grew up in Canada. I love apples."
-    assert main(["answer", "--checkpoint", str(folder), "-q", "What food does Harry like?", "-c", ctx,
-                 "--json", "--top-k", "2"]) == 0
+    assert (
+        main(
+            [
+                "answer",
+                "--checkpoint",
+                str(folder),
+                "-q",
+                "What food does Harry like?",
+                "-c",
+                ctx,
+                "--json",
+                "--top-k",
+                "2",
+            ]
+        )
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
-    assert len(data) == 2 and all(ctx[d["start"]:d["end"]] == d["text"] for d in data)
+    assert len(data) == 2 and all(ctx[d["start"] : d["end"]] == d["text"] for d in data)
     assert main(["answer", "--checkpoint", str(folder / "nope"), "-q", "x", "-c", "y"]) == 2
     assert "no checkpoint at" in capsys.readouterr().err

@@ -21,11 +21,20 @@ def _feature(is_max_context=(True,) * 5) -> Feature:
     n = CS + len(SPANS) + 1
     p_mask = np.ones(n, np.float32)
     p_mask[0] = 0
-    p_mask[CS:CS + len(SPANS)] = 0
+    p_mask[CS : CS + len(SPANS)] = 0
     types = np.zeros(n, np.int32)
     types[CS:] = 1
-    return Feature(0, 0, np.arange(n, dtype=np.int32), types, p_mask, CS, SPANS.copy(), np.arange(len(SPANS)),
-                   np.array(is_max_context))
+    return Feature(
+        0,
+        0,
+        np.arange(n, dtype=np.int32),
+        types,
+        p_mask,
+        CS,
+        SPANS.copy(),
+        np.arange(len(SPANS)),
+        np.array(is_max_context),
+    )
 
 
 def _reference_simple(feature, start, end, n_best, max_len):
@@ -55,8 +64,9 @@ def test_simple_head_n_best_matches_brute_force(n_best, max_len):
     feature = _feature()
     start, end = rng.normal(size=feature.length), rng.normal(size=feature.length)
     settings = QASettings(n_best_size=n_best, max_answer_length=max_len)
-    scored = question_answers(CONTEXT, [feature], [{"start_logits": start, "end_logits": end}], SimpleHead(),
-                              settings, n_best)
+    scored = question_answers(
+        CONTEXT, [feature], [{"start_logits": start, "end_logits": end}], SimpleHead(), settings, n_best
+    )
     expected = _reference_simple(feature, start, end, n_best, max_len)
     assert expected  # each case has spans to rank
     assert [a.text for a in scored.answers] == [t for t, _ in expected]
@@ -72,8 +82,9 @@ def test_spans_start_only_where_the_window_gives_the_token_its_most_context():
     start[CS + 1] = 1.0
     end = np.zeros(feature.length)
     end[CS + 1] = 5.0
-    best = question_answers(CONTEXT, [feature], [{"start_logits": start, "end_logits": end}], SimpleHead(),
-                            QASettings(), 1).answers[0]
+    best = question_answers(
+        CONTEXT, [feature], [{"start_logits": start, "end_logits": end}], SimpleHead(), QASettings(), 1
+    ).answers[0]
     assert best.text == "beta" and (best.start, best.end) == (6, 10)
 
 
@@ -100,9 +111,13 @@ def test_simple_head_null_decision(null_logit, threshold, abstains):
 
 
 def _joint_out(starts, start_lp, ends, end_lp, cls=0.0):
-    return {"start_top_index": np.array(starts), "start_top_log_probs": np.array(start_lp, float),
-            "end_top_index": np.array(ends), "end_top_log_probs": np.array(end_lp, float),
-            "cls_logits": np.float32(cls)}
+    return {
+        "start_top_index": np.array(starts),
+        "start_top_log_probs": np.array(start_lp, float),
+        "end_top_index": np.array(ends),
+        "end_top_log_probs": np.array(end_lp, float),
+        "cls_logits": np.float32(cls),
+    }
 
 
 def test_joint_head_pairs_each_start_beam_with_its_own_end_beam():
@@ -131,8 +146,14 @@ def test_joint_head_null_decision_reads_the_answer_class_logit(cls, abstains):
 
 def test_without_squad_2_scoring_there_is_no_null_answer():
     feature = _feature()
-    scored = question_answers(CONTEXT, [feature], [_joint_out([CS], [-0.1], [CS], [-0.2], cls=50.0)], JointHead(),
-                              QASettings(version_2_with_negative=False), 1)
+    scored = question_answers(
+        CONTEXT,
+        [feature],
+        [_joint_out([CS], [-0.1], [CS], [-0.2], cls=50.0)],
+        JointHead(),
+        QASettings(version_2_with_negative=False),
+        1,
+    )
     assert scored.answers[0].text == "alpha" and scored.null_odds is None
 
 

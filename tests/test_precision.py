@@ -3,19 +3,22 @@
 import keras
 import numpy as np
 import pytest
-
 from conftest import fixture_dir
+
 from electra_qa import InputError, QuestionAnswerer, load_model
 from electra_qa.precision import DeviceInfo, auto_precision, describe, detect_device, dtype_policy, resolve_dtype
 
 
-@pytest.mark.parametrize("device, expected", [
-    (DeviceInfo("jax", "gpu", "H100", (9, 0)), "mixed_float16"),
-    (DeviceInfo("jax", "gpu", "A100", (8, 0)), "mixed_float16"),
-    (DeviceInfo("tensorflow", "gpu", "V100", (7, 0)), "mixed_float16"),
-    (DeviceInfo("tensorflow", "gpu", "P100", (6, 0)), "float32"),
-    (DeviceInfo("tensorflow", "cpu", "cpu"), "float32"),
-])
+@pytest.mark.parametrize(
+    "device, expected",
+    [
+        (DeviceInfo("jax", "gpu", "H100", (9, 0)), "mixed_float16"),
+        (DeviceInfo("jax", "gpu", "A100", (8, 0)), "mixed_float16"),
+        (DeviceInfo("tensorflow", "gpu", "V100", (7, 0)), "mixed_float16"),
+        (DeviceInfo("tensorflow", "gpu", "P100", (6, 0)), "float32"),
+        (DeviceInfo("tensorflow", "cpu", "cpu"), "float32"),
+    ],
+)
 def test_auto_precision(device, expected):
     assert auto_precision(device) == expected
     assert dtype_policy("auto", device).name == expected
@@ -24,7 +27,9 @@ def test_auto_precision(device, expected):
 def test_policies_and_errors():
     assert dtype_policy(None).name == "float32"
     assert (dtype_policy("mixed_bfloat16").variable_dtype, dtype_policy("mixed_bfloat16").compute_dtype) == (
-        "float32", "bfloat16")
+        "float32",
+        "bfloat16",
+    )
     assert dtype_policy("float16").variable_dtype == "float16"
     with pytest.raises(InputError, match="precision must be one of"):
         dtype_policy("fp8")
@@ -59,8 +64,9 @@ def reference():
 
 # Measured on this fixture (float32 vs half, max |diff| / max |float32|): mixed_float16 3e-5, float16 4e-5,
 # mixed_bfloat16 4e-4, bfloat16 5e-4 -- float16's finer mantissa is why "auto" picks it on GPUs.
-@pytest.mark.parametrize("precision, rel", [("mixed_float16", 2e-4), ("float16", 2e-4), ("mixed_bfloat16", 2e-3),
-                                            ("bfloat16", 2e-3)])
+@pytest.mark.parametrize(
+    "precision, rel", [("mixed_float16", 2e-4), ("float16", 2e-4), ("mixed_bfloat16", 2e-3), ("bfloat16", 2e-3)]
+)
 def test_half_precision_stays_close_to_float32(reference, precision, rel):
     folder, x, ref = reference
     before = keras.config.dtype_policy().name
@@ -75,6 +81,7 @@ def test_half_precision_stays_close_to_float32(reference, precision, rel):
     assert all(valid[b, i] for b, row in enumerate(out["start_top_index"]) for i in row)
     if "float16" in precision:
         assert (out["start_top_index"][:, 0] == ref["start_top_index"][:, 0]).all()
-    err = np.abs(out["start_top_log_probs"] - ref["start_top_log_probs"]).max() / np.abs(
-        ref["start_top_log_probs"]).max()
+    err = (
+        np.abs(out["start_top_log_probs"] - ref["start_top_log_probs"]).max() / np.abs(ref["start_top_log_probs"]).max()
+    )
     assert err < rel, err

@@ -4,7 +4,6 @@ import os
 import sys
 
 import pytest
-
 from conftest import fixture_dir
 
 ray = pytest.importorskip("ray", reason="Ray is the optional extra: pip install -e '.[ray]' (CI installs it)")
@@ -32,23 +31,42 @@ class CountingAnswerer(Answerer):
 @pytest.fixture(scope="module")
 def cluster():
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": os.environ.get(
-                 "KERAS_BACKEND", "tensorflow")}})
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={
+            "env_vars": {"TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "tensorflow")}
+        },
+    )
     yield
     ray.shutdown()
 
 
 def test_two_actors_answer_as_batch_does_loading_once_each(cluster, tmp_path):
-    rows = [{"id": i, "question": q, "context": c} for i, (q, c) in enumerate(
-        [("What food does Harry like?", "My name is Harry and I grew up in Canada. I love apples."),
-         ("Who won?", "The Broncos won the game in February."),
-         ("Where is the bridge?", "The old bridge is in the town centre, near the river.")] * 20)]
+    rows = [
+        {"id": i, "question": q, "context": c}
+        for i, (q, c) in enumerate(
+            [
+                ("What food does Harry like?", "My name is Harry and I grew up in Canada. I love apples."),
+                ("Who won?", "The Broncos won the game in February."),
+                ("Where is the bridge?", "The old bridge is in the town centre, near the river."),
+            ]
+            * 20
+        )
+    ]
     log = tmp_path / "loads.txt"
     ds = ray.data.from_items(rows).repartition(6)
-    out = answer_dataset(ds, fixture_dir("ngc_tiny"), num_workers=2, num_cpus_per_worker=0.5, batch_size=10,
-                         answerer=CountingAnswerer,
-                         load_log=str(log), **SETTINGS).take_all()
+    out = answer_dataset(
+        ds,
+        fixture_dir("ngc_tiny"),
+        num_workers=2,
+        num_cpus_per_worker=0.5,
+        batch_size=10,
+        answerer=CountingAnswerer,
+        load_log=str(log),
+        **SETTINGS,
+    ).take_all()
     qa = QuestionAnswerer.from_checkpoint(fixture_dir("ngc_tiny"), **SETTINGS)
     expected = qa.batch([(r["question"], r["context"]) for r in rows])
     got = {r["id"]: r for r in out}
@@ -65,11 +83,17 @@ def test_two_actors_answer_as_batch_does_loading_once_each(cluster, tmp_path):
 
 
 def test_bad_rows_do_not_stop_the_job(cluster):
-    rows = [{"id": 0, "question": "What food does Harry like?", "context": "I am Harry. I love apples."},
-            {"id": 1, "question": "", "context": "An empty question."},
-            {"id": 2, "question": "Who?", "context": None}]
-    out = {r["id"]: r for r in answer_dataset(ray.data.from_items(rows), fixture_dir("ngc_tiny"), num_workers=1,
-                                              num_cpus_per_worker=0.5, **SETTINGS).take_all()}
+    rows = [
+        {"id": 0, "question": "What food does Harry like?", "context": "I am Harry. I love apples."},
+        {"id": 1, "question": "", "context": "An empty question."},
+        {"id": 2, "question": "Who?", "context": None},
+    ]
+    out = {
+        r["id"]: r
+        for r in answer_dataset(
+            ray.data.from_items(rows), fixture_dir("ngc_tiny"), num_workers=1, num_cpus_per_worker=0.5, **SETTINGS
+        ).take_all()
+    }
     assert out[0]["error"] is None and out[0]["answer"]
     assert out[1]["error"] == "question is empty" and out[1]["answer"] == "" and out[1]["score"] == 0.0
     assert "context must be a string" in out[2]["error"]
@@ -81,12 +105,28 @@ def test_cli_batch_with_the_ray_engine(cluster, tmp_path, capsys):
     from electra_qa.cli import main
 
     source = tmp_path / "in.jsonl"
-    rows = [{"id": i, "question": q, "context": "Harry lives in Canada. He loves apples."}
-            for i, q in enumerate(["Where does Harry live?", "What does he love?", " "])]
+    rows = [
+        {"id": i, "question": q, "context": "Harry lives in Canada. He loves apples."}
+        for i, q in enumerate(["Where does Harry live?", "What does he love?", " "])
+    ]
     source.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    argv = ["batch", str(source), str(tmp_path / "out"), "--engine", "ray", "--workers", "1", "--checkpoint",
-            str(fixture_dir("ngc_tiny")), "--max-seq-length", "64", "--doc-stride", "24", "--max-query-length",
-            "16"]
+    argv = [
+        "batch",
+        str(source),
+        str(tmp_path / "out"),
+        "--engine",
+        "ray",
+        "--workers",
+        "1",
+        "--checkpoint",
+        str(fixture_dir("ngc_tiny")),
+        "--max-seq-length",
+        "64",
+        "--doc-stride",
+        "24",
+        "--max-query-length",
+        "16",
+    ]
     assert main(argv) == 0
     assert "2 rows answered, 1 bad rows" in capsys.readouterr().out
     written = [json.loads(line) for f in sorted((tmp_path / "out").iterdir()) for line in f.read_text().splitlines()]

@@ -11,19 +11,24 @@ import pathlib
 import re
 
 import numpy as np
+import numpy_reference as ref
 import pytest
 
-import numpy_reference as ref
 from electra_qa import ElectraModel, inspect_checkpoint, load_model
 from electra_qa.tokenization import WordPieceTokenizer
 
 BERT_UNCASED_VOCAB_MD5 = "64800d5d8528ce344256daf115d4965e"
 TEXTS = [
-    ("What does the Denver Broncos' defense do?",
-     "The Broncos' defense, led by Von Miller, forced four turnovers and held the Panthers to ten points in Super "
-     "Bowl 50 at Levi's Stadium in Santa Clara, California, on February 7, 2016."),
-    ("Where is the Eiffel Tower?", "The Eiffel Tower (French: tour Eiffel) is a wrought-iron lattice tower on the "
-                                  "Champ de Mars in Paris, France. It is named after the engineer Gustave Eiffel."),
+    (
+        "What does the Denver Broncos' defense do?",
+        "The Broncos' defense, led by Von Miller, forced four turnovers and held the Panthers to ten points in Super "
+        "Bowl 50 at Levi's Stadium in Santa Clara, California, on February 7, 2016.",
+    ),
+    (
+        "Where is the Eiffel Tower?",
+        "The Eiffel Tower (French: tour Eiffel) is a wrought-iron lattice tower on the "
+        "Champ de Mars in Paris, France. It is named after the engineer Gustave Eiffel.",
+    ),
 ]
 
 
@@ -81,9 +86,9 @@ def test_minilm_hidden_states_match_float64_reference(minilm):
     mask = np.zeros_like(ids)
     types = np.zeros_like(ids)
     for i, row in enumerate(encoded):
-        ids[i, :len(row)] = row
-        mask[i, :len(row)] = 1
-        types[i, row.index(from_vocab.sep_id) + 1:len(row)] = 1
+        ids[i, : len(row)] = row
+        mask[i, : len(row)] = 1
+        types[i, row.index(from_vocab.sep_id) + 1 : len(row)] = 1
     ours = np.asarray(model({"input_ids": ids, "attention_mask": mask, "token_type_ids": types})["sequence_output"])
 
     weights = {}

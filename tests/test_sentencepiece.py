@@ -3,7 +3,6 @@
 import io
 
 import pytest
-
 from conftest import same_answers
 
 from electra_qa import ElectraConfig, ElectraForQuestionAnswering, InputError, QuestionAnswerer, load_tokenizer
@@ -23,8 +22,13 @@ TEXT = [
 def sp_model(tmp_path_factory):
     folder = tmp_path_factory.mktemp("spm")
     model = io.BytesIO()
-    spm.SentencePieceTrainer.train(sentence_iterator=iter(TEXT), model_writer=model, vocab_size=80,
-                                   user_defined_symbols=["[CLS]", "[SEP]", "[PAD]"], minloglevel=2)
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(TEXT),
+        model_writer=model,
+        vocab_size=80,
+        user_defined_symbols=["[CLS]", "[SEP]", "[PAD]"],
+        minloglevel=2,
+    )
     path = folder / "spiece.model"
     path.write_bytes(model.getvalue())
     return path
@@ -45,14 +49,21 @@ def test_offsets_cover_the_pieces_text(sp_model):
 
 def test_answers_are_exact_substrings(sp_model):
     tok = load_tokenizer(sp_model)
-    config = ElectraConfig(vocab_size=tok.vocab_size, embedding_size=16, hidden_size=32, num_hidden_layers=1,
-                           num_attention_heads=2, intermediate_size=32, max_position_embeddings=64)
+    config = ElectraConfig(
+        vocab_size=tok.vocab_size,
+        embedding_size=16,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+    )
     qa = QuestionAnswerer(ElectraForQuestionAnswering(config, head="simple"), tok, max_seq_length=64, doc_stride=16)
     context = "Café au lait and naïve résumé writers met in Zürich.  " * 6
     answers = qa("Where did they meet?", context, top_k=5)
     assert answers
     for a in answers:
-        assert a.text == context[a.start:a.end] and a.text
+        assert a.text == context[a.start : a.end] and a.text
     qa.save(sp_model.parent / "saved")
     assert (sp_model.parent / "saved" / "spiece.model").is_file()
     again = QuestionAnswerer.from_checkpoint(sp_model.parent / "saved")

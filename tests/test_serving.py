@@ -1,15 +1,14 @@
 """SavedModel export: the serving signature's outputs equal the Keras model's (1e-5) on NVIDIA's fixture inputs, in
 a fresh process that cannot import electra_qa, for a batch size and a length not seen at export time."""
 
-import json
 import subprocess
 import sys
 
 import keras
 import numpy as np
 import pytest
-
 from conftest import fixture_dir
+
 from electra_qa import InputError, QuestionAnswerer, load_model
 from electra_qa.serving import export_saved_model
 
@@ -30,8 +29,7 @@ np.savez(sys.argv[3], **out)
 
 def _inputs(head, batch, length):
     io = np.load(fixture_dir("ngc_tiny") / "io.npz")
-    x = {k: io[f"b0_{k}"][:batch, :length].astype(np.int32) for k in ("input_ids", "attention_mask",
-                                                                         "token_type_ids")}
+    x = {k: io[f"b0_{k}"][:batch, :length].astype(np.int32) for k in ("input_ids", "attention_mask", "token_type_ids")}
     if head == "joint":
         x["p_mask"] = io["b0_p_mask"][:batch, :length].astype(np.float32)
     return x
@@ -44,8 +42,11 @@ def test_saved_model_matches_keras_in_a_process_without_electra_qa(name, tmp_pat
     for batch, length in ((4, 64), (3, 40)):  # a batch and a length not used at export (there were none)
         x = _inputs(model.head_type, batch, length)
         np.savez(tmp_path / "in.npz", **x)
-        subprocess.run([sys.executable, "-c", SERVE, exported, str(tmp_path / "in.npz"), str(tmp_path / "out.npz")],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-c", SERVE, exported, str(tmp_path / "in.npz"), str(tmp_path / "out.npz")],
+            check=True,
+            capture_output=True,
+        )
         got = np.load(tmp_path / "out.npz")
         want = {k: np.asarray(v) for k, v in model(x).items() if k != "sequence_output"}
         assert sorted(got.files) == sorted(want)

@@ -8,14 +8,17 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import fixture_dir
+
 from electra_qa import QuestionAnswerer
 
 RECIPE = pathlib.Path(__file__).resolve().parent.parent / "examples" / "spark_recipe.py"
 SETTINGS = {"max_seq_length": 64, "doc_stride": 24, "max_query_length": 16}
-ROWS = [("What food does Harry like?", "My name is Harry and I grew up in Canada. I love apples."),
-        ("", "An empty question."), ("Who won?", "The Broncos won the game in February.")]
+ROWS = [
+    ("What food does Harry like?", "My name is Harry and I grew up in Canada. I love apples."),
+    ("", "An empty question."),
+    ("Who won?", "The Broncos won the game in February."),
+]
 
 
 def _recipe():

@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import SHARED
+
 from electra_qa import InputError
 from electra_qa.squad import evaluate_squad, load_squad
 
@@ -33,7 +33,7 @@ def _official(script, data_file, predictions, tmp_path, na_probs=None, thresh=No
         command += ["--na-prob-thresh", repr(thresh)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout[result.stdout.index("{"):])
+    return json.loads(result.stdout[result.stdout.index("{") :])
 
 
 def _slice(tmp_path, name, articles):
@@ -78,13 +78,14 @@ def _prediction_sets(data, seed):
     spans = {}
     for e in examples:
         start = rng.randrange(len(e.context))
-        spans[e.id] = e.context[start:start + rng.randrange(1, 40)]
+        spans[e.id] = e.context[start : start + rng.randrange(1, 40)]
     sets["random spans"] = spans
     mixed = {}
     for e in examples:
         r = rng.random()
-        mixed[e.id] = golds[e.id] if r < 0.4 else _perturb(golds[e.id], rng) if r < 0.7 else "" if r < 0.8 else (
-            spans[e.id])
+        mixed[e.id] = (
+            golds[e.id] if r < 0.4 else _perturb(golds[e.id], rng) if r < 0.7 else "" if r < 0.8 else (spans[e.id])
+        )
     sets["mixed"] = mixed
     return sets
 
@@ -94,8 +95,9 @@ def test_v1_equals_the_official_script(tmp_path):
     data = load_squad(data_file)
     assert data.version == "1.1" and len(data) > 1000
     for name, predictions in _prediction_sets(data, 0).items():
-        assert evaluate_squad(data_file, predictions) == _official("evaluate-v1.1.py", data_file, predictions,
-                                                                    tmp_path), name
+        assert evaluate_squad(data_file, predictions) == _official(
+            "evaluate-v1.1.py", data_file, predictions, tmp_path
+        ), name
     rng = random.Random(1)
     some = {qid: text for qid, text in _prediction_sets(data, 2)["mixed"].items() if rng.random() < 0.7}
     assert evaluate_squad(data, some) == _official("evaluate-v1.1.py", data_file, some, tmp_path)  # missing ids

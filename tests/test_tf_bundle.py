@@ -1,11 +1,10 @@
 """Our pure-Python checkpoint reader against TensorFlow's own reader."""
 
 import numpy as np
-import pytest
 import tensorflow as tf
+from checkpoint_writers import write_tf_checkpoint
 
 from electra_qa.checkpoints import TensorBundle
-from checkpoint_writers import write_tf_checkpoint
 
 
 def test_reads_what_tensorflow_wrote(tmp_path):

@@ -4,6 +4,7 @@
 import threading
 
 from conftest import fixture_dir
+
 from electra_qa import QuestionAnswerer, load_squad
 
 

@@ -7,17 +7,23 @@ import random
 
 import keras
 import numpy as np
-import pytest
-
 import numpy_reference as ref
+import pytest
 from checkpoint_writers import ngc_weights
 from conftest import fixture_dir
+
 from electra_qa import ElectraConfig, ElectraForQuestionAnswering, InputError, inspect_checkpoint, load_model
-from electra_qa.training import (LayerwiseAdamW, WarmupLinearDecay, decayed_paths, fine_tune, layerwise_multipliers,
-                                 training_features)
+from electra_qa.training import (
+    LayerwiseAdamW,
+    WarmupLinearDecay,
+    decayed_paths,
+    fine_tune,
+    layerwise_multipliers,
+    training_features,
+)
 from electra_qa.training.labels import answer_token_span
 
-LOSS_ATOL = 1e-5   # float32 model vs float64 numpy, losses of order 1-5
+LOSS_ATOL = 1e-5  # float32 model vs float64 numpy, losses of order 1-5
 TINY = {"max_seq_length": 64, "doc_stride": 24, "max_query_length": 16}
 
 
@@ -40,8 +46,17 @@ def _fixture_batch(folder, rng):
 def _numpy_loss(model, x):
     w = ngc_weights(model)
     h = ref.encoder(w, model.config.to_dict(), x["input_ids"], x["attention_mask"], x["token_type_ids"])
-    return ref.training_loss(w, h, model.head_type, x["start_positions"], x["end_positions"], x["p_mask"],
-                             x["is_impossible"], model.config.layer_norm_eps, model.end_mask_value)
+    return ref.training_loss(
+        w,
+        h,
+        model.head_type,
+        x["start_positions"],
+        x["end_positions"],
+        x["p_mask"],
+        x["is_impossible"],
+        model.config.layer_norm_eps,
+        model.end_mask_value,
+    )
 
 
 @pytest.mark.parametrize("name", ["ngc_tiny", "ngc_tiny_simple"])
@@ -57,8 +72,15 @@ def test_loss_matches_float64_numpy_on_fixture_inputs(name):
 
 
 def test_v2_joint_loss_adds_half_the_answer_class_cross_entropy():
-    cfg = ElectraConfig(vocab_size=1000, embedding_size=16, hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=4, intermediate_size=64, max_position_embeddings=64)
+    cfg = ElectraConfig(
+        vocab_size=1000,
+        embedding_size=16,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
     model = ElectraForQuestionAnswering(cfg, head="joint", version_2=True)
     rng = np.random.default_rng(1)
     for v in model.weights:
@@ -77,8 +99,12 @@ def test_inference_is_bit_identical_with_dropout_layers():
     folder = fixture_dir("ngc_tiny_simple")
     model = load_model(folder)
     assert model.config.hidden_dropout_prob == 0.1
-    plain = ElectraForQuestionAnswering(ElectraConfig.from_dict({**model.config.to_dict(), "hidden_dropout_prob": 0.0,
-                                                                 "attention_probs_dropout_prob": 0.0}), head="simple")
+    plain = ElectraForQuestionAnswering(
+        ElectraConfig.from_dict(
+            {**model.config.to_dict(), "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
+        ),
+        head="simple",
+    )
     plain.set_weights(model.get_weights())
     x = _fixture_batch(folder, np.random.default_rng(0))
     del x["start_positions"], x["end_positions"], x["is_impossible"]
@@ -91,8 +117,15 @@ def test_inference_is_bit_identical_with_dropout_layers():
 
 
 def _tiny_model(layers=2):
-    cfg = ElectraConfig(vocab_size=100, embedding_size=8, hidden_size=16, num_hidden_layers=layers,
-                        num_attention_heads=2, intermediate_size=32, max_position_embeddings=32)
+    cfg = ElectraConfig(
+        vocab_size=100,
+        embedding_size=8,
+        hidden_size=16,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=32,
+    )
     return ElectraForQuestionAnswering(cfg, head="joint")
 
 
@@ -104,8 +137,13 @@ def test_layerwise_learning_rate_multiplier_of_every_variable():
     for v in model.trainable_variables:
         parts = v.path.split("/")
         part = parts[2] if parts[1] == "electra" else "head"
-        want[v.path] = {"embeddings": 0.8 ** 4, "embeddings_project": 0.8 ** 4, "layer_0": 0.8 ** 3,
-                        "layer_1": 0.8 ** 2, "head": 1.0}[part]
+        want[v.path] = {
+            "embeddings": 0.8**4,
+            "embeddings_project": 0.8**4,
+            "layer_0": 0.8**3,
+            "layer_1": 0.8**2,
+            "head": 1.0,
+        }[part]
     assert set(got) == set(want) and len(got) == len(model.trainable_variables)
     for path in want:
         assert got[path] == pytest.approx(want[path], rel=1e-12), path
@@ -138,9 +176,9 @@ def _numpy_adam(w, grads, lr, eps, bias_corrected_epsilon, b1=0.9, b2=0.999):
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g * g
         if bias_corrected_epsilon:  # PyTorch's AdamW
-            w = w - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
+            w = w - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
         else:  # Keras', TensorFlow's and NVIDIA's Adam
-            w = w - lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t) * m / (np.sqrt(v) + eps)
+            w = w - lr * np.sqrt(1 - b2**t) / (1 - b1**t) * m / (np.sqrt(v) + eps)
     return w
 
 
@@ -151,8 +189,9 @@ def test_adam_steps_match_float64_numpy_in_both_epsilon_placements(bias_correcte
     start = rng.normal(0, 0.05, (64,)).astype("float32")
     grads = [(rng.normal(0, 1, (64,)) * 10.0 ** rng.uniform(-7, -5, (64,))).astype("float32") for _ in range(5)]
     variable = keras.Variable(start, name="kernel")
-    optimizer = LayerwiseAdamW(1e-3, weight_decay=0.0, epsilon=1e-6, bias_corrected_epsilon=bias_corrected,
-                               global_clipnorm=None)
+    optimizer = LayerwiseAdamW(
+        1e-3, weight_decay=0.0, epsilon=1e-6, bias_corrected_epsilon=bias_corrected, global_clipnorm=None
+    )
     for g in grads:
         optimizer.apply([keras.ops.convert_to_tensor(g)], [variable])
     got = np.asarray(variable, "float64") - start
@@ -184,7 +223,7 @@ def test_training_labels_point_at_the_answer_tokens():
         example = examples[features.example_index[row]]
         s, e = a["start_positions"][row], a["end_positions"][row]
         assert s <= e and a["p_mask"][row, s] == 0 and a["p_mask"][row, e] == 0
-        text = qa.tokenizer.decode(a["input_ids"][row, s:e + 1]) if hasattr(qa.tokenizer, "decode") else None
+        text = qa.tokenizer.decode(a["input_ids"][row, s : e + 1]) if hasattr(qa.tokenizer, "decode") else None
         if text is not None:
             assert text.replace(" ", "") == example.answers[0].lower().replace(" ", "")
     offsets = np.array([[0, 5], [6, 8], [8, 12], [13, 20]])
@@ -207,8 +246,14 @@ def _memorise_examples():
         k = next(j for j in range(first + 5, first + 10) if len(words[j][1].strip(".,;:'\"()")) > 3)
         ps, previous = words[k - 1]  # answers of real words: "the" or "," would score F1 0 even when exact
         s, answer = words[k]
-        records.append({"id": f"m{n}", "question": f"what comes after {previous}?", "context": context,
-                        "answers": [{"text": answer, "answer_start": s - start}]})
+        records.append(
+            {
+                "id": f"m{n}",
+                "question": f"what comes after {previous}?",
+                "context": context,
+                "answers": [{"text": answer, "answer_start": s - start}],
+            }
+        )
     return records
 
 
@@ -224,8 +269,18 @@ def test_a_tiny_model_learns_sixteen_questions(tmp_path):
     from electra_qa import evaluate_squad, predict_squad
 
     records = _memorise_examples()
-    qa = fine_tune(fixture_dir("ngc_tiny_simple"), records, epochs=60, batch_size=4, learning_rate=5e-3,
-                   layerwise_lr_decay=1.0, warmup_proportion=0.0, progress=False, seed=0, **TINY)
+    qa = fine_tune(
+        fixture_dir("ngc_tiny_simple"),
+        records,
+        epochs=60,
+        batch_size=4,
+        learning_rate=5e-3,
+        layerwise_lr_decay=1.0,
+        warmup_proportion=0.0,
+        progress=False,
+        seed=0,
+        **TINY,
+    )
     scores = evaluate_squad(records, predict_squad(qa, records, progress=False))
     assert scores["exact_match"] == pytest.approx(100.0), scores
 
@@ -235,6 +290,7 @@ def test_resume_after_epoch_one_equals_an_uninterrupted_run(tmp_path):
     data = folder / "squad_dev.json"
     args = dict(epochs=2, batch_size=4, learning_rate=1e-3, progress=False, seed=5, **TINY)
     straight = fine_tune(folder, data, output_dir=tmp_path / "straight", **args)
+
     class StopAfterOneEpoch(keras.callbacks.Callback):  # an interruption once epoch 1's folder is written
         def on_epoch_end(self, epoch, logs=None):
             self.model.stop_training = True
@@ -271,13 +327,14 @@ def test_each_epoch_trains_on_the_order_drawn_from_seed_and_epoch(monkeypatch):
 
     monkeypatch.setattr(module._Batches, "__getitem__", spy)
     folder = fixture_dir("ngc_tiny_simple")
-    fine_tune(folder, folder / "squad_dev.json", epochs=2, batch_size=4, progress=False, seed=3,
-              callbacks=[Started()], **TINY)
+    fine_tune(
+        folder, folder / "squad_dev.json", epochs=2, batch_size=4, progress=False, seed=3, callbacks=[Started()], **TINY
+    )
     windows = served[0][0]
     expected = []
     for epoch in range(2):
         rows = np.random.default_rng([3, epoch]).permutation(len(windows))
-        expected += [windows[rows[i:i + 4]] for i in range(0, len(rows), 4)]
+        expected += [windows[rows[i : i + 4]] for i in range(0, len(rows), 4)]
     assert len(windows) > 8 and len(served) == len(expected)
     for n, ((_, got), want) in enumerate(zip(served, expected)):
         assert np.array_equal(got, want), f"batch {n}"
@@ -285,8 +342,9 @@ def test_each_epoch_trains_on_the_order_drawn_from_seed_and_epoch(monkeypatch):
 
 def test_training_the_ngc_fixture_keeps_a_strict_loadable_folder(tmp_path):
     folder = fixture_dir("ngc_tiny")
-    qa = fine_tune(folder, folder / "squad_dev.json", epochs=1, batch_size=4, output_dir=tmp_path, progress=False,
-                   **TINY)
+    qa = fine_tune(
+        folder, folder / "squad_dev.json", epochs=1, batch_size=4, output_dir=tmp_path, progress=False, **TINY
+    )
     saved = tmp_path / "epoch-1"
     info = inspect_checkpoint(saved)
     assert info.fit.ok and info.head == "joint"
@@ -300,20 +358,22 @@ def test_training_the_ngc_fixture_keeps_a_strict_loadable_folder(tmp_path):
     assert len(data) < 5_000 and "epoch-1 (keras)" in repr(qa)
     assert pickle.loads(data)("Who?", "Nobody knows who.").text == qa("Who?", "Nobody knows who.").text
     before = load_model(folder)
-    assert max(float(np.abs(np.asarray(a) - np.asarray(b)).max())
-               for a, b in zip(before.weights, reloaded.weights)) > 1e-5
+    assert (
+        max(float(np.abs(np.asarray(a) - np.asarray(b)).max()) for a, b in zip(before.weights, reloaded.weights)) > 1e-5
+    )
 
 
 def test_no_global_state_is_changed():
     keras.config.set_dtype_policy("float32")
     python_state, numpy_state = random.getstate(), np.random.get_state()
     folder = fixture_dir("ngc_tiny_simple")
-    fine_tune(folder, folder / "squad_dev.json", epochs=1, batch_size=4, progress=False, precision="bfloat16",
-              **TINY)
+    fine_tune(folder, folder / "squad_dev.json", epochs=1, batch_size=4, progress=False, precision="bfloat16", **TINY)
     assert keras.config.dtype_policy().name == "float32" and keras.config.floatx() == "float32"
     assert random.getstate() == python_state
-    assert all(np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b
-               for a, b in zip(np.random.get_state(), numpy_state))
+    assert all(
+        np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b
+        for a, b in zip(np.random.get_state(), numpy_state)
+    )
 
 
 @pytest.fixture
@@ -355,17 +415,24 @@ def test_a_discriminator_start_gets_a_new_simple_head(tmp_path):
     discriminator.electra.set_weights(encoder.electra.get_weights())
     start = save_model(discriminator, tmp_path / "discriminator")
     shutil.copy(folder / "vocab.txt", start)
-    qa = fine_tune(start, folder / "squad_dev.json", epochs=1, batch_size=4, learning_rate=1e-9, progress=False,
-                   **TINY)
+    qa = fine_tune(start, folder / "squad_dev.json", epochs=1, batch_size=4, learning_rate=1e-9, progress=False, **TINY)
     assert qa.model.head_type == "simple" and len(qa.model.qa_head.weights) == 2
     for x, y in zip(qa.model.electra.weights, encoder.electra.weights):
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=0, atol=1e-6, err_msg=x.path)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"epochs": 0}, "epochs"), ({"learning_rate": -1.0}, "learning_rate"),
-    ({"layerwise_lr_decay": 1.5}, "layerwise_lr_decay"), ({"resume": True}, "output_dir"),
-    ({"precision": "fp8"}, "precision"), ({"head": "pooler"}, "head"), ({"adam_epsilon": 0.0}, "adam_epsilon")])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"learning_rate": -1.0}, "learning_rate"),
+        ({"layerwise_lr_decay": 1.5}, "layerwise_lr_decay"),
+        ({"resume": True}, "output_dir"),
+        ({"precision": "fp8"}, "precision"),
+        ({"head": "pooler"}, "head"),
+        ({"adam_epsilon": 0.0}, "adam_epsilon"),
+    ],
+)
 def test_bad_arguments_are_input_errors(kwargs, message, encoder_folder):
     data = fixture_dir("ngc_tiny_simple") / "squad_dev.json"
     with pytest.raises(InputError, match=message):
@@ -376,16 +443,37 @@ def test_cli_train_writes_epoch_folders_and_resumes(tmp_path, capsys):
     from electra_qa.cli import main
 
     folder = fixture_dir("ngc_tiny_simple")
-    argv = ["train", "--init", str(folder), "--train", str(folder / "squad_dev.json"), "--eval",
-            str(folder / "squad_dev.json"), "--out", str(tmp_path), "--epochs", "1", "--batch-size", "4",
-            "--max-seq-length", "64", "--doc-stride", "24", "--max-query-length", "16", "--no-progress"]
+    argv = [
+        "train",
+        "--init",
+        str(folder),
+        "--train",
+        str(folder / "squad_dev.json"),
+        "--eval",
+        str(folder / "squad_dev.json"),
+        "--out",
+        str(tmp_path),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--max-seq-length",
+        "64",
+        "--doc-stride",
+        "24",
+        "--max-query-length",
+        "16",
+        "--no-progress",
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert '"exact_match"' in out and str(tmp_path / "epoch-1") in out
-    assert main(argv[:argv.index("--epochs") + 1] + ["2"] + argv[argv.index("--epochs") + 2:] + ["--resume"]) == 0
+    assert main(argv[: argv.index("--epochs") + 1] + ["2"] + argv[argv.index("--epochs") + 2 :] + ["--resume"]) == 0
     assert json.loads((tmp_path / "training.json").read_text())["epochs_done"] == 2
-    assert main(["train", "--init", str(folder), "--train", str(tmp_path / "missing.json"), "--out",
-                 str(tmp_path / "x")]) == 2
+    assert (
+        main(["train", "--init", str(folder), "--train", str(tmp_path / "missing.json"), "--out", str(tmp_path / "x")])
+        == 2
+    )
     assert "missing.json" in capsys.readouterr().err
 
 
@@ -393,8 +481,16 @@ def test_cli_train_writes_epoch_folders_and_resumes(tmp_path, capsys):
 def test_half_precision_training(precision, scaled, tmp_path):
     """float16 gets dynamic loss scaling, bfloat16 none; the variables stay float32 and the loss is finite."""
     folder = fixture_dir("ngc_tiny_simple")
-    qa = fine_tune(folder, folder / "squad_dev.json", epochs=1, batch_size=4, precision=precision, progress=False,
-                   output_dir=tmp_path, **TINY)
+    qa = fine_tune(
+        folder,
+        folder / "squad_dev.json",
+        epochs=1,
+        batch_size=4,
+        precision=precision,
+        progress=False,
+        output_dir=tmp_path,
+        **TINY,
+    )
     assert qa.model.dtype_policy.name == precision
     assert isinstance(qa.model.optimizer, keras.optimizers.LossScaleOptimizer) is scaled
     assert {v.dtype for v in qa.model.trainable_variables} == {"float32"}

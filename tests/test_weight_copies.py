@@ -11,8 +11,8 @@ import time
 
 import keras
 import numpy as np
-
 from conftest import fixture_dir
+
 from electra_qa.checkpoints.prefetch import Prefetcher, aligned_copy, to_backend
 
 
@@ -55,8 +55,10 @@ def test_to_backend_keeps_values_and_shares_memory_on_tensorflow():
 
 
 def test_to_backend_copies_what_it_cannot_share():
-    for array in (np.arange(6, dtype=np.float32)[1:],                    # misaligned view
-                  np.arange(6, dtype=np.float32).reshape(2, 3).T):      # not C-contiguous
+    for array in (
+        np.arange(6, dtype=np.float32)[1:],  # misaligned view
+        np.arange(6, dtype=np.float32).reshape(2, 3).T,
+    ):  # not C-contiguous
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(to_backend(array)), array)
 
 
@@ -117,8 +119,13 @@ def test_copies_start_before_the_backend_is_imported():
         load_model({str(folder / "model.safetensors")!r})
         print(seen)
     """)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                            env=dict(os.environ, KERAS_BACKEND=keras.backend.backend()))
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, KERAS_BACKEND=keras.backend.backend()),
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "[False]"
 

@@ -15,5 +15,14 @@ from electra_qa.checkpoints.info import CheckpointInfo
 from electra_qa.checkpoints.loader import inspect_checkpoint, load_model, load_ngc_checkpoint
 from electra_qa.checkpoints.readers.tf_bundle import TensorBundle
 
-__all__ = ["load_model", "inspect_checkpoint", "CheckpointInfo", "save_model", "export_huggingface",
-           "load_ngc_checkpoint", "TensorBundle", "Located", "locate"]
+__all__ = [
+    "load_model",
+    "inspect_checkpoint",
+    "CheckpointInfo",
+    "save_model",
+    "export_huggingface",
+    "load_ngc_checkpoint",
+    "TensorBundle",
+    "Located",
+    "locate",
+]

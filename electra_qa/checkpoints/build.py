@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -36,9 +36,9 @@ def _listing(items) -> str:
 class Fit:
     """How a checkpoint's keys meet a model's variables."""
 
-    missing: list[str]       # the model needs them, the checkpoint lacks them
-    unexpected: list[str]    # model-weight keys in the checkpoint that the model has no place for
-    mismatched: list[str]    # "key: checkpoint shape, model shape"
+    missing: list[str]  # the model needs them, the checkpoint lacks them
+    unexpected: list[str]  # model-weight keys in the checkpoint that the model has no place for
+    mismatched: list[str]  # "key: checkpoint shape, model shape"
     errors: list[str] = dataclasses.field(default_factory=list)  # unreadable or corrupt data (``validate``)
 
     @property
@@ -50,8 +50,9 @@ class Fit:
         if self.missing:
             parts.append(f"missing from the checkpoint ({len(self.missing)}): {_listing(self.missing)}")
         if self.unexpected:
-            parts.append(f"in the checkpoint but not in the model ({len(self.unexpected)}): "
-                         f"{_listing(self.unexpected)}")
+            parts.append(
+                f"in the checkpoint but not in the model ({len(self.unexpected)}): {_listing(self.unexpected)}"
+            )
         if self.mismatched:
             parts.append(f"shape mismatch ({len(self.mismatched)}): {_listing(self.mismatched)}")
         return "; ".join(parts)
@@ -63,8 +64,9 @@ def key_difference(wanted: Mapping, stored: Mapping) -> tuple[list[str], list[st
     return sorted(k for k in wanted if k not in stored), sorted(k for k in stored if k not in wanted)
 
 
-def check_fit(variables: Mapping[str, object], shapes: Mapping[str, tuple],
-              transposed: frozenset | set = frozenset()) -> Fit:
+def check_fit(
+    variables: Mapping[str, object], shapes: Mapping[str, tuple], transposed: frozenset | set = frozenset()
+) -> Fit:
     """Compare checkpoint keys/shapes with ``variables`` (checkpoint key -> variable); ``transposed`` keys are
     stored with their two axes swapped."""
     missing, unexpected = key_difference(variables, shapes)
@@ -82,7 +84,6 @@ def _shape_mismatch(key: str, stored, model_shape, transposed: bool) -> str | No
     if (stored[::-1] if transposed else stored) == model_shape:
         return None
     return f"{key}: checkpoint {stored}, model {model_shape}" + (" (stored transposed)" if transposed else "")
-
 
 
 class _StoredValue:
@@ -103,8 +104,14 @@ class _StoredValue:
         return self.prefetcher.get(self.key, self.transposed, dtype)
 
 
-def build_from_checkpoint(model, slots: Mapping[str, tuple], shapes: Mapping[str, tuple], prefetcher: Prefetcher,
-                          source: str, transposed: frozenset | set = frozenset()) -> None:
+def build_from_checkpoint(
+    model,
+    slots: Mapping[str, tuple],
+    shapes: Mapping[str, tuple],
+    prefetcher: Prefetcher,
+    source: str,
+    transposed: frozenset | set = frozenset(),
+) -> None:
     """Build the unbuilt ``model`` with every variable created from its stored array.
 
     ``slots`` maps checkpoint keys to ``(layer, weight attribute)`` (``slots.keyed_slots``): the layer's
@@ -132,8 +139,10 @@ def build_from_checkpoint(model, slots: Mapping[str, tuple], shapes: Mapping[str
         raise CheckpointError(f"{source} does not fit the model: {Fit([], [], mismatched).problems()}")
     used = sum(initializer.used for *_, initializer in installed)
     if used != len(slots) or len(model.weights) != len(slots):
-        raise RuntimeError(f"internal error: {len(model.weights)} model variables, {len(slots)} named by the layout, "
-                           f"{used} created from the checkpoint")
+        raise RuntimeError(
+            f"internal error: {len(model.weights)} model variables, {len(slots)} named by the layout, "
+            f"{used} created from the checkpoint"
+        )
 
 
 # ----------------------------------------------------------------------------------------------- a Source to a model
@@ -146,7 +155,7 @@ def empty_model(config: ElectraConfig, head: Head, *, dtype=None, deferred: bool
     from electra_qa.models.factory import build_model
     from electra_qa.models.initializers import build_deferred, weights_to_be_loaded
 
-    with weights_to_be_loaded(), (build_deferred() if deferred else contextlib.nullcontext()):
+    with weights_to_be_loaded(), build_deferred() if deferred else contextlib.nullcontext():
         return build_model(config, head, dtype=dtype)
 
 
@@ -188,14 +197,24 @@ def load_source(source: Source, head: Head, config: ElectraConfig, *, dtype=None
         source.check_readable(keys)
         # A worker thread copies the arrays while this thread imports the backend (resolving the precision is the
         # first thing that needs it) and constructs the model.
-        with Prefetcher(keys, source.read, transposed=lambda k: source.format.stored_transposed(k, source.shapes[k]),
-                        new_arrays=source.new_arrays) as prefetcher:
+        with Prefetcher(
+            keys,
+            source.read,
+            transposed=lambda k: source.format.stored_transposed(k, source.shapes[k]),
+            new_arrays=source.new_arrays,
+        ) as prefetcher:
             dtype = resolve_dtype(precision, dtype)
             prefetcher.backend_ready()
             model = empty_model(config, head, dtype=dtype, deferred=True)
             slots, transposed, shapes, _ = keys_for(model, source, head)
-            build_from_checkpoint(model, slots, shapes, prefetcher,
-                                  source=f"{source.format.description} {source.path!r}", transposed=transposed)
+            build_from_checkpoint(
+                model,
+                slots,
+                shapes,
+                prefetcher,
+                source=f"{source.format.description} {source.path!r}",
+                transposed=transposed,
+            )
     finally:
         source.close()
     return model

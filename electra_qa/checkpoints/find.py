@@ -34,8 +34,9 @@ def tf_prefix_from_state(state_path: str) -> str:
         with open(state_path, encoding="utf-8") as f:
             lines = f.read().splitlines()
     except UnicodeDecodeError as e:
-        raise CheckpointError(f"checkpoint state file {state_path!r} is not UTF-8 text ({e.reason} at byte "
-                              f"{e.start})") from None
+        raise CheckpointError(
+            f"checkpoint state file {state_path!r} is not UTF-8 text ({e.reason} at byte {e.start})"
+        ) from None
     except OSError as e:
         raise CheckpointError(f"cannot read checkpoint state file {state_path!r}: {e.strerror}") from None
     for line in lines:
@@ -54,19 +55,24 @@ def tf_prefix_in_folder(folder: str) -> str | None:
     indexes = sorted(f for f in os.listdir(folder) if f.endswith(".index"))
     if len(indexes) > 1:
         raise CheckpointError(f"{folder!r} holds several checkpoints ({', '.join(indexes)}); pass one prefix")
-    return os.path.join(folder, indexes[0][:-len(".index")]) if indexes else None
+    return os.path.join(folder, indexes[0][: -len(".index")]) if indexes else None
 
 
 def _pickle_error(path: str) -> CheckpointError:
-    return CheckpointError(f"{path!r} holds only PyTorch pickle weights, which electra_qa does not unpickle "
-                           "(loading a pickle can run arbitrary code). Convert them to model.safetensors "
-                           "(transformers: model.save_pretrained(folder, safe_serialization=True)) or "
-                           "download the model's safetensors/tf_model.h5 files.")
+    return CheckpointError(
+        f"{path!r} holds only PyTorch pickle weights, which electra_qa does not unpickle "
+        "(loading a pickle can run arbitrary code). Convert them to model.safetensors "
+        "(transformers: model.save_pretrained(folder, safe_serialization=True)) or "
+        "download the model's safetensors/tf_model.h5 files."
+    )
 
 
 def _locate_folder(path: str) -> Located:
-    for kind, name in (("keras", filenames.KERAS_WEIGHTS), ("safetensors", filenames.SAFETENSORS),
-                       ("h5", filenames.HF_TF_WEIGHTS)):
+    for kind, name in (
+        ("keras", filenames.KERAS_WEIGHTS),
+        ("safetensors", filenames.SAFETENSORS),
+        ("h5", filenames.HF_TF_WEIGHTS),
+    ):
         if os.path.isfile(os.path.join(path, name)):
             return Located(kind, os.path.join(path, name))
     prefix = tf_prefix_in_folder(path)
@@ -75,9 +81,11 @@ def _locate_folder(path: str) -> Located:
     if any(os.path.isfile(os.path.join(path, n)) for n in filenames.PYTORCH_PICKLES):
         raise _pickle_error(path)
     names = ", ".join(sorted(os.listdir(path))[:10]) or "nothing"
-    raise CheckpointError(f"no ELECTRA checkpoint found in {path!r} (it holds {names}); expected "
-                          f"{filenames.KERAS_WEIGHTS}, {filenames.SAFETENSORS}, {filenames.HF_TF_WEIGHTS}, or a "
-                          "TensorFlow checkpoint (.index/.data files)")
+    raise CheckpointError(
+        f"no ELECTRA checkpoint found in {path!r} (it holds {names}); expected "
+        f"{filenames.KERAS_WEIGHTS}, {filenames.SAFETENSORS}, {filenames.HF_TF_WEIGHTS}, or a "
+        "TensorFlow checkpoint (.index/.data files)"
+    )
 
 
 def locate(path: str | os.PathLike) -> Located:
@@ -91,16 +99,20 @@ def locate(path: str | os.PathLike) -> Located:
         if path.endswith(suffix) and os.path.isfile(path):
             return Located(kind, path)
     if path.endswith((".bin", ".pt", ".pth")):
-        raise CheckpointError(f"{path!r} is a PyTorch pickle file, which electra_qa does not unpickle (that can run "
-                              "arbitrary code); convert it to model.safetensors")
+        raise CheckpointError(
+            f"{path!r} is a PyTorch pickle file, which electra_qa does not unpickle (that can run "
+            "arbitrary code); convert it to model.safetensors"
+        )
     if os.path.basename(path) == filenames.TF_STATE and os.path.isfile(path):
         return Located("tf", tf_prefix_from_state(path))
     if path.endswith(".index"):
-        return Located("tf", path[:-len(".index")])
+        return Located("tf", path[: -len(".index")])
     match = _TF_DATA.match(path)
     if match:
         return Located("tf", match.group(1))
     if os.path.isfile(path + ".index"):
         return Located("tf", path)
-    raise CheckpointError(f"no checkpoint at {path!r}: expected a folder, a .safetensors/.h5/.weights.h5 file, a "
-                          "TensorFlow 'checkpoint' state file, or a prefix with a .index file beside it")
+    raise CheckpointError(
+        f"no checkpoint at {path!r}: expected a folder, a .safetensors/.h5/.weights.h5 file, a "
+        "TensorFlow 'checkpoint' state file, or a prefix with a .index file beside it"
+    )

@@ -24,8 +24,10 @@ from electra_qa.errors import CheckpointError
 from electra_qa.heads import Head, as_head, detect_head
 from electra_qa.precision import check_precision
 
-NGC_HINT = ("The NGC download holds no config.json or vocab.txt: pass config=ElectraConfig.base() (or a config.json) "
-            "for ELECTRA-base, and the BERT-uncased vocab.txt (30522 lines) to the tokenizer.")
+NGC_HINT = (
+    "The NGC download holds no config.json or vocab.txt: pass config=ElectraConfig.base() (or a config.json) "
+    "for ELECTRA-base, and the BERT-uncased vocab.txt (30522 lines) to the tokenizer."
+)
 
 
 # ----------------------------------------------------------------------------------------------- config, head
@@ -40,18 +42,28 @@ def infer_config(source: Source) -> ElectraConfig:
         hidden_size = source.shape("electra/encoder/layer_0/attention/self/query/kernel")[1]
         intermediate_size = source.shape("electra/encoder/layer_0/intermediate/dense/kernel")[1]
     except (TypeError, ValueError, IndexError):
-        raise CheckpointError(f"cannot infer the model size of {source.path!r}: its embedding or first-layer "
-                              "tensors are missing or mis-shaped; pass config=") from None
+        raise CheckpointError(
+            f"cannot infer the model size of {source.path!r}: its embedding or first-layer "
+            "tensors are missing or mis-shaped; pass config="
+        ) from None
     layers = 0
     while source.shape(f"electra/encoder/layer_{layers}/attention/self/query/kernel") is not None:
         layers += 1
     if hidden_size % 64:
-        raise CheckpointError(f"hidden size {hidden_size} is not a multiple of 64, so the number of attention heads "
-                              "cannot be inferred; pass config= (an ElectraConfig or a config.json path)")
-    return ElectraConfig(vocab_size=vocab_size, embedding_size=embedding_size, hidden_size=hidden_size,
-                         num_hidden_layers=layers, num_attention_heads=hidden_size // 64,
-                         intermediate_size=intermediate_size, max_position_embeddings=max_position,
-                         type_vocab_size=type_vocab)
+        raise CheckpointError(
+            f"hidden size {hidden_size} is not a multiple of 64, so the number of attention heads "
+            "cannot be inferred; pass config= (an ElectraConfig or a config.json path)"
+        )
+    return ElectraConfig(
+        vocab_size=vocab_size,
+        embedding_size=embedding_size,
+        hidden_size=hidden_size,
+        num_hidden_layers=layers,
+        num_attention_heads=hidden_size // 64,
+        intermediate_size=intermediate_size,
+        max_position_embeddings=max_position,
+        type_vocab_size=type_vocab,
+    )
 
 
 def source_head(source: Source) -> Head:
@@ -79,8 +91,9 @@ def _resolve_config(config, source: Source) -> tuple[ElectraConfig, str]:
     if os.path.isfile(beside):
         return ElectraConfig.from_file(beside), beside
     if source.format.name in ("hf_pt", "hf_tf"):
-        raise CheckpointError(f"no config.json beside {source.path!r}; a Hugging Face model needs its config.json "
-                              "(or pass config=)")
+        raise CheckpointError(
+            f"no config.json beside {source.path!r}; a Hugging Face model needs its config.json (or pass config=)"
+        )
     return infer_config(source), "inferred from tensor shapes (attention heads = hidden_size / 64)"
 
 
@@ -91,31 +104,43 @@ def _sample_keys(source: Source) -> str:
 @dataclasses.dataclass
 class _Opened:
     source: Source
-    head: Head         # the model to build: the checkpoint's head, or the encoder alone
+    head: Head  # the model to build: the checkpoint's head, or the encoder alone
     config: ElectraConfig
     config_source: str
 
 
-def _open(located: Located, config, head: str | Head, ngc_only: bool = False, require_qa: bool = False,
-          beam_size: int | None = None) -> _Opened:
+def _open(
+    located: Located,
+    config,
+    head: str | Head,
+    ngc_only: bool = False,
+    require_qa: bool = False,
+    beam_size: int | None = None,
+) -> _Opened:
     """Open a checkpoint that is not an electra_qa folder and decide the model it loads into."""
     wanted = wanted_head(head)
     source = open_weights(located)
     try:
         if ngc_only and source.format.name != "ngc":
-            raise CheckpointError(f"{located.file!r} is not an NGC ELECTRA checkpoint: it looks like a "
-                                  f"{source.format.description} (keys look like {_sample_keys(source)}); "
-                                  f"use load_model. {NGC_HINT}")
+            raise CheckpointError(
+                f"{located.file!r} is not an NGC ELECTRA checkpoint: it looks like a "
+                f"{source.format.description} (keys look like {_sample_keys(source)}); "
+                f"use load_model. {NGC_HINT}"
+            )
         if source.shape("electra/embeddings/word_embeddings") is None:
             hint = f" {NGC_HINT}" if source.format.name in ("ngc", "google") else ""
             what = "an NGC ELECTRA" if ngc_only else "an ELECTRA/BERT"
-            raise CheckpointError(f"{located.file!r} is not {what} checkpoint: no word-embedding tensor (keys look "
-                                  f"like {_sample_keys(source)}).{hint}")
+            raise CheckpointError(
+                f"{located.file!r} is not {what} checkpoint: no word-embedding tensor (keys look "
+                f"like {_sample_keys(source)}).{hint}"
+            )
         found = source_head(source).with_load_options(beam_size=beam_size)
         if require_qa and not found.answers_questions:
-            raise CheckpointError(f"{located.file!r} has no SQuAD head (neither qa_outputs nor NVIDIA's start_logits/"
-                                  f"end_logits): it holds a {found.name} model, not an ELECTRA question-answering "
-                                  "checkpoint")
+            raise CheckpointError(
+                f"{located.file!r} has no SQuAD head (neither qa_outputs nor NVIDIA's start_logits/"
+                f"end_logits): it holds a {found.name} model, not an ELECTRA question-answering "
+                "checkpoint"
+            )
         model_config, config_source = _resolve_config(config, source)
     except BaseException:
         source.close()
@@ -123,9 +148,17 @@ def _open(located: Located, config, head: str | Head, ngc_only: bool = False, re
     return _Opened(source, wanted or found, model_config, config_source)
 
 
-def _load(located: Located, *, config=None, head: str = "auto", beam_size: int | None = None,
-          precision: str | None = None,
-          dtype=None, ngc_only: bool = False, require_qa: bool = False):
+def _load(
+    located: Located,
+    *,
+    config=None,
+    head: str = "auto",
+    beam_size: int | None = None,
+    precision: str | None = None,
+    dtype=None,
+    ngc_only: bool = False,
+    require_qa: bool = False,
+):
     if located.kind == "keras":
         if ngc_only:
             raise CheckpointError(f"{located.file!r} is an electra_qa Keras folder, not an NGC checkpoint")
@@ -154,15 +187,31 @@ def inspect_checkpoint(path: str | os.PathLike, config=None, head: str = "auto")
         fit = check_fit(variables, shapes, transposed)
         fit.errors = validate(source, model_keys(source, opened.head))
         params = sum(math.prod(v.shape) for v in variables.values())
-        return CheckpointInfo(source.path, source.format.name, source.format.description, opened.config,
-                              opened.config_source, opened.head.name, bool(opened.head.options.get("version_2")), params, fit,
-                              unused)
+        return CheckpointInfo(
+            source.path,
+            source.format.name,
+            source.format.description,
+            opened.config,
+            opened.config_source,
+            opened.head.name,
+            bool(opened.head.options.get("version_2")),
+            params,
+            fit,
+            unused,
+        )
     finally:
         source.close()
 
 
-def load_model(path: str | os.PathLike | Located, *, config: ElectraConfig | dict | str | None = None,
-               head: str = "auto", beam_size: int = 4, precision: str | None = None, dtype=None):
+def load_model(
+    path: str | os.PathLike | Located,
+    *,
+    config: ElectraConfig | dict | str | None = None,
+    head: str = "auto",
+    beam_size: int = 4,
+    precision: str | None = None,
+    dtype=None,
+):
     """Load any supported ELECTRA checkpoint into a ready Keras model.
 
     Args:
@@ -208,8 +257,13 @@ def resolve_prefix(path: str | os.PathLike) -> str:
     return located.file
 
 
-def load_ngc_checkpoint(path: str | os.PathLike, config: ElectraConfig | dict | str | None = None,
-                        beam_size: int = 4, dtype=None, precision: str | None = None):
+def load_ngc_checkpoint(
+    path: str | os.PathLike,
+    config: ElectraConfig | dict | str | None = None,
+    beam_size: int = 4,
+    dtype=None,
+    precision: str | None = None,
+):
     """Load NVIDIA's TF2 ELECTRA SQuAD checkpoint into a ready :class:`ElectraForQuestionAnswering`.
 
     Args:
@@ -228,5 +282,12 @@ def load_ngc_checkpoint(path: str | os.PathLike, config: ElectraConfig | dict | 
     ('joint', 4)
     """
     check_precision(precision, dtype)
-    return _load(Located("tf", resolve_prefix(path)), config=config, beam_size=beam_size, dtype=dtype,
-                 precision=precision, ngc_only=True, require_qa=True)
+    return _load(
+        Located("tf", resolve_prefix(path)),
+        config=config,
+        beam_size=beam_size,
+        dtype=dtype,
+        precision=precision,
+        ngc_only=True,
+        require_qa=True,
+    )

@@ -7,7 +7,7 @@ on TensorFlow).
 from __future__ import annotations
 
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -28,8 +28,10 @@ def checked_weight(key: str, array: np.ndarray) -> np.ndarray:
     """``array`` if it can be a model weight: a floating-point type and only finite values; else CheckpointError
     naming the tensor (a NaN or an infinity in a weight makes every answer empty; an integer weight is corruption)."""
     if array.dtype.kind != "f" and array.dtype.name != "bfloat16":
-        raise CheckpointError(f"checkpoint tensor {key!r} is stored as {array.dtype.name}, not a floating-point type; "
-                              "the checkpoint is corrupt or not a model's weights")
+        raise CheckpointError(
+            f"checkpoint tensor {key!r} is stored as {array.dtype.name}, not a floating-point type; "
+            "the checkpoint is corrupt or not a model's weights"
+        )
     if not np.isfinite(array).all():
         raise CheckpointError(f"checkpoint tensor {key!r} holds NaN or infinite values; the checkpoint is corrupt")
     return array
@@ -44,8 +46,13 @@ def to_backend(array: np.ndarray):
     instead of once more by ``convert_to_tensor``. Other backends convert as usual."""
     from keras import backend, ops
 
-    if (backend.backend() == "tensorflow" and array.dtype.name in _SHAREABLE and array.flags.c_contiguous
-            and array.flags.writeable and array.ctypes.data % ALIGN == 0):
+    if (
+        backend.backend() == "tensorflow"
+        and array.dtype.name in _SHAREABLE
+        and array.flags.c_contiguous
+        and array.flags.writeable
+        and array.ctypes.data % ALIGN == 0
+    ):
         import tensorflow as tf
 
         return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
@@ -68,8 +75,13 @@ class Prefetcher:
     decides otherwise. Use as a context manager, or call ``close``.
     """
 
-    def __init__(self, keys, read: Callable[[str], np.ndarray], transposed: Callable[[str], bool] = lambda key: False,
-                 new_arrays: bool = False):
+    def __init__(
+        self,
+        keys,
+        read: Callable[[str], np.ndarray],
+        transposed: Callable[[str], bool] = lambda key: False,
+        new_arrays: bool = False,
+    ):
         import concurrent.futures
         import threading
 

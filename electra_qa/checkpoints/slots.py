@@ -28,8 +28,10 @@ LAYER_PARTS = {
 
 def _encoder_slots(encoder) -> dict:
     emb = encoder.embeddings
-    out = {f"electra/embeddings/{attr}": (emb, attr)
-           for attr in ("word_embeddings", "position_embeddings", "token_type_embeddings")}
+    out = {
+        f"electra/embeddings/{attr}": (emb, attr)
+        for attr in ("word_embeddings", "position_embeddings", "token_type_embeddings")
+    }
     out.update(norm_slots("electra/embeddings/LayerNorm", emb.layer_norm))
     if encoder.embeddings_project is not None:
         out.update(dense_slots("electra/embeddings_project", encoder.embeddings_project))

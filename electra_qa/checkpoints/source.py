@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -21,6 +21,7 @@ READER_ERRORS = (OSError, KeyError, ValueError, TypeError, RuntimeError, IndexEr
 
 def reader_errors_named(path: str):
     """Decorator: a reader library's exception becomes a CheckpointError naming ``path`` (ours pass through)."""
+
     def wrap(fn):
         @functools.wraps(fn)
         def guarded(*args, **kwargs):
@@ -29,9 +30,12 @@ def reader_errors_named(path: str):
             except CheckpointError:
                 raise
             except READER_ERRORS as e:
-                raise CheckpointError(f"cannot read {path!r}: the file is damaged or not what its name says "
-                                      f"({type(e).__name__}: {e})") from None
+                raise CheckpointError(
+                    f"cannot read {path!r}: the file is damaged or not what its name says ({type(e).__name__}: {e})"
+                ) from None
+
         return guarded
+
     return wrap
 
 
@@ -39,11 +43,11 @@ def reader_errors_named(path: str):
 class Format:
     """One checkpoint format's naming: canonical weight name -> stored key, and the stored layout."""
 
-    name: str                 # "ngc", "google", "hf_tf", "hf_pt", "keras"
+    name: str  # "ngc", "google", "hf_tf", "hf_pt", "keras"
     description: str
     key: Callable[[str], str]
     transposed_kernels: bool  # stored [out, in] (PyTorch Linear) instead of Keras' [in, out]
-    encoder_prefix: str       # every encoder key starts with it; head keys do not
+    encoder_prefix: str  # every encoder key starts with it; head keys do not
 
     def stored_transposed(self, key: str, shape: tuple) -> bool:
         """Whether the array stored under ``key`` is a transposed kernel, guessed from the key and shape alone (for
@@ -52,7 +56,7 @@ class Format:
             return False
         return len(shape) == 2 and key.endswith(".weight") and not key.endswith("_embeddings.weight")
 
-    def shape(self, source: "Source", name: str) -> tuple[int, ...] | None:
+    def shape(self, source: Source, name: str) -> tuple[int, ...] | None:
         """The shape of canonical weight ``name`` in ``source`` in Keras' orientation, or None if not stored."""
         shape = source.shapes.get(self.key(name))
         if shape is not None and self.transposed_kernels and name.endswith("/kernel"):
@@ -65,10 +69,10 @@ class Source:
     """The model-weight tensors of one checkpoint, keyed in its format's naming."""
 
     format: Format
-    path: str                                   # the weights file (or TF checkpoint prefix)
-    shapes: dict[str, tuple[int, ...]]          # key -> stored shape, model weights only
+    path: str  # the weights file (or TF checkpoint prefix)
+    shapes: dict[str, tuple[int, ...]]  # key -> stored shape, model weights only
     read: Callable[[str], np.ndarray]
-    ignored: list[str]                          # stored keys that are not model weights (never read)
+    ignored: list[str]  # stored keys that are not model weights (never read)
     close: Callable[[], None] = lambda: None
     check_readable: Callable[[list[str]], None] = lambda keys: None  # fail early on missing/truncated data
     new_arrays: bool = False  # read() returns a new aligned array each call (a loader may keep it as the weight)

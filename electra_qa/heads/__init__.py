@@ -100,8 +100,9 @@ def saved_head(section: dict) -> Head:
     if name is None:
         matching = [cls for cls in REGISTRY.values() if cls.model_class == section.get("model")]
         if len(matching) != 1:
-            raise InputError(f"the saved section names no head and its model class {section.get('model')!r} "
-                             "does not tell one")
+            raise InputError(
+                f"the saved section names no head and its model class {section.get('model')!r} does not tell one"
+            )
         return matching[0].from_saved(section)
     cls = REGISTRY.get(name)
     if cls is None:

@@ -83,8 +83,12 @@ class JointHead(Head):
     layer_class = "electra_qa>JointQAHead"
 
     def layer_config(self, config):
-        return {"hidden_size": config.hidden_size, **self.options, "layer_norm_eps": config.layer_norm_eps,
-                "initializer_range": config.initializer_range}
+        return {
+            "hidden_size": config.hidden_size,
+            **self.options,
+            "layer_norm_eps": config.layer_norm_eps,
+            "initializer_range": config.initializer_range,
+        }
 
     def weight_slots(self, model):
         joint = model.qa_head

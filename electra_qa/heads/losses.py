@@ -22,8 +22,9 @@ def span_loss(outputs: dict, start_positions, end_positions, is_impossible=None)
     SQuAD 2.0 joint head) and the labels."""
     from keras import ops
 
-    loss = (cross_entropy(outputs["start_logits"], start_positions)
-            + cross_entropy(outputs["end_logits"], end_positions)) / 2.0
+    loss = (
+        cross_entropy(outputs["start_logits"], start_positions) + cross_entropy(outputs["end_logits"], end_positions)
+    ) / 2.0
     if "cls_logits" in outputs and is_impossible is not None:
         target = ops.cast(ops.reshape(is_impossible, (-1,)), "float32")
         bce = ops.binary_crossentropy(target, ops.cast(outputs["cls_logits"], "float32"), from_logits=True)

@@ -7,12 +7,12 @@ from keras import ops
 
 from electra_qa.heads import DiscriminatorHead
 from electra_qa.models.initializers import build_in_constructor, kernel_initializer
-from electra_qa.models.task import backbone_for, task_arguments, task_config
+from electra_qa.models.task import TaskModel, backbone_for
 from electra_qa.models.transformer_layer import activation_fn
 
 
 @keras.saving.register_keras_serializable(package="electra_qa")
-class ElectraDiscriminator(keras.Model):
+class ElectraDiscriminator(TaskModel):
     """Backbone (``electra``) + ``dense`` (H->H, config activation) + ``dense_prediction`` (H->1).
 
     Returns ``{"logits": [batch, seq], "sequence_output": [batch, seq, hidden]}``: one replaced-token logit per
@@ -26,21 +26,15 @@ class ElectraDiscriminator(keras.Model):
         self.head = DiscriminatorHead()
         self.electra = backbone_for(backbone, self.dtype_policy)
         init = kernel_initializer(self.config.initializer_range)
-        self.dense = keras.layers.Dense(self.config.hidden_size, name="dense", dtype=self.dtype_policy,
-                                        kernel_initializer=init)
-        self.dense_prediction = keras.layers.Dense(1, name="dense_prediction", dtype=self.dtype_policy,
-                                                   kernel_initializer=init)
+        self.dense = keras.layers.Dense(
+            self.config.hidden_size, name="dense", dtype=self.dtype_policy, kernel_initializer=init
+        )
+        self.dense_prediction = keras.layers.Dense(
+            1, name="dense_prediction", dtype=self.dtype_policy, kernel_initializer=init
+        )
         self._activation = activation_fn(self.config.hidden_act)
         if build_in_constructor():
             self.build()
-
-    @property
-    def backbone(self):
-        return self.electra
-
-    @property
-    def config(self):
-        return self.electra.config
 
     def build(self, input_shape=None):
         if self.built:
@@ -53,12 +47,4 @@ class ElectraDiscriminator(keras.Model):
     def call(self, inputs, training=None):
         hidden = self.electra(inputs["input_ids"], inputs.get("attention_mask"), inputs.get("token_type_ids"))
         logits = self.dense_prediction(self._activation(self.dense(hidden)))
-        return {"logits": ops.cast(ops.squeeze(logits, -1), "float32"),
-                "sequence_output": ops.cast(hidden, "float32")}
-
-    def get_config(self):
-        return task_config(self)
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**task_arguments(config))
+        return {"logits": ops.cast(ops.squeeze(logits, -1), "float32"), "sequence_output": ops.cast(hidden, "float32")}

@@ -7,11 +7,11 @@ from keras import ops
 
 from electra_qa.heads import EncoderOnly
 from electra_qa.models.initializers import build_in_constructor
-from electra_qa.models.task import backbone_for, task_arguments, task_config
+from electra_qa.models.task import TaskModel, backbone_for
 
 
 @keras.saving.register_keras_serializable(package="electra_qa")
-class ElectraModel(keras.Model):
+class ElectraModel(TaskModel):
     """The backbone (``electra``) with no head: returns ``{"sequence_output": [batch, seq, hidden]}`` in float32.
 
     Call it on a dict ``{input_ids, attention_mask (optional), token_type_ids (optional)}`` of [batch, seq] arrays.
@@ -26,14 +26,6 @@ class ElectraModel(keras.Model):
         if build_in_constructor():
             self.build()
 
-    @property
-    def backbone(self):
-        return self.electra
-
-    @property
-    def config(self):
-        return self.electra.config
-
     def build(self, input_shape=None):
         if self.built:
             return
@@ -43,10 +35,3 @@ class ElectraModel(keras.Model):
     def call(self, inputs, training=None):
         hidden = self.electra(inputs["input_ids"], inputs.get("attention_mask"), inputs.get("token_type_ids"))
         return {"sequence_output": ops.cast(hidden, "float32")}
-
-    def get_config(self):
-        return task_config(self)
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**task_arguments(config))

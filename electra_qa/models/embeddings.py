@@ -15,8 +15,19 @@ class ElectraEmbeddings(keras.layers.Layer):
     ``token_type_embeddings`` [type_vocab, E] and the ``layer_norm`` sublayer (gamma, beta).
     """
 
-    def __init__(self, *, vocab_size, embedding_size, max_position_embeddings, type_vocab_size, layer_norm_eps,
-                 initializer_range=0.02, dropout_rate=0.0, dropout_seed=0, **kwargs):
+    def __init__(
+        self,
+        *,
+        vocab_size,
+        embedding_size,
+        max_position_embeddings,
+        type_vocab_size,
+        layer_norm_eps,
+        initializer_range=0.02,
+        dropout_rate=0.0,
+        dropout_seed=0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.vocab_size = vocab_size
         self.embedding_size = embedding_size
@@ -30,21 +41,27 @@ class ElectraEmbeddings(keras.layers.Layer):
         self.word_embeddings_initializer = init
         self.position_embeddings_initializer = init
         self.token_type_embeddings_initializer = init
-        self.layer_norm = keras.layers.LayerNormalization(epsilon=layer_norm_eps, name="layer_norm",
-                                                          dtype=self.dtype_policy)
-        self.dropout = keras.layers.Dropout(dropout_rate, seed=dropout_seed, name="dropout",
-                                            dtype=self.dtype_policy)
+        self.layer_norm = keras.layers.LayerNormalization(
+            epsilon=layer_norm_eps, name="layer_norm", dtype=self.dtype_policy
+        )
+        self.dropout = keras.layers.Dropout(dropout_rate, seed=dropout_seed, name="dropout", dtype=self.dtype_policy)
 
     def build(self, input_shape=None):
         self.word_embeddings = self.add_weight(
-            shape=(self.vocab_size, self.embedding_size), initializer=self.word_embeddings_initializer,
-            name="word_embeddings")
+            shape=(self.vocab_size, self.embedding_size),
+            initializer=self.word_embeddings_initializer,
+            name="word_embeddings",
+        )
         self.position_embeddings = self.add_weight(
             shape=(self.max_position_embeddings, self.embedding_size),
-            initializer=self.position_embeddings_initializer, name="position_embeddings")
+            initializer=self.position_embeddings_initializer,
+            name="position_embeddings",
+        )
         self.token_type_embeddings = self.add_weight(
-            shape=(self.type_vocab_size, self.embedding_size), initializer=self.token_type_embeddings_initializer,
-            name="token_type_embeddings")
+            shape=(self.type_vocab_size, self.embedding_size),
+            initializer=self.token_type_embeddings_initializer,
+            name="token_type_embeddings",
+        )
         self.layer_norm.build((None, None, self.embedding_size))
         self.built = True
 
@@ -57,8 +74,14 @@ class ElectraEmbeddings(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(vocab_size=self.vocab_size, embedding_size=self.embedding_size,
-                      max_position_embeddings=self.max_position_embeddings, type_vocab_size=self.type_vocab_size,
-                      layer_norm_eps=self.layer_norm_eps, initializer_range=self.initializer_range,
-                      dropout_rate=self.dropout_rate, dropout_seed=self.dropout_seed)
+        config.update(
+            vocab_size=self.vocab_size,
+            embedding_size=self.embedding_size,
+            max_position_embeddings=self.max_position_embeddings,
+            type_vocab_size=self.type_vocab_size,
+            layer_norm_eps=self.layer_norm_eps,
+            initializer_range=self.initializer_range,
+            dropout_rate=self.dropout_rate,
+            dropout_seed=self.dropout_seed,
+        )
         return config

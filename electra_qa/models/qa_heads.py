@@ -10,8 +10,9 @@ START_MASK_VALUE = 1e30
 
 
 def _dense(units, name, dtype, initializer_range, use_bias=True):
-    return keras.layers.Dense(units, name=name, dtype=dtype, use_bias=use_bias,
-                              kernel_initializer=kernel_initializer(initializer_range))
+    return keras.layers.Dense(
+        units, name=name, dtype=dtype, use_bias=use_bias, kernel_initializer=kernel_initializer(initializer_range)
+    )
 
 
 def _apply_p_mask(logits, p_mask, value):
@@ -62,8 +63,17 @@ class JointQAHead(keras.layers.Layer):
     log-softmax run in float32 whatever the compute dtype.
     """
 
-    def __init__(self, *, hidden_size, beam_size=4, version_2=False, end_mask_value=AMP_END_MASK_VALUE,
-                 layer_norm_eps=1e-12, initializer_range=0.02, **kwargs):
+    def __init__(
+        self,
+        *,
+        hidden_size,
+        beam_size=4,
+        version_2=False,
+        end_mask_value=AMP_END_MASK_VALUE,
+        layer_norm_eps=1e-12,
+        initializer_range=0.02,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if not isinstance(beam_size, int) or beam_size < 1:
             raise ValueError(f"beam_size must be a positive integer, got {beam_size!r}")
@@ -108,7 +118,7 @@ class JointQAHead(keras.layers.Layer):
         p_mask = None if p_mask is None else ops.cast(p_mask, "float32")
         start_logits = self._start_logits(hidden, p_mask)
         start_positions = ops.cast(ops.reshape(start_positions, (-1, 1, 1)), "int32")
-        start_state = ops.take_along_axis(hidden, start_positions, axis=1)               # [batch, 1, H]
+        start_state = ops.take_along_axis(hidden, start_positions, axis=1)  # [batch, 1, H]
         start_states = ops.broadcast_to(start_state, ops.shape(hidden))
         x = ops.tanh(self.end_dense_0(ops.concatenate([hidden, start_states], axis=-1)))
         end_logits = ops.cast(ops.squeeze(self.end_dense_1(self.end_layer_norm(x)), -1), "float32")
@@ -143,7 +153,7 @@ class JointQAHead(keras.layers.Layer):
         # Dense 2H->H on concat(h_t, s_i), computed as h_t·W[:H] + s_i·W[H:] + b without materialising the concat.
         kernel = ops.cast(self.end_dense_0.kernel, self.compute_dtype)
         bias = ops.cast(self.end_dense_0.bias, self.compute_dtype)
-        from_tokens = ops.matmul(hidden, kernel[:H])            # [batch, seq, H]
+        from_tokens = ops.matmul(hidden, kernel[:H])  # [batch, seq, H]
         from_starts = ops.matmul(start_states, kernel[H:]) + bias  # [batch, k, H]
         x = ops.tanh(from_tokens[:, None, :, :] + from_starts[:, :, None, :])  # [batch, k, seq, H]
         x = self.end_layer_norm(x)
@@ -162,12 +172,22 @@ class JointQAHead(keras.layers.Layer):
         else:
             cls_logits = ops.zeros((batch,), dtype="float32")
 
-        return {"start_top_log_probs": start_top_log_probs, "start_top_index": start_top_index,
-                "end_top_log_probs": end_top_log_probs, "end_top_index": end_top_index, "cls_logits": cls_logits}
+        return {
+            "start_top_log_probs": start_top_log_probs,
+            "start_top_index": start_top_index,
+            "end_top_log_probs": end_top_log_probs,
+            "end_top_index": end_top_index,
+            "cls_logits": cls_logits,
+        }
 
     def get_config(self):
         config = super().get_config()
-        config.update(hidden_size=self.hidden_size, beam_size=self.beam_size, version_2=self.version_2,
-                      end_mask_value=self.end_mask_value, layer_norm_eps=self.layer_norm_eps,
-                      initializer_range=self.initializer_range)
+        config.update(
+            hidden_size=self.hidden_size,
+            beam_size=self.beam_size,
+            version_2=self.version_2,
+            end_mask_value=self.end_mask_value,
+            layer_norm_eps=self.layer_norm_eps,
+            initializer_range=self.initializer_range,
+        )
         return config

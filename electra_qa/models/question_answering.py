@@ -9,11 +9,11 @@ from electra_qa.errors import InputError
 from electra_qa.heads import Head, as_head
 from electra_qa.models import qa_heads  # noqa: F401 (registers the built-in head layers with Keras)
 from electra_qa.models.initializers import build_in_constructor
-from electra_qa.models.task import backbone_for, task_arguments, task_config
+from electra_qa.models.task import TaskModel, backbone_for, task_config
 
 
 @keras.saving.register_keras_serializable(package="electra_qa")
-class ElectraForQuestionAnswering(keras.Model):
+class ElectraForQuestionAnswering(TaskModel):
     """A backbone (``electra``) plus a span head (``qa_head``, the Keras layer of ``head``).
 
     Call it on a dict ``{input_ids, attention_mask, token_type_ids, p_mask (optional)}`` of [batch, seq] arrays.
@@ -37,15 +37,18 @@ class ElectraForQuestionAnswering(keras.Model):
         dtype: a Keras dtype policy for this model only ("float32", "mixed_float16", ...).
     """
 
-    def __init__(self, backbone, head: str | Head = "joint", *, beam_size=None, version_2=None, end_mask_value=None,
-                 **kwargs):
+    def __init__(
+        self, backbone, head: str | Head = "joint", *, beam_size=None, version_2=None, end_mask_value=None, **kwargs
+    ):
         kwargs.setdefault("name", "electra_qa")
         super().__init__(**kwargs)
         # version_2=False holds for every head without NVIDIA's answer-class pooler: only True is a joint-head option.
         head = as_head(head, beam_size=beam_size, version_2=version_2 or None, end_mask_value=end_mask_value)
         if not head.answers_questions:
-            raise InputError(f"{head.title} does not answer questions; build its model with "
-                             f"electra_qa.build_model(config, {head.name!r})")
+            raise InputError(
+                f"{head.title} does not answer questions; build its model with "
+                f"electra_qa.build_model(config, {head.name!r})"
+            )
         self.head = head
         self.electra = backbone_for(backbone, self.dtype_policy)
         layer_class = keras.saving.get_registered_object(head.layer_class)
@@ -54,14 +57,6 @@ class ElectraForQuestionAnswering(keras.Model):
         self.qa_head = layer_class(**head.layer_config(self.config), name="qa_head", dtype=self.dtype_policy)
         if build_in_constructor():
             self.build()
-
-    @property
-    def backbone(self):
-        return self.electra
-
-    @property
-    def config(self):
-        return self.electra.config
 
     @property
     def head_type(self) -> str:
@@ -109,7 +104,3 @@ class ElectraForQuestionAnswering(keras.Model):
 
     def get_config(self):
         return {**task_config(self), "head": self.head.name}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**task_arguments(config))

@@ -1,5 +1,5 @@
-"""What every ELECTRA task model shares: a backbone taken as an argument (or built from a config), the head object,
-and ``get_config``/``from_config`` in those terms."""
+"""``TaskModel``: what every ELECTRA task model shares: a backbone taken as an argument (or built from a config), the
+head object, and ``get_config``/``from_config`` in those terms."""
 
 from __future__ import annotations
 
@@ -42,3 +42,22 @@ def task_arguments(config: dict) -> dict:
     if isinstance(config.get("dtype"), dict):
         config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
     return config
+
+
+class TaskModel(keras.Model):
+    """Base of the task models: ``electra`` (the backbone) and ``head`` (an ``electra_qa.heads.Head``)."""
+
+    @property
+    def backbone(self) -> ElectraBackbone:
+        return self.electra
+
+    @property
+    def config(self) -> ElectraConfig:
+        return self.electra.config
+
+    def get_config(self):
+        return task_config(self)
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**task_arguments(config))

@@ -33,9 +33,20 @@ class ElectraTransformerLayer(keras.layers.Layer):
     ``attention_dropout``, ``attention_output_dropout``, ``output_dropout``.
     """
 
-    def __init__(self, *, hidden_size, num_attention_heads, intermediate_size, hidden_act="gelu",
-                 layer_norm_eps=1e-12, initializer_range=0.02, dropout_rate=0.0, attention_dropout_rate=0.0,
-                 dropout_seed=0, **kwargs):
+    def __init__(
+        self,
+        *,
+        hidden_size,
+        num_attention_heads,
+        intermediate_size,
+        hidden_act="gelu",
+        layer_norm_eps=1e-12,
+        initializer_range=0.02,
+        dropout_rate=0.0,
+        attention_dropout_rate=0.0,
+        dropout_seed=0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.hidden_size = hidden_size
         self.num_attention_heads = num_attention_heads
@@ -51,8 +62,8 @@ class ElectraTransformerLayer(keras.layers.Layer):
 
         def dense(units, name):
             return keras.layers.Dense(
-                units, name=name, dtype=self.dtype_policy,
-                kernel_initializer=kernel_initializer(initializer_range))
+                units, name=name, dtype=self.dtype_policy, kernel_initializer=kernel_initializer(initializer_range)
+            )
 
         def layer_norm(name):
             return keras.layers.LayerNormalization(epsilon=layer_norm_eps, name=name, dtype=self.dtype_policy)
@@ -103,9 +114,15 @@ class ElectraTransformerLayer(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(hidden_size=self.hidden_size, num_attention_heads=self.num_attention_heads,
-                      intermediate_size=self.intermediate_size, hidden_act=self.hidden_act,
-                      layer_norm_eps=self.layer_norm_eps, initializer_range=self.initializer_range,
-                      dropout_rate=self.dropout_rate, attention_dropout_rate=self.attention_dropout_rate,
-                      dropout_seed=self.dropout_seed)
+        config.update(
+            hidden_size=self.hidden_size,
+            num_attention_heads=self.num_attention_heads,
+            intermediate_size=self.intermediate_size,
+            hidden_act=self.hidden_act,
+            layer_norm_eps=self.layer_norm_eps,
+            initializer_range=self.initializer_range,
+            dropout_rate=self.dropout_rate,
+            attention_dropout_rate=self.attention_dropout_rate,
+            dropout_seed=self.dropout_seed,
+        )
         return config

@@ -5,5 +5,12 @@ from electra_qa.squad.data import Skipped, SquadDataset, SquadExample, load_squa
 from electra_qa.squad.metrics import evaluate_squad
 from electra_qa.squad.predict import SquadPredictions, predict_squad
 
-__all__ = ["load_squad", "evaluate_squad", "predict_squad", "SquadDataset", "SquadExample", "SquadPredictions",
-           "Skipped"]
+__all__ = [
+    "load_squad",
+    "evaluate_squad",
+    "predict_squad",
+    "SquadDataset",
+    "SquadExample",
+    "SquadPredictions",
+    "Skipped",
+]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Iterable
+from collections.abc import Iterable
 
 from electra_qa.errors import InputError
 
@@ -22,9 +22,9 @@ class SquadExample:
     id: str
     question: str
     context: str
-    answers: tuple[str, ...] = ()          # reference answer texts, as in the file
-    answer_starts: tuple[int, ...] = ()    # their character offsets in the context, where given
-    is_impossible: bool = False            # SQuAD 2.0: the context holds no answer
+    answers: tuple[str, ...] = ()  # reference answer texts, as in the file
+    answer_starts: tuple[int, ...] = ()  # their character offsets in the context, where given
+    is_impossible: bool = False  # SQuAD 2.0: the context holds no answer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,13 +112,19 @@ class _Builder:
             self.skipped.append(Skipped(index, qid, "duplicate id"))
             return
         self.seen.add(qid)
-        problem = (_text_problem("question", record.get("question")) or _text_problem("context", context)
-                   or (None if answers is not None else "answers is not a list of {text, answer_start} objects"))
+        problem = (
+            _text_problem("question", record.get("question"))
+            or _text_problem("context", context)
+            or (None if answers is not None else "answers is not a list of {text, answer_start} objects")
+        )
         if problem:
             self.skipped.append(Skipped(index, qid, problem))
             return
-        self.examples.append(SquadExample(qid, record["question"], context, answers[0], answers[1],
-                                          bool(record.get("is_impossible", False))))
+        self.examples.append(
+            SquadExample(
+                qid, record["question"], context, answers[0], answers[1], bool(record.get("is_impossible", False))
+            )
+        )
 
 
 def _from_squad_json(data: dict, source: str) -> SquadDataset:
@@ -146,8 +152,9 @@ def _from_records(records: Iterable, source: str) -> SquadDataset:
     builder = _Builder(source)
     for record in records:
         builder.add(record, record.get("context") if isinstance(record, dict) else None)
-    return SquadDataset(builder.examples, "2.0" if builder.any_impossible else "1.1", builder.skipped,
-                        builder.references, source)
+    return SquadDataset(
+        builder.examples, "2.0" if builder.any_impossible else "1.1", builder.skipped, builder.references, source
+    )
 
 
 def _read_json_lines(path: str, text: str) -> list:

@@ -65,8 +65,7 @@ def _scores(values: dict, qids=None) -> tuple[float, float, int]:
     exact, f1 = values
     if not qids:
         return 100.0 * sum(exact.values()) / len(exact), 100.0 * sum(f1.values()) / len(exact), len(exact)
-    return (100.0 * sum(exact[k] for k in qids) / len(qids), 100.0 * sum(f1[k] for k in qids) / len(qids),
-            len(qids))
+    return (100.0 * sum(exact[k] for k in qids) / len(qids), 100.0 * sum(f1[k] for k in qids) / len(qids), len(qids))
 
 
 def _best_threshold(predictions: dict, scores: dict, na_probs: dict, has_answer: dict) -> tuple[float, float]:
@@ -85,8 +84,10 @@ def _evaluate_v2(references, predictions: dict, na_probs: dict | None, na_prob_t
     has_answer = {qid: bool(answers) for qid, answers in references}
     missing = [qid for qid in has_answer if qid not in predictions]
     if missing:  # evaluate-v2.0.py stops with a KeyError here
-        raise InputError(f"the predictions lack {len(missing)} question ids ({', '.join(missing[:5])}"
-                         f"{', ...' if len(missing) > 5 else ''}); SQuAD 2.0 scoring needs one per question")
+        raise InputError(
+            f"the predictions lack {len(missing)} question ids ({', '.join(missing[:5])}"
+            f"{', ...' if len(missing) > 5 else ''}); SQuAD 2.0 scoring needs one per question"
+        )
     probs = na_probs if na_probs is not None else {k: 0.0 for k in predictions}
     lacking = [qid for qid in has_answer if qid not in probs]
     if lacking:
@@ -122,8 +123,9 @@ def _json_dict(value, what: str) -> dict:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             raise InputError(f"cannot read the {what} file {path!r}: {e}") from None
     if not isinstance(value, dict):
-        raise InputError(f"the {what} must be a dict {{question id: ...}} or a JSON file of one, got "
-                         f"{type(value).__name__}")
+        raise InputError(
+            f"the {what} must be a dict {{question id: ...}} or a JSON file of one, got {type(value).__name__}"
+        )
     return value
 
 
@@ -148,7 +150,10 @@ def evaluate_squad(dataset, predictions, na_probs=None, na_prob_thresh: float = 
     if not data.references:
         raise InputError(f"{data.source} has no questions with reference answers to score against")
     if data.version == "2.0":
-        return _evaluate_v2(data.references, predictions,
-                            None if na_probs is None else _json_dict(na_probs, "no-answer probabilities"),
-                            na_prob_thresh)
+        return _evaluate_v2(
+            data.references,
+            predictions,
+            None if na_probs is None else _json_dict(na_probs, "no-answer probabilities"),
+            na_prob_thresh,
+        )
     return _evaluate_v1(data.references, predictions)

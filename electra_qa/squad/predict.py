@@ -14,9 +14,9 @@ import json
 import os
 import time
 
+from electra_qa.postprocess import Answer
 from electra_qa.progress import progress_bar
 from electra_qa.settings import CHUNK_SIZE, positive_int
-from electra_qa.postprocess import Answer
 from electra_qa.squad.data import Skipped, SquadExample, load_squad
 
 PREDICTIONS = "predictions.json"
@@ -56,8 +56,14 @@ def _chunks(examples: list[SquadExample], chunk_size: int):
 
 
 def _nbest_entry(answer: Answer) -> dict:
-    return {"text": answer.text, "probability": answer.score, "start_logit": answer.start_logit,
-            "end_logit": answer.end_logit, "start": answer.start, "end": answer.end}
+    return {
+        "text": answer.text,
+        "probability": answer.score,
+        "start_logit": answer.start_logit,
+        "end_logit": answer.end_logit,
+        "start": answer.start,
+        "end": answer.end,
+    }
 
 
 class _Writer:
@@ -76,8 +82,9 @@ class _Writer:
         if self.nbest is None:
             return
         entries = [_nbest_entry(a) for a in answers if a.reason is None]
-        self.nbest.write(("\n" if self.first else ",\n") + json.dumps(qid) + ": " + json.dumps(entries,
-                                                                                            ensure_ascii=False))
+        self.nbest.write(
+            ("\n" if self.first else ",\n") + json.dumps(qid) + ": " + json.dumps(entries, ensure_ascii=False)
+        )
         self.first = False
 
     def _json(self, name: str, value) -> str:
@@ -95,8 +102,11 @@ class _Writer:
         self.nbest.close()
         path = os.path.join(self.dir, NBEST)
         os.replace(path + ".part", path)
-        result.files = {"predictions": self._json(PREDICTIONS, dict(result)), "nbest": path,
-                        "skipped": self._json(SKIPPED, [s.to_dict() for s in result.skipped])}
+        result.files = {
+            "predictions": self._json(PREDICTIONS, dict(result)),
+            "nbest": path,
+            "skipped": self._json(SKIPPED, [s.to_dict() for s in result.skipped]),
+        }
         if version_2:
             result.files["null_odds"] = self._json(NULL_ODDS, result.null_odds)
 
@@ -106,8 +116,15 @@ class _Writer:
             os.unlink(self.nbest.name)
 
 
-def predict_squad(qa, source, output_dir: str | os.PathLike | None = None, *, batch_size: int | None = None,
-                  chunk_size: int = CHUNK_SIZE, progress: bool = True) -> SquadPredictions:
+def predict_squad(
+    qa,
+    source,
+    output_dir: str | os.PathLike | None = None,
+    *,
+    batch_size: int | None = None,
+    chunk_size: int = CHUNK_SIZE,
+    progress: bool = True,
+) -> SquadPredictions:
     """Answer every question of ``source`` (anything ``load_squad`` reads) with ``qa`` (a ``QuestionAnswerer``).
 
     Returns ``{question id: answer text}`` (a ``SquadPredictions``: ``.skipped``, ``.null_odds``, counts, timing).

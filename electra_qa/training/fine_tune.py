@@ -24,12 +24,12 @@ from electra_qa.heads import get_head
 from electra_qa.models import ElectraForQuestionAnswering, build_model
 from electra_qa.models.initializers import weights_to_be_loaded
 from electra_qa.pipeline import QuestionAnswerer
+from electra_qa.recipe import RECIPE, TrainingRecipe
 from electra_qa.settings import DEFAULT_MAX_SEQ_LENGTH, QASettings
 from electra_qa.squad import evaluate_squad, load_squad, predict_squad
 from electra_qa.tokenization import load_tokenizer
 from electra_qa.training.labels import training_features
 from electra_qa.training.optimizer import LayerwiseAdamW, WarmupLinearDecay, decayed_paths, layerwise_multipliers
-from electra_qa.recipe import RECIPE, TrainingRecipe
 
 STATE_FILE = "training_state.npz"
 LOG_FILE = "training.json"
@@ -59,7 +59,7 @@ class _Batches(keras.utils.PyDataset):
         return math.ceil(self.size / self.batch_size)
 
     def __getitem__(self, index: int):
-        rows = self._order[index * self.batch_size:(index + 1) * self.batch_size]
+        rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
         return {name: value[rows] for name, value in self.arrays.items()}
 
 
@@ -169,8 +169,11 @@ class _Epochs(keras.callbacks.Callback):
         self.started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        record = {"epoch": epoch + 1, "loss": float((logs or {}).get("loss", float("nan"))),
-                  "seconds": round(time.perf_counter() - self.started, 1)}
+        record = {
+            "epoch": epoch + 1,
+            "loss": float((logs or {}).get("loss", float("nan"))),
+            "seconds": round(time.perf_counter() - self.started, 1),
+        }
         if self.eval_data is not None:
             predictions = predict_squad(self.qa, self.eval_data, progress=self.progress)
             record.update(evaluate_squad(self.eval_data, predictions))
@@ -188,15 +191,34 @@ class _Epochs(keras.callbacks.Callback):
             print("epoch", epoch + 1, {k: v for k, v in record.items() if k != "epoch"})
 
 
-def fine_tune(start, train_data, *, eval_data=None, epochs: int = RECIPE.epochs, batch_size: int = RECIPE.batch_size,
-              learning_rate: float = RECIPE.learning_rate, layerwise_lr_decay: float = RECIPE.layerwise_lr_decay,
-              warmup_proportion: float = RECIPE.warmup_proportion, weight_decay: float = RECIPE.weight_decay,
-              adam_epsilon: float = RECIPE.adam_epsilon, bias_corrected_epsilon: bool = RECIPE.bias_corrected_epsilon,
-              precision: str = RECIPE.precision, output_dir: str | os.PathLike | None = None, seed: int = RECIPE.seed,
-              max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH, doc_stride: int = QASettings.doc_stride,
-              max_query_length: int = QASettings.max_query_length, head: str = RECIPE.head,
-              vocab: str | os.PathLike | None = None, resume: bool = False, progress: bool = True,
-              callbacks: list | None = None, jit_compile: bool | str = "auto") -> QuestionAnswerer:
+# Longer than ~60 lines: a 17-argument signature and its documentation; the steps it runs are the helpers above
+# (start model, labels, ``_compiled``) and ``_Epochs``.
+def fine_tune(
+    start,
+    train_data,
+    *,
+    eval_data=None,
+    epochs: int = RECIPE.epochs,
+    batch_size: int = RECIPE.batch_size,
+    learning_rate: float = RECIPE.learning_rate,
+    layerwise_lr_decay: float = RECIPE.layerwise_lr_decay,
+    warmup_proportion: float = RECIPE.warmup_proportion,
+    weight_decay: float = RECIPE.weight_decay,
+    adam_epsilon: float = RECIPE.adam_epsilon,
+    bias_corrected_epsilon: bool = RECIPE.bias_corrected_epsilon,
+    precision: str = RECIPE.precision,
+    output_dir: str | os.PathLike | None = None,
+    seed: int = RECIPE.seed,
+    max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
+    doc_stride: int = QASettings.doc_stride,
+    max_query_length: int = QASettings.max_query_length,
+    head: str = RECIPE.head,
+    vocab: str | os.PathLike | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    callbacks: list | None = None,
+    jit_compile: bool | str = "auto",
+) -> QuestionAnswerer:
     """Fine-tune a model on SQuAD-style questions with NVIDIA's recipe; returns the trained ``QuestionAnswerer``.
 
     The defaults are ``training.recipe.TrainingRecipe``'s (NVIDIA's recipe) and, for the windows, ``QASettings``'.
@@ -228,10 +250,19 @@ def fine_tune(start, train_data, *, eval_data=None, epochs: int = RECIPE.epochs,
 
     The user's Keras dtype policy, random seeds and TensorFlow settings are left as they were.
     """
-    recipe = TrainingRecipe(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                            layerwise_lr_decay=layerwise_lr_decay, warmup_proportion=warmup_proportion,
-                            weight_decay=weight_decay, adam_epsilon=adam_epsilon,
-                            bias_corrected_epsilon=bias_corrected_epsilon, precision=precision, seed=seed, head=head)
+    recipe = TrainingRecipe(
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        layerwise_lr_decay=layerwise_lr_decay,
+        warmup_proportion=warmup_proportion,
+        weight_decay=weight_decay,
+        adam_epsilon=adam_epsilon,
+        bias_corrected_epsilon=bias_corrected_epsilon,
+        precision=precision,
+        seed=seed,
+        head=head,
+    )
     if resume and output_dir is None:
         raise InputError("resume=True needs the output_dir of the run to continue")
     policy = precision_lib.dtype_policy(recipe.precision)
@@ -252,24 +283,41 @@ def fine_tune(start, train_data, *, eval_data=None, epochs: int = RECIPE.epochs,
         _seed_dropout(qa.model, recipe.seed)
     features = training_features(qa, train.examples)
     if not len(features):
-        raise InputError("no training windows: every question was skipped "
-                         f"({features.skipped[0][1] if features.skipped else 'no answers'})")
+        raise InputError(
+            "no training windows: every question was skipped "
+            f"({features.skipped[0][1] if features.skipped else 'no answers'})"
+        )
     optimizer = _compiled(qa.model, recipe, policy, len(features), jit_compile)
     if done:
         _restore_state(start, optimizer, qa.model)
 
     where = os.fspath(start) if isinstance(start, (str, os.PathLike)) else type(start).__name__
-    log = {"arguments": {"start": where, **recipe.to_dict(),
-                         "precision": policy.name, **{k: getattr(qa.settings, k) for k in WINDOW_FIELDS},
-                         "head": qa.model.head.name},
-           "train_windows": len(features), "skipped": len(features.skipped), "epochs_done": done, "history": history}
+    log = {
+        "arguments": {
+            "start": where,
+            **recipe.to_dict(),
+            "precision": policy.name,
+            **{k: getattr(qa.settings, k) for k in WINDOW_FIELDS},
+            "head": qa.model.head.name,
+        },
+        "train_windows": len(features),
+        "skipped": len(features.skipped),
+        "epochs_done": done,
+        "history": history,
+    }
     if output_dir is not None:
         os.makedirs(output_dir, exist_ok=True)
     batches = _Batches(features.arrays, recipe.batch_size, recipe.seed, done)
     callback = _Epochs(batches, qa, optimizer, output_dir, evaluation, log, progress)
     # shuffle=False: _Batches shuffles from the seed (Keras would shuffle batches with Python's global random).
-    qa.model.fit(batches, epochs=recipe.epochs, initial_epoch=done, shuffle=False, verbose=1 if progress else 0,
-                 callbacks=[callback, *(callbacks or [])])
+    qa.model.fit(
+        batches,
+        epochs=recipe.epochs,
+        initial_epoch=done,
+        shuffle=False,
+        verbose=1 if progress else 0,
+        callbacks=[callback, *(callbacks or [])],
+    )
     qa.training_log = log
     if output_dir is not None:
         qa.remember_source(log["last_folder"], "keras", precision=policy.name)
@@ -285,9 +333,14 @@ def _compiled(model, recipe: TrainingRecipe, policy, windows: int, jit_compile) 
     steps_per_epoch = math.ceil(windows / recipe.batch_size)
     total = steps_per_epoch * recipe.epochs
     schedule = WarmupLinearDecay(recipe.learning_rate, total, int(recipe.warmup_proportion * total))
-    optimizer = LayerwiseAdamW(schedule, layerwise_multipliers(model, recipe.layerwise_lr_decay), decayed_paths(model),
-                               weight_decay=recipe.weight_decay, epsilon=recipe.adam_epsilon,
-                               bias_corrected_epsilon=recipe.bias_corrected_epsilon)
+    optimizer = LayerwiseAdamW(
+        schedule,
+        layerwise_multipliers(model, recipe.layerwise_lr_decay),
+        decayed_paths(model),
+        weight_decay=recipe.weight_decay,
+        epsilon=recipe.adam_epsilon,
+        bias_corrected_epsilon=recipe.bias_corrected_epsilon,
+    )
     if policy.name in ("mixed_float16", "float16"):
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     model.compile(optimizer=optimizer, jit_compile=jit_compile)

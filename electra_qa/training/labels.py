@@ -25,7 +25,7 @@ class TrainingFeatures:
     were skipped with the reason."""
 
     arrays: dict[str, np.ndarray]
-    example_index: np.ndarray          # [windows] index into the examples given
+    example_index: np.ndarray  # [windows] index into the examples given
     skipped: list[tuple[str, str]]
 
     def __len__(self) -> int:
@@ -44,7 +44,7 @@ def _answer_span(example: SquadExample) -> tuple[int, int] | str:
     if not example.answers or not example.answer_starts:
         return "no answer with an answer_start"
     text, start = example.answers[0], example.answer_starts[0]
-    found = example.context[start:start + len(text)]
+    found = example.context[start : start + len(text)]
     if not text.strip() or " ".join(found.split()) != " ".join(text.split()):
         return f"answer {text!r} is not at character {start} of the context"
     return start, start + len(text)

@@ -43,7 +43,8 @@ def layer_depths(model) -> dict[str, int]:
 
 
 def layerwise_multipliers(model, decay: float) -> dict[str, float]:
-    """``variable.path`` -> learning-rate factor ``decay ** (n_layers + 2 - depth)`` (1.0 everywhere when decay is 1)."""
+    """``variable.path`` -> learning-rate factor ``decay ** (n_layers + 2 - depth)`` (1.0 everywhere when decay
+    is 1)."""
     top = len(model.electra.transformer_layers) + 2
     return {path: float(decay) ** (top - depth) for path, depth in layer_depths(model).items()}
 
@@ -87,10 +88,20 @@ class LayerwiseAdamW(keras.optimizers.Optimizer):
         global_clipnorm: clip the gradients to this global norm first (NVIDIA: 1.0).
     """
 
-    def __init__(self, learning_rate=1e-4, multipliers: dict | None = None, decay_paths=None,
-                 weight_decay: float = 0.01, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-6,
-                 bias_corrected_epsilon: bool = False, global_clipnorm: float | None = 1.0,
-                 name: str = "layerwise_adamw", **kwargs):
+    def __init__(
+        self,
+        learning_rate=1e-4,
+        multipliers: dict | None = None,
+        decay_paths=None,
+        weight_decay: float = 0.01,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-6,
+        bias_corrected_epsilon: bool = False,
+        global_clipnorm: float | None = 1.0,
+        name: str = "layerwise_adamw",
+        **kwargs,
+    ):
         super().__init__(learning_rate=learning_rate, global_clipnorm=global_clipnorm, name=name, **kwargs)
         self.multipliers = dict(multipliers or {})
         self.decay_paths = None if decay_paths is None else sorted(decay_paths)
@@ -126,7 +137,13 @@ class LayerwiseAdamW(keras.optimizers.Optimizer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(multipliers=self.multipliers, decay_paths=self.decay_paths,
-                      weight_decay=self.adamw_weight_decay, beta_1=self.beta_1, beta_2=self.beta_2,
-                      epsilon=self.epsilon, bias_corrected_epsilon=self.bias_corrected_epsilon)
+        config.update(
+            multipliers=self.multipliers,
+            decay_paths=self.decay_paths,
+            weight_decay=self.adamw_weight_decay,
+            beta_1=self.beta_1,
+            beta_2=self.beta_2,
+            epsilon=self.epsilon,
+            bias_corrected_epsilon=self.bias_corrected_epsilon,
+        )
         return config

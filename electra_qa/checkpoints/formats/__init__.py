@@ -11,9 +11,10 @@
 from __future__ import annotations
 
 from electra_qa.checkpoints.find import Located
-from electra_qa.checkpoints.formats import google, huggingface, keras_folder, ngc
+from electra_qa.checkpoints.formats import google, huggingface, ngc
 from electra_qa.checkpoints.readers.tf_bundle import TensorBundle
 from electra_qa.checkpoints.source import Source
+
 
 def open_tf_checkpoint(prefix: str) -> Source:
     """An NGC (object-based) or google-research (TF1 names) checkpoint, told apart by its keys."""

@@ -28,5 +28,13 @@ def source(prefix: str, bundle: TensorBundle) -> Source:
             ignored.append(stored)
         else:
             shapes[stored] = bundle.entries[stored].shape
-    return Source(FORMAT, prefix, shapes, bundle.read, ignored, close=bundle.close,
-                  check_readable=bundle.check_readable, new_arrays=True)
+    return Source(
+        FORMAT,
+        prefix,
+        shapes,
+        bundle.read,
+        ignored,
+        close=bundle.close,
+        check_readable=bundle.check_readable,
+        new_arrays=True,
+    )

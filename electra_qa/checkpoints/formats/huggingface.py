@@ -53,14 +53,16 @@ PT_FORMAT = Format("hf_pt", "Hugging Face PyTorch weights (model.safetensors)", 
 
 # ---------------------------------------------------------------------------------------------- reading
 
-_PT_IGNORED = re.compile(r"(^electra\.embeddings\.position_ids$|^electra\.pooler\.|^cls\.|^generator|"
-                         r"^electra\.embeddings\.token_type_ids$)")
+_PT_IGNORED = re.compile(
+    r"(^electra\.embeddings\.position_ids$|^electra\.pooler\.|^cls\.|^generator|"
+    r"^electra\.embeddings\.token_type_ids$)"
+)
 _TF_IGNORED = re.compile(r"(^electra/pooler/|^generator|^mlm___cls/|^nsp___cls/|^cls/)")
 
 
 def _normalise_pt(key: str) -> str:
     if key.startswith("bert."):
-        key = "electra." + key[len("bert."):]
+        key = "electra." + key[len("bert.") :]
     elif key.startswith(("embeddings.", "encoder.", "embeddings_project.", "pooler.")):
         key = "electra." + key
     return key
@@ -76,8 +78,9 @@ def open_safetensors(file: str) -> Source:
             continue
         stored_key[name] = key
         shapes[name] = f.shape(key)
-    return Source(PT_FORMAT, file, shapes, lambda name: f.read(stored_key[name]), ignored, close=f.close,
-                  new_arrays=True)
+    return Source(
+        PT_FORMAT, file, shapes, lambda name: f.read(stored_key[name]), ignored, close=f.close, new_arrays=True
+    )
 
 
 def _text(value) -> str:
@@ -98,8 +101,10 @@ def _open_h5(file: str) -> Source:
         raise CheckpointError(f"cannot read {file!r} as HDF5: {e}") from None
     if "layer_names" not in f.attrs:
         f.close()
-        raise CheckpointError(f"{file!r} is not a Keras-2 weights file (no 'layer_names' attribute); a Keras 3 "
-                              "'.weights.h5' belongs in a folder saved by QuestionAnswerer.save")
+        raise CheckpointError(
+            f"{file!r} is not a Keras-2 weights file (no 'layer_names' attribute); a Keras 3 "
+            "'.weights.h5' belongs in a folder saved by QuestionAnswerer.save"
+        )
     shapes, ignored, dataset = {}, [], {}
     try:
         for layer in f.attrs["layer_names"]:
@@ -108,7 +113,7 @@ def _open_h5(file: str) -> Source:
                 weight = _text(weight)
                 name = weight.split("/", 1)[1] if "/" in weight else weight  # drop the model-name component
                 if name.startswith("bert/"):
-                    name = "electra/" + name[len("bert/"):]
+                    name = "electra/" + name[len("bert/") :]
                 if _TF_IGNORED.search(name):
                     ignored.append(weight)
                     continue
@@ -117,11 +122,11 @@ def _open_h5(file: str) -> Source:
     except BaseException:
         f.close()
         raise
-    return Source(TF_FORMAT, file, shapes, reader_errors_named(file)(lambda k: dataset[k][()]), ignored,
-                  close=f.close)
+    return Source(TF_FORMAT, file, shapes, reader_errors_named(file)(lambda k: dataset[k][()]), ignored, close=f.close)
 
 
 # ---------------------------------------------------------------------------------------------- writing
+
 
 def export_huggingface(model, folder: str | os.PathLike) -> str:
     """Write ``model`` (simple-head QA, discriminator or encoder) as a Hugging Face ELECTRA folder.
@@ -143,8 +148,10 @@ def export_huggingface(model, folder: str | os.PathLike) -> str:
     if not isinstance(head, Head):
         raise CheckpointError(f"cannot export a {type(model).__name__}: not an electra_qa ELECTRA model")
     if head.hf_architecture is None:
-        raise CheckpointError(f"{head.title} has no Hugging Face counterpart; only simple-head (qa_outputs) "
-                              "models, discriminators and encoders can be exported")
+        raise CheckpointError(
+            f"{head.title} has no Hugging Face counterpart; only simple-head (qa_outputs) "
+            "models, discriminators and encoders can be exported"
+        )
     variables, transposed = keyed_weights(model, PT_FORMAT)
     tensors = {}
     for key, var in variables.items():
@@ -152,13 +159,18 @@ def export_huggingface(model, folder: str | os.PathLike) -> str:
         if key in transposed:
             value = value.T
         if head.encoder_only:
-            key = key[len("electra."):]  # ElectraModel's state dict has no "electra." prefix
+            key = key[len("electra.") :]  # ElectraModel's state dict has no "electra." prefix
         tensors[key] = np.ascontiguousarray(value)
     folder = os.fspath(folder)
     os.makedirs(folder, exist_ok=True)
     write_safetensors(os.path.join(folder, filenames.SAFETENSORS), tensors, metadata={"format": "pt"})
-    config = {"architectures": [head.hf_architecture], "model_type": "electra", **model.config.to_dict(),
-              "position_embedding_type": "absolute", "pad_token_id": 0}
+    config = {
+        "architectures": [head.hf_architecture],
+        "model_type": "electra",
+        **model.config.to_dict(),
+        "position_embedding_type": "absolute",
+        "pad_token_id": 0,
+    }
     with open(os.path.join(folder, filenames.CONFIG), "w", encoding="utf-8") as f:
         json.dump(config, f, indent=2)
         f.write("\n")

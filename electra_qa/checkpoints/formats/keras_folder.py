@@ -37,8 +37,10 @@ def _model_section(model) -> dict:
     """The ``electra_qa`` section of a saved model's config.json: format version, model class, head and options."""
     head = getattr(model, "head", None)
     if not isinstance(head, Head):
-        raise CheckpointError(f"cannot save a {type(model).__name__}: not an electra_qa ELECTRA model "
-                              "(ElectraForQuestionAnswering, ElectraDiscriminator or ElectraModel)")
+        raise CheckpointError(
+            f"cannot save a {type(model).__name__}: not an electra_qa ELECTRA model "
+            "(ElectraForQuestionAnswering, ElectraDiscriminator or ElectraModel)"
+        )
     return {"format_version": FORMAT_VERSION, "model": head.model_class, "head": head.name, **head.options}
 
 
@@ -49,8 +51,12 @@ def save_model(model, folder: str | os.PathLike, pipeline: dict | None = None) -
     section = _model_section(model)
     if pipeline:
         section["pipeline"] = pipeline
-    data = {"architectures": [section["model"]], "model_type": "electra", **model.config.to_dict(),
-            "electra_qa": section}
+    data = {
+        "architectures": [section["model"]],
+        "model_type": "electra",
+        **model.config.to_dict(),
+        "electra_qa": section,
+    }
     section["weights_index"] = weights_index(model.config, section)
     weights = os.path.join(folder, filenames.KERAS_WEIGHTS)
     tmp = weights + ".tmp.weights.h5"
@@ -80,9 +86,16 @@ def weights_index(config: ElectraConfig, section: dict) -> dict[str, str]:
     import h5py
 
     project = config.embedding_size != config.hidden_size
-    tiny = ElectraConfig(vocab_size=3, embedding_size=2 if project else 4, hidden_size=4,
-                         num_hidden_layers=config.num_hidden_layers, num_attention_heads=1, intermediate_size=3,
-                         max_position_embeddings=3, type_vocab_size=2)
+    tiny = ElectraConfig(
+        vocab_size=3,
+        embedding_size=2 if project else 4,
+        hidden_size=4,
+        num_hidden_layers=config.num_hidden_layers,
+        num_attention_heads=1,
+        intermediate_size=3,
+        max_position_embeddings=3,
+        type_vocab_size=2,
+    )
     probe = empty_model(tiny, _saved_head(section), dtype="float32")
     weights = model_weights(probe)
     names = list(weights)
@@ -93,6 +106,7 @@ def weights_index(config: ElectraConfig, section: dict) -> dict[str, str]:
         file = os.path.join(tmp, "probe.weights.h5")
         probe.save_weights(file)
         with h5py.File(file, "r") as f:
+
             def visit(path, obj):
                 if isinstance(obj, h5py.Dataset):
                     values = np.unique(obj[()])
@@ -109,8 +123,10 @@ def weights_index(config: ElectraConfig, section: dict) -> dict[str, str]:
 def read_section(folder: str) -> tuple[ElectraConfig, dict]:
     path = os.path.join(folder, filenames.CONFIG)
     if not os.path.isfile(path):
-        raise CheckpointError(f"{folder!r} has {filenames.KERAS_WEIGHTS} but no {filenames.CONFIG}; it was not "
-                              "written by electra_qa's save")
+        raise CheckpointError(
+            f"{folder!r} has {filenames.KERAS_WEIGHTS} but no {filenames.CONFIG}; it was not "
+            "written by electra_qa's save"
+        )
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
@@ -120,11 +136,13 @@ def read_section(folder: str) -> tuple[ElectraConfig, dict]:
         raise CheckpointError(f"{path!r} holds a JSON {type(data).__name__}, not a config object")
     section = data.get("electra_qa")
     if not isinstance(section, dict) or not isinstance(section.get("model"), str):
-        raise CheckpointError(f"{path!r} has no 'electra_qa' section naming the model class; it was not written by "
-                              "electra_qa's save")
+        raise CheckpointError(
+            f"{path!r} has no 'electra_qa' section naming the model class; it was not written by electra_qa's save"
+        )
     if section.get("format_version", 0) > FORMAT_VERSION:
-        raise CheckpointError(f"{path!r} was written by a newer electra_qa (format {section['format_version']}); "
-                              "upgrade electra-qa")
+        raise CheckpointError(
+            f"{path!r} was written by a newer electra_qa (format {section['format_version']}); upgrade electra-qa"
+        )
     return ElectraConfig.from_dict(data), section
 
 
@@ -162,8 +180,10 @@ def _arrays_problem(file: str, model) -> str | None:
     expected = sum(math.prod(w.shape) for w in model.weights)
     if (count, size) == (len(model.weights), expected):
         return None
-    return (f"{file!r} holds {count} arrays ({size:,} values) but the model in its config.json has "
-            f"{len(model.weights)} ({expected:,}); the folder's files do not belong together")
+    return (
+        f"{file!r} holds {count} arrays ({size:,} values) but the model in its config.json has "
+        f"{len(model.weights)} ({expected:,}); the folder's files do not belong together"
+    )
 
 
 def load_keras_folder(folder: str, head: Head | None = None, dtype=None, precision: str | None = None):
@@ -174,8 +194,9 @@ def load_keras_folder(folder: str, head: Head | None = None, dtype=None, precisi
     saved = _saved_head(section)
     file = os.path.join(folder, filenames.KERAS_WEIGHTS)
     if section.get("weights_index"):
-        return load_source(open_keras_weights(file, section["weights_index"]), head or saved, config, dtype=dtype,
-                           precision=precision)
+        return load_source(
+            open_keras_weights(file, section["weights_index"]), head or saved, config, dtype=dtype, precision=precision
+        )
     dtype = resolve_dtype(precision, dtype)
     model = empty_model(config, saved, dtype=dtype)
     problem = _arrays_problem(file, model)
@@ -209,9 +230,18 @@ def inspect_keras_folder(folder: str) -> CheckpointInfo:
             finally:
                 source.close()
     params = sum(math.prod(w.shape) for w in model.weights)
-    return CheckpointInfo(file, FORMAT.name, FORMAT.description, config, os.path.join(folder, filenames.CONFIG),
-                          head.name, bool(head.options.get("version_2")), params,
-                          Fit([], [], [], problems), [])
+    return CheckpointInfo(
+        file,
+        FORMAT.name,
+        FORMAT.description,
+        config,
+        os.path.join(folder, filenames.CONFIG),
+        head.name,
+        bool(head.options.get("version_2")),
+        params,
+        Fit([], [], [], problems),
+        [],
+    )
 
 
 def open_keras_weights(file: str, index: dict[str, str]) -> Source:
@@ -236,9 +266,11 @@ def _open_keras_weights(file: str, index: dict[str, str]) -> Source:
         lacking = sorted(set(index.values()) - set(stored))
         extra = sorted(set(stored) - set(index.values()))
         if lacking or extra:
-            raise CheckpointError(f"{file!r} does not match the weights index in its config.json (datasets "
-                                  f"missing: {lacking[:5]}, not indexed: {extra[:5]}); the folder's files do not "
-                                  "belong together")
+            raise CheckpointError(
+                f"{file!r} does not match the weights index in its config.json (datasets "
+                f"missing: {lacking[:5]}, not indexed: {extra[:5]}); the folder's files do not "
+                "belong together"
+            )
         datasets = {name: f[path] for name, path in index.items()}
         shapes = {name: tuple(d.shape) for name, d in datasets.items()}
         fd = os.open(file, os.O_RDONLY)

@@ -11,14 +11,16 @@ from __future__ import annotations
 import re
 
 from electra_qa.checkpoints.readers.tf_bundle import TensorBundle
-from electra_qa.checkpoints.slots import keyed_weights
 from electra_qa.checkpoints.source import Format, Source
 
 VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 
 # google-research layer part -> the reference's attribute path inside ``electra/encoder/layer/{i}/``.
-_LAYER = {"attention/self/": "attention/self_attention/", "attention/output/": "attention/dense_output/",
-          "output/": "bert_output/"}
+_LAYER = {
+    "attention/self/": "attention/self_attention/",
+    "attention/output/": "attention/dense_output/",
+    "output/": "bert_output/",
+}
 
 
 def key(name: str) -> str:
@@ -32,7 +34,7 @@ def key(name: str) -> str:
         rest = match.group(2)
         for old, new in _LAYER.items():
             if rest.startswith(old):
-                rest = new + rest[len(old):]
+                rest = new + rest[len(old) :]
                 break
         return f"electra/encoder/layer/{match.group(1)}/{rest}"
     return name
@@ -44,7 +46,7 @@ FORMAT = Format("ngc", "NVIDIA NGC TF2 checkpoint (DeepLearningExamples)", key, 
 def _is_model_weight(stored_key: str) -> bool:
     if not stored_key.endswith(VALUE_SUFFIX) or ".OPTIMIZER_SLOT" in stored_key:
         return False
-    path = stored_key[:-len(VALUE_SUFFIX)]
+    path = stored_key[: -len(VALUE_SUFFIX)]
     return not (path.startswith("optimizer/") or path == "save_counter")
 
 
@@ -58,13 +60,16 @@ def source(prefix: str, bundle: TensorBundle) -> Source:
     shapes, ignored = {}, []
     for stored in bundle.keys():
         if _is_model_weight(stored):
-            shapes[stored[:-len(VALUE_SUFFIX)]] = bundle.entries[stored].shape
+            shapes[stored[: -len(VALUE_SUFFIX)]] = bundle.entries[stored].shape
         else:
             ignored.append(stored)
-    return Source(FORMAT, prefix, shapes, lambda k: bundle.read(k + VALUE_SUFFIX), ignored, close=bundle.close,
-                  check_readable=lambda ks: bundle.check_readable([k + VALUE_SUFFIX for k in ks]), new_arrays=True)
-
-
-def variable_map(model) -> dict:
-    """NGC checkpoint key (without ``VALUE_SUFFIX``) -> variable of ``model``."""
-    return keyed_weights(model, FORMAT)[0]
+    return Source(
+        FORMAT,
+        prefix,
+        shapes,
+        lambda k: bundle.read(k + VALUE_SUFFIX),
+        ignored,
+        close=bundle.close,
+        check_readable=lambda ks: bundle.check_readable([k + VALUE_SUFFIX for k in ks]),
+        new_arrays=True,
+    )

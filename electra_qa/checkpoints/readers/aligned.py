@@ -29,13 +29,14 @@ def aligned_empty(shape, dtype) -> np.ndarray:
         return np.frombuffer(memory, np.uint8).view(dtype).reshape(shape)
     buffer = np.empty(nbytes + ALIGN, np.uint8)
     start = -buffer.ctypes.data % ALIGN
-    return buffer[start:start + nbytes].view(dtype).reshape(shape)
+    return buffer[start : start + nbytes].view(dtype).reshape(shape)
 
 
 def is_aligned_copy(array: np.ndarray) -> bool:
     """Whether ``array`` already is what ``aligned_empty`` makes (so that no further copy is needed)."""
-    return (array.flags.c_contiguous and array.flags.writeable and array.dtype.isnative
-            and array.ctypes.data % ALIGN == 0)
+    return (
+        array.flags.c_contiguous and array.flags.writeable and array.dtype.isnative and array.ctypes.data % ALIGN == 0
+    )
 
 
 def pread_array(fd: int, offset: int, shape, dtype) -> np.ndarray:

@@ -21,8 +21,17 @@ from electra_qa.checkpoints.readers.aligned import pread_array
 from electra_qa.checkpoints.readers.dtypes import numpy_dtype
 from electra_qa.errors import CheckpointError
 
-_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1",
-           "U8": "u1", "BOOL": "?"}
+_DTYPES = {
+    "F64": "<f8",
+    "F32": "<f4",
+    "F16": "<f2",
+    "I64": "<i8",
+    "I32": "<i4",
+    "I16": "<i2",
+    "I8": "i1",
+    "U8": "u1",
+    "BOOL": "?",
+}
 
 
 def _natural(value) -> bool:
@@ -66,23 +75,33 @@ class SafetensorsFile:
             dtype = self._dtype(name, entry["dtype"])
             if not isinstance(shape, list) or not all(_natural(d) for d in shape):
                 raise self._corrupt(f"tensor {name!r} has shape {shape!r}, not a list of non-negative integers")
-            if (not isinstance(offsets, list) or len(offsets) != 2 or not all(_natural(o) for o in offsets)
-                    or offsets[0] > offsets[1]):
-                raise self._corrupt(f"tensor {name!r} has data_offsets {offsets!r}, not [begin, end] with "
-                                    "0 <= begin <= end")
+            if (
+                not isinstance(offsets, list)
+                or len(offsets) != 2
+                or not all(_natural(o) for o in offsets)
+                or offsets[0] > offsets[1]
+            ):
+                raise self._corrupt(
+                    f"tensor {name!r} has data_offsets {offsets!r}, not [begin, end] with 0 <= begin <= end"
+                )
             if offsets[1] - offsets[0] != dtype.itemsize * math.prod(shape):
-                raise self._corrupt(f"tensor {name!r} has {offsets[1] - offsets[0]} bytes, but {entry['dtype']} "
-                                    f"{shape} needs {dtype.itemsize * math.prod(shape)}")
+                raise self._corrupt(
+                    f"tensor {name!r} has {offsets[1] - offsets[0]} bytes, but {entry['dtype']} "
+                    f"{shape} needs {dtype.itemsize * math.prod(shape)}"
+                )
             spans.append((offsets[0], offsets[1], name))
         end = 0
         for begin, stop, name in sorted(spans):
             if begin != end:
-                raise self._corrupt(f"tensor {name!r} starts at byte {begin} of the data, where {end} was expected "
-                                    "(tensors overlap or leave a gap)")
+                raise self._corrupt(
+                    f"tensor {name!r} starts at byte {begin} of the data, where {end} was expected "
+                    "(tensors overlap or leave a gap)"
+                )
             end = stop
         if end != data_size:
-            raise self._corrupt(f"the tensors cover {end} bytes of data but the file holds {data_size} (truncated "
-                                "or padded)")
+            raise self._corrupt(
+                f"the tensors cover {end} bytes of data but the file holds {data_size} (truncated or padded)"
+            )
         return metadata, header
 
     def _dtype(self, name: str, code: str) -> np.dtype:
@@ -107,8 +126,12 @@ class SafetensorsFile:
             except OSError as e:
                 raise CheckpointError(f"cannot read {self.path!r}: {e.strerror}") from None
         try:
-            return pread_array(self._fd, self._data_start + entry["data_offsets"][0], tuple(entry["shape"]),
-                               self._dtype(name, entry["dtype"]))
+            return pread_array(
+                self._fd,
+                self._data_start + entry["data_offsets"][0],
+                tuple(entry["shape"]),
+                self._dtype(name, entry["dtype"]),
+            )
         except EOFError:
             raise CheckpointError(f"{self.path!r} is truncated at tensor {name!r}") from None
 
@@ -118,9 +141,17 @@ class SafetensorsFile:
             self._fd = None
 
 
-_CODES = {np.dtype("<f8"): "F64", np.dtype("<f4"): "F32", np.dtype("<f2"): "F16", np.dtype("<i8"): "I64",
-          np.dtype("<i4"): "I32", np.dtype("<i2"): "I16", np.dtype("i1"): "I8", np.dtype("u1"): "U8",
-          np.dtype("?"): "BOOL"}
+_CODES = {
+    np.dtype("<f8"): "F64",
+    np.dtype("<f4"): "F32",
+    np.dtype("<f2"): "F16",
+    np.dtype("<i8"): "I64",
+    np.dtype("<i4"): "I32",
+    np.dtype("<i2"): "I16",
+    np.dtype("i1"): "I8",
+    np.dtype("u1"): "U8",
+    np.dtype("?"): "BOOL",
+}
 
 
 def write_safetensors(path: str | os.PathLike, tensors: dict[str, np.ndarray], metadata: dict | None = None) -> None:

@@ -29,8 +29,21 @@ _FOOTER_SIZE = 48
 _BLOCK_TRAILER_SIZE = 5
 
 # tensorflow/core/framework/types.proto
-_DTYPES = {1: "float32", 2: "float64", 3: "int32", 4: "uint8", 5: "int16", 6: "int8", 9: "int64", 10: "bool",
-           14: "bfloat16", 17: "uint16", 19: "float16", 22: "uint32", 23: "uint64"}
+_DTYPES = {
+    1: "float32",
+    2: "float64",
+    3: "int32",
+    4: "uint8",
+    5: "int16",
+    6: "int8",
+    9: "int64",
+    10: "bool",
+    14: "bfloat16",
+    17: "uint16",
+    19: "float16",
+    22: "uint32",
+    23: "uint64",
+}
 _DT_STRING = 7
 _CRC_MASK_DELTA = 0xA282EAD8
 
@@ -76,12 +89,12 @@ def _proto_fields(buf: bytes):
         if wire == 0:
             value, pos = _varint(buf, pos)
         elif wire == 1:
-            value, pos = buf[pos:pos + 8], pos + 8
+            value, pos = buf[pos : pos + 8], pos + 8
         elif wire == 2:
             n, pos = _varint(buf, pos)
-            value, pos = buf[pos:pos + n], pos + n
+            value, pos = buf[pos : pos + n], pos + n
         elif wire == 5:
-            value, pos = buf[pos:pos + 4], pos + 4
+            value, pos = buf[pos : pos + 4], pos + 4
         else:
             raise ValueError(f"unsupported protobuf wire type {wire}")
         if pos > len(buf):
@@ -137,9 +150,9 @@ def _block_entries(block: bytes):
         shared, pos = _varint(block, pos)
         non_shared, pos = _varint(block, pos)
         value_len, pos = _varint(block, pos)
-        key = key[:shared] + block[pos:pos + non_shared]
+        key = key[:shared] + block[pos : pos + non_shared]
         pos += non_shared
-        yield key, block[pos:pos + value_len]
+        yield key, block[pos : pos + value_len]
         pos += value_len
 
 
@@ -158,8 +171,9 @@ class TensorBundle:
         try:
             self.entries, self.num_shards = self._parse_index(data)
         except (ValueError, struct.error, IndexError, TypeError, OverflowError) as e:
-            raise CheckpointError(f"{index_path!r} is not a readable TensorFlow checkpoint index "
-                                  f"(truncated or corrupt: {e})") from None
+            raise CheckpointError(
+                f"{index_path!r} is not a readable TensorFlow checkpoint index (truncated or corrupt: {e})"
+            ) from None
 
     @staticmethod
     def _read_block(data: bytes, handle: bytes) -> bytes:
@@ -167,13 +181,13 @@ class TensorBundle:
         size, _ = _varint(handle, pos)
         if offset + size + _BLOCK_TRAILER_SIZE > len(data):
             raise ValueError("block runs past the end of the file")
-        block = memoryview(data)[offset:offset + size + 1]  # the contents and the trailer's type byte
+        block = memoryview(data)[offset : offset + size + 1]  # the contents and the trailer's type byte
         (stored,) = struct.unpack_from("<I", data, offset + size + 1)
         if crc32c.crc32c(block) != _unmask(stored):
             raise ValueError(f"checksum mismatch in the table block at byte {offset}")
         if data[offset + size] != 0:
             raise ValueError("compressed table blocks are not supported")
-        return data[offset:offset + size]
+        return data[offset : offset + size]
 
     def _parse_index(self, data: bytes):
         if len(data) < _FOOTER_SIZE:
@@ -219,7 +233,8 @@ class TensorBundle:
             if entry.offset + entry.size > sizes[path]:
                 raise CheckpointError(
                     f"checkpoint data file {path!r} is truncated: {key!r} needs bytes {entry.offset}.."
-                    f"{entry.offset + entry.size} but the file has {sizes[path]}")
+                    f"{entry.offset + entry.size} but the file has {sizes[path]}"
+                )
 
     def read(self, key: str) -> np.ndarray:
         """One tensor, read from its data file into a new aligned array and its crc32c verified (nothing else of
@@ -237,9 +252,12 @@ class TensorBundle:
         except EOFError:
             raise CheckpointError(f"checkpoint data file {path!r} is truncated at {key!r}") from None
         if entry.crc32c is not None and crc32c.crc32c(memoryview(array.reshape(-1).view(np.uint8))) != _unmask(
-                entry.crc32c):
-            raise CheckpointError(f"checkpoint tensor {key!r} in {path!r} is corrupt: its bytes do not match the "
-                                  "checksum stored in the index")
+            entry.crc32c
+        ):
+            raise CheckpointError(
+                f"checkpoint tensor {key!r} in {path!r} is corrupt: its bytes do not match the "
+                "checksum stored in the index"
+            )
         return array
 
     def _file(self, path: str) -> int:
