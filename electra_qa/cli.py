@@ -216,16 +216,19 @@ def _context(args) -> str:
     raise InputError("give the context with -c, --context-file FILE, or on standard input")
 
 
-def _window_options(args) -> dict:
-    """The window options given on the command line (the others keep the model's defaults)."""
+def _load_options(args) -> dict:
+    """What ``load_answerer`` takes from the model options: vocab, config, precision, and the window options given
+    on the command line (the others keep the model's defaults)."""
+    windows = {
+        "max_seq_length": args.max_seq_length,
+        "doc_stride": args.doc_stride,
+        "max_query_length": args.max_query_length,
+    }
     return {
-        k: v
-        for k, v in (
-            ("max_seq_length", args.max_seq_length),
-            ("doc_stride", args.doc_stride),
-            ("max_query_length", args.max_query_length),
-        )
-        if v is not None
+        "vocab": args.vocab,
+        "config": args.config,
+        "precision": args.precision,
+        **{k: v for k, v in windows.items() if v is not None},
     }
 
 
@@ -233,9 +236,7 @@ def _load_qa(args, **settings) -> QuestionAnswerer:
     """The model the options name, with the backend imported quietly first in a real command-line run."""
     if args.quiet_backend:
         _import_backend_quietly()
-    settings.update(_window_options(args))
-    given = {k: v for k, v in (("vocab", args.vocab), ("config", args.config)) if v is not None}
-    return load_answerer(args.checkpoint, precision=args.precision, **given, **settings)
+    return load_answerer(args.checkpoint, **_load_options(args), **settings)
 
 
 def _answer(args) -> int:
@@ -293,12 +294,6 @@ def _batch(args) -> int:
             from electra_qa.ray import answer_path
         except ImportError:
             raise InputError("--engine ray needs Ray: pip install 'electra-qa[ray]'") from None
-        settings = {
-            k: v
-            for k, v in (("vocab", args.vocab), ("config", args.config), ("precision", args.precision))
-            if v is not None
-        }
-        settings.update(_window_options(args))
         counts = answer_path(
             args.input,
             args.output,
@@ -310,7 +305,7 @@ def _batch(args) -> int:
             context_field=args.context_field,
             top_k=args.top_k,
             **({"batch_size": args.batch_size} if args.batch_size else {}),
-            **settings,
+            **_load_options(args),
         )
         print(
             f"{counts['answered']} rows answered, {counts['errors']} bad rows (their 'error' column says why); "

@@ -409,7 +409,6 @@ def answer(
         positive_int("top_k", top_k)
 
     def load():
-        given = {k: v for k, v in (("vocab", vocab), ("config", config)) if v is not None}
-        return load_answerer(checkpoint, **given, **kwargs)
+        return load_answerer(checkpoint, vocab=vocab, config=config, **kwargs)
 
     return _CACHE.get(_cache_key(checkpoint, vocab, config, kwargs), load)(question, context, top_k=top_k)

@@ -13,7 +13,7 @@ import numbers
 from electra_qa import precision as precision_lib
 from electra_qa.errors import InputError
 from electra_qa.heads import qa_head_names
-from electra_qa.settings import positive_int, strict_bool
+from electra_qa.validate import non_negative_int, positive_int, strict_bool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,8 +56,7 @@ class TrainingRecipe:
         object.__setattr__(
             self, "bias_corrected_epsilon", strict_bool("bias_corrected_epsilon", self.bias_corrected_epsilon)
         )
-        if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral) or self.seed < 0:
-            raise InputError(f"seed must be a non-negative integer, got {self.seed!r}")
+        object.__setattr__(self, "seed", non_negative_int("seed", self.seed))
         precision_lib.check_precision(self.precision)
         if self.head not in qa_head_names():
             raise InputError(f"head must be one of {qa_head_names()}, got {self.head!r}")

@@ -6,33 +6,13 @@ import dataclasses
 import math
 import numbers
 
-import numpy as np
-
 from electra_qa.errors import InputError
+from electra_qa.validate import non_negative_int, positive_int, strict_bool
 
 SCORINGS = ("squad", "hf_pipeline")
 DEFAULT_MAX_SEQ_LENGTH = 384  # the reference's window, or the model's max_position_embeddings when smaller
 CHUNK_SIZE = 256  # paragraphs (predict_squad) or rows (answer_file, electra-qa batch) tokenized and answered together
 _POSITIVE = ("doc_stride", "max_query_length", "n_best_size", "max_answer_length", "batch_size")
-
-
-def positive_int(name: str, value) -> int:
-    """``value`` as an int when it is a positive integer of any integral type (numpy's too), else an InputError."""
-    return _integer(name, value, 1)
-
-
-def strict_bool(name: str, value) -> bool:
-    """``value`` if it is a boolean (numpy's too); a string such as "false" is an InputError, never True."""
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    raise InputError(f"{name} must be True or False, got {value!r}")
-
-
-def _integer(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        what = "a positive integer" if minimum == 1 else "a non-negative integer"
-        raise InputError(f"{name} must be {what}, got {value!r}")
-    return int(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,11 +46,11 @@ class QASettings:
     def __post_init__(self):
         if self.scoring not in SCORINGS:
             raise InputError(f"scoring must be one of {SCORINGS}, got {self.scoring!r}")
-        fixed = {name: _integer(name, getattr(self, name), 1) for name in _POSITIVE}
+        fixed = {name: positive_int(name, getattr(self, name)) for name in _POSITIVE}
         if self.max_seq_length is not None:
-            fixed["max_seq_length"] = _integer("max_seq_length", self.max_seq_length, 1)
+            fixed["max_seq_length"] = positive_int("max_seq_length", self.max_seq_length)
         if self.doc_overlap is not None:
-            fixed["doc_overlap"] = _integer("doc_overlap", self.doc_overlap, 0)
+            fixed["doc_overlap"] = non_negative_int("doc_overlap", self.doc_overlap)
         threshold = self.null_score_diff_threshold
         if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or math.isnan(threshold):
             raise InputError(f"null_score_diff_threshold must be a number, got {threshold!r}")

@@ -1,13 +1,14 @@
 """``Head``: everything about one kind of model head, in one class.
 
-A head class owns what differs between heads: its saved name and options, the Keras task model it builds on a
-backbone, its checkpoint weight names, and, for the heads that answer questions, its serving inputs, candidate spans,
-null score, training loss and per-token logits for ``qa.explain``. Everything else (windows, batching, scoring across
-spans, loading, saving) asks the head and never compares head names.
+A head class owns what differs between heads: its saved name and options, the Keras task model class it goes in
+(``model_class``), its Keras layer (``layer_class``, ``layer_config``), its checkpoint weight names, and, for the heads
+that answer questions, its serving inputs, candidate spans, null score, training loss and per-token logits for
+``qa.explain``. Everything else (windows, batching, scoring across spans, loading, saving) asks the head and never
+compares head names.
 
-This module and the head modules import no Keras at module level: scoring, serving clients and runtimes without
-TensorFlow use the heads' decoding. A head's Keras layers live in ``electra_qa.models`` and are imported when the
-head builds a model.
+This package imports no Keras: scoring, serving clients and runtimes without TensorFlow use the heads' decoding. The
+task model (``electra_qa.models``) builds a head's layer from its Keras-registered name; the losses import Keras
+when they are called.
 """
 
 from __future__ import annotations
@@ -182,9 +183,3 @@ def dense_slots(prefix: str, layer, bias: bool = True) -> dict:
 
 def norm_slots(prefix: str, layer) -> dict:
     return {f"{prefix}/gamma": (layer, "gamma"), f"{prefix}/beta": (layer, "beta")}
-
-
-def as_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InputError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)

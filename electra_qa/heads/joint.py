@@ -9,15 +9,8 @@ import numpy as np
 
 from electra_qa.config import AMP_END_MASK_VALUE, FLOAT32_END_MASK_VALUE
 from electra_qa.errors import InputError
-from electra_qa.heads.base import (
-    Candidate,
-    Head,
-    as_int,
-    dense_slots,
-    make_candidate,
-    norm_slots,
-    span_allowed,
-)
+from electra_qa.heads.base import Candidate, Head, dense_slots, make_candidate, norm_slots, span_allowed
+from electra_qa.validate import positive_int, strict_bool
 
 
 class JointHead(Head):
@@ -33,15 +26,14 @@ class JointHead(Head):
     model_class = "ElectraForQuestionAnswering"
     outputs = ("start_top_log_probs", "start_top_index", "end_top_log_probs", "end_top_index", "cls_logits")
     option_defaults = {"beam_size": 4, "version_2": False, "end_mask_value": AMP_END_MASK_VALUE}
+    layer_class = "electra_qa>JointQAHead"
 
     def check_options(self, options):
         checked = dict(options)
         if "beam_size" in options:
-            checked["beam_size"] = as_int("beam_size", options["beam_size"])
+            checked["beam_size"] = positive_int("beam_size", options["beam_size"])
         if "version_2" in options:
-            if not isinstance(options["version_2"], (bool, np.bool_)):
-                raise InputError(f"version_2 must be True or False, got {options['version_2']!r}")
-            checked["version_2"] = bool(options["version_2"])
+            checked["version_2"] = strict_bool("version_2", options["version_2"])
         if "end_mask_value" in options:
             value = options["end_mask_value"]
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
@@ -51,13 +43,12 @@ class JointHead(Head):
 
     @classmethod
     def from_saved(cls, section):
-        # Folders written before end_mask_value was saved stored ``amp`` instead.
-        default = AMP_END_MASK_VALUE if section.get("amp", True) else FLOAT32_END_MASK_VALUE
-        return cls(
-            beam_size=section.get("beam_size", 4),
-            version_2=bool(section.get("version_2", False)),
-            end_mask_value=section.get("end_mask_value", default),
-        )
+        options = {k: section[k] for k in cls.option_defaults if k in section}
+        if "end_mask_value" not in options and not section.get("amp", True):
+            options["end_mask_value"] = FLOAT32_END_MASK_VALUE  # folders from before end_mask_value stored ``amp``
+        if "version_2" in options:
+            options["version_2"] = bool(options["version_2"])
+        return cls(**options)
 
     @classmethod
     def detect(cls, has_key):
@@ -79,8 +70,6 @@ class JointHead(Head):
 
     def describe(self):
         return f"joint, beam {self.beam_size}" + (", SQuAD 2.0 answer class" if self.version_2 else "")
-
-    layer_class = "electra_qa>JointQAHead"
 
     def layer_config(self, config):
         return {

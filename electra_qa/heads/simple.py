@@ -21,12 +21,11 @@ class SimpleHead(Head):
     hf_architecture = "ElectraForQuestionAnswering"
     per_token_logits = True
     outputs = ("start_logits", "end_logits")
+    layer_class = "electra_qa>SimpleQAHead"
 
     @classmethod
     def detect(cls, has_key):
         return cls() if has_key("qa_outputs/kernel") else None
-
-    layer_class = "electra_qa>SimpleQAHead"
 
     def layer_config(self, config):
         return {"hidden_size": config.hidden_size, "initializer_range": config.initializer_range}

@@ -266,7 +266,8 @@ def fine_tune(
     if resume and output_dir is None:
         raise InputError("resume=True needs the output_dir of the run to continue")
     policy = precision_lib.dtype_policy(recipe.precision)
-    settings = QASettings(max_seq_length=max_seq_length, doc_stride=doc_stride, max_query_length=max_query_length)
+    windows = {"max_seq_length": max_seq_length, "doc_stride": doc_stride, "max_query_length": max_query_length}
+    settings = QASettings(**windows)
     train = load_squad(train_data)
     if not train.examples:
         raise InputError(f"{train.source} has no usable training questions")
@@ -297,7 +298,7 @@ def fine_tune(
             "start": where,
             **recipe.to_dict(),
             "precision": policy.name,
-            **{k: getattr(qa.settings, k) for k in WINDOW_FIELDS},
+            **windows,
             "head": qa.model.head.name,
         },
         "train_windows": len(features),
@@ -322,9 +323,6 @@ def fine_tune(
     if output_dir is not None:
         qa.remember_source(log["last_folder"], "keras", precision=policy.name)
     return qa
-
-
-WINDOW_FIELDS = ("max_seq_length", "doc_stride", "max_query_length")
 
 
 def _compiled(model, recipe: TrainingRecipe, policy, windows: int, jit_compile) -> keras.optimizers.Optimizer:

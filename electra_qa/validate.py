@@ -1,0 +1,34 @@
+"""Checks of single values that several modules share: integers, booleans. Each returns the value normalised or
+raises an ``InputError`` naming it; this module imports nothing of the library but its errors."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from electra_qa.errors import InputError
+
+
+def positive_int(name: str, value) -> int:
+    """``value`` as an int when it is a positive integer of any integral type (numpy's too), else an InputError."""
+    return _integer(name, value, 1)
+
+
+def non_negative_int(name: str, value) -> int:
+    """``value`` as an int when it is an integer >= 0 of any integral type, else an InputError."""
+    return _integer(name, value, 0)
+
+
+def strict_bool(name: str, value) -> bool:
+    """``value`` if it is a boolean (numpy's too); a string such as "false" is an InputError, never True."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise InputError(f"{name} must be True or False, got {value!r}")
+
+
+def _integer(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        what = "a positive integer" if minimum == 1 else "a non-negative integer"
+        raise InputError(f"{name} must be {what}, got {value!r}")
+    return int(value)
