@@ -6,7 +6,11 @@ lines reach the file in one ``write`` (then ``fsync``): a crash or Ctrl-C loses 
 line is never half written (a torn tail left by a power cut is cut off on the next run). Running the same command
 again skips the rows already answered or already reported as bad, and gives the same file as one uninterrupted
 run. Bad rows (a missing field, an empty question, a non-string) go to ``<output>.errors.jsonl`` with their row
-number, id and reason; duplicate ids in the input are an error naming them, before any work.
+number, id and reason, once; duplicate ids in the input are an error naming them, before any work.
+
+One job writes an output at a time (``<output>.lock``, an OS lock released when the process ends). The job's fields
+and a fingerprint of its input are kept in ``<output>.job.json``: a rerun after rows were appended answers the new
+rows; a rerun after rows were edited or removed is refused rather than keep stale answers.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import time
 from collections.abc import Iterator
 
 from electra_qa.errors import InputError
+from electra_qa.files import check_output_file, json_line, os_error, output_lock, prefix_sha256, write_files
 from electra_qa.pipeline import QuestionAnswerer, check_text, load_answerer
 from electra_qa.progress import progress_bar
 from electra_qa.settings import CHUNK_SIZE, positive_int
@@ -47,25 +52,62 @@ class BulkSummary:
 
 
 def _rows(path: str) -> Iterator[dict]:
-    """The input's rows as dicts, streamed."""
+    """The input's rows as dicts, streamed; an unreadable file or row is an InputError naming it."""
     lower = path.lower()
-    if lower.endswith((".jsonl", ".jsonlines", ".ndjson")):
-        with open(path, encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if line.strip():
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError as e:
-                        raise InputError(f"{path}: line {n} is not JSON ({e.msg})") from None
-                    yield row if isinstance(row, dict) else {"__not_an_object__": row}
-    elif lower.endswith(".csv"):
-        with open(path, encoding="utf-8", newline="") as f:
-            yield from csv.DictReader(f)
-    elif lower.endswith(".parquet"):
-        for batch in _pyarrow("reading").parquet.ParquetFile(path).iter_batches(batch_size=1024):
-            yield from batch.to_pylist()
-    else:
-        raise InputError(f"{path}: the input must be .jsonl, .csv or .parquet")
+    try:
+        if lower.endswith((".jsonl", ".jsonlines", ".ndjson")):
+            yield from _json_lines(path)
+        elif lower.endswith(".csv"):
+            yield from _csv_rows(path)
+        elif lower.endswith(".parquet"):
+            pa = _pyarrow("reading")
+            try:
+                for batch in pa.parquet.ParquetFile(path).iter_batches(batch_size=1024):
+                    yield from batch.to_pylist()
+            except pa.ArrowException as e:
+                raise InputError(f"{path}: not a readable Parquet file ({e})") from None
+        else:
+            raise InputError(f"{path}: the input must be .jsonl, .csv or .parquet")
+    except OSError as e:
+        raise os_error(e, "read", path) from None
+
+
+def _json_lines(path: str) -> Iterator[dict]:
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8-sig" if n == 1 else "utf-8")
+            except UnicodeDecodeError as e:
+                raise InputError(f"{path}: line {n} is not UTF-8 text (byte {e.start} of the line)") from None
+            if line.strip():
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise InputError(f"{path}: line {n} is not JSON ({e.msg})") from None
+                except RecursionError:
+                    raise InputError(f"{path}: line {n} is JSON nested too deeply to read") from None
+                yield row if isinstance(row, dict) else {"__not_an_object__": row}
+
+
+def _csv_rows(path: str) -> Iterator[dict]:
+    # utf-8-sig: Excel writes a byte-order mark before the first column's name
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        reader = csv.DictReader(f)
+        try:
+            names = reader.fieldnames or []
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                raise InputError(f"{path}: the header names {', '.join(map(repr, repeated))} more than once")
+            yield from reader
+        except UnicodeDecodeError as e:
+            raise InputError(
+                f"{path}: not UTF-8 text near line {reader.line_num + 1} ({e.reason}); save the CSV as UTF-8"
+            ) from None
+        except csv.Error as e:
+            raise InputError(
+                f"{path}: line {reader.line_num}: {e} (a field over csv.field_size_limit() = "
+                f"{csv.field_size_limit():,} characters needs JSON Lines or Parquet input)"
+            ) from None
 
 
 def _errors_path(output: str) -> str:
@@ -92,8 +134,13 @@ _PARQUET_TYPES = {"answer": "string", "start": "int64", "end": "int64", "score":
 def _parquet_to_journal(output: str, journal: str) -> None:
     """A finished Parquet output of an earlier run, back into the JSON Lines journal that a run appends to."""
     pa = _pyarrow()
-    rows = pa.parquet.read_table(output).to_pylist()
-    _append(journal, [json.dumps(r, ensure_ascii=False) for r in rows])
+    try:
+        rows = pa.parquet.read_table(output).to_pylist()
+    except pa.ArrowException as e:
+        raise InputError(f"{output} exists and is not a Parquet file ({e}); it was left untouched") from None
+    if rows and not all(isinstance(r, dict) and "answer" in r and "id" in r for r in rows[:1]):
+        raise InputError(f"{output} exists and is not an answers file of answer_file; it was left untouched")
+    _append(journal, [json_line(r) for r in rows])
 
 
 def _journal_to_parquet(journal: str, output: str) -> None:
@@ -109,20 +156,41 @@ def _journal_to_parquet(journal: str, output: str) -> None:
         else pa.table({"id": pa.array([], pa.string()), **{k: pa.array([], t) for k, t in _PARQUET_TYPES.items()}})
     )
     tmp = output + ".tmp"
-    pa.parquet.write_table(table, tmp)
+    try:
+        pa.parquet.write_table(table, tmp)
+    except pa.ArrowException as e:
+        raise InputError(f"cannot write {output} as Parquet: {e}") from None
     os.replace(tmp, output)
 
 
-def _done_ids(path: str) -> set:
-    """Ids already in an output or errors file of an earlier run; a torn last line is cut off first."""
+def _earlier_lines(path: str, key: str, what: str) -> list[dict]:
+    """The records of an earlier run's output or errors file (each must hold ``key``); a torn last line is cut off
+    first. A file that is not ours is an InputError, never overwritten."""
     if not os.path.exists(path):
-        return set()
-    with open(path, "rb+") as f:
-        data = f.read()
-        if data and not data.endswith(b"\n"):
-            f.truncate(data.rfind(b"\n") + 1)  # a power cut mid-write: drop the partial line
-            data = data[: data.rfind(b"\n") + 1]
-    return {json.loads(line)["id"] for line in data.decode("utf-8").splitlines() if line.strip()}
+        return []
+    try:
+        with open(path, "rb+") as f:
+            data = f.read()
+            if data and not data.endswith(b"\n"):
+                f.truncate(data.rfind(b"\n") + 1)  # a power cut mid-write: drop the partial line
+                data = data[: data.rfind(b"\n") + 1]
+    except OSError as e:
+        raise os_error(e, "read the earlier output", path) from None
+    records = []
+    for n, line in enumerate(data.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            record = None
+        if not isinstance(record, dict) or key not in record:
+            raise InputError(
+                f"{path} exists and is not {what} of answer_file (line {n}); it was left untouched: choose "
+                "another output, or delete it"
+            )
+        records.append(record)
+    return records
 
 
 def _append(path: str, lines: list[str]) -> None:
@@ -130,14 +198,17 @@ def _append(path: str, lines: list[str]) -> None:
     if not lines:
         return
     data = "".join(line + "\n" for line in lines).encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        written = os.write(fd, data)
-        while written < len(data):
-            written += os.write(fd, data[written:])
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            written = os.write(fd, data)
+            while written < len(data):
+                written += os.write(fd, data[written:])
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as e:
+        raise os_error(e, "write", path) from None
 
 
 def _problem(row: dict, fields: tuple[str, str, str]) -> tuple[object, str | None]:
@@ -150,6 +221,11 @@ def _problem(row: dict, fields: tuple[str, str, str]) -> tuple[object, str | Non
         return None, f"no {id_field!r}"
     if not isinstance(rid, (str, int)) or isinstance(rid, bool):
         return None, f"{id_field!r} is {type(rid).__name__}, not a string or integer"
+    if isinstance(rid, str):
+        try:
+            check_text(id_field, rid)
+        except InputError as e:
+            return None, str(e)
     for field in (question_field, context_field):
         if field not in row:
             return rid, f"no {field!r} field"
@@ -160,20 +236,64 @@ def _problem(row: dict, fields: tuple[str, str, str]) -> tuple[object, str | Non
     return rid, None
 
 
-def check_input(path: str, id_field: str = "id") -> None:
-    """InputError unless ``path`` is a readable input with unique ids (checked before any work)."""
+def check_input(path: str, id_field: str = "id", *, parquet_output: bool = False) -> None:
+    """InputError unless ``path`` is a readable input with unique ids (checked before any work). For Parquet output
+    the ids must also make one Parquet column: all strings, or all integers that fit in 64 bits."""
     if not os.path.isfile(path):
         raise InputError(f"no input file {path!r}")
-    seen, duplicates = set(), []
+    seen, duplicates, kinds = set(), [], set()
     for row in _rows(path):
         rid = row.get(id_field)
         if isinstance(rid, (str, int)) and not isinstance(rid, bool):
             if rid in seen:
                 duplicates.append(rid)
             seen.add(rid)
+            kinds.add(type(rid))
+            if parquet_output and isinstance(rid, int) and not -(2**63) <= rid < 2**63:
+                raise InputError(f"{path}: id {rid} does not fit a Parquet int64 column; make the ids strings")
     if duplicates:
         shown = ", ".join(repr(d) for d in list(dict.fromkeys(duplicates))[:10])
         raise InputError(f"{path}: {len(duplicates)} duplicate ids ({shown}); ids must be unique to resume safely")
+    if parquet_output and len(kinds) > 1:
+        raise InputError(
+            f"{path}: the ids mix strings and integers, which one Parquet column cannot hold; make them all strings"
+        )
+
+
+def _job_file(output: str) -> str:
+    return output + ".job.json"
+
+
+def _check_job(input: str, output: str, journal: str, errors_file: str, job: dict) -> dict:
+    """The job record to keep beside the output, after checking that an earlier run's output still fits this job:
+    the same fields and ``top_k``, and an input whose first bytes are unchanged (rows may be appended, never edited
+    or removed: that would leave stale answers)."""
+    size = os.path.getsize(input)
+    record = {**job, "input_bytes": size, "input_sha256": prefix_sha256(input, size)}
+    started = any(os.path.exists(p) and os.path.getsize(p) for p in (journal, errors_file))
+    if not started or not os.path.exists(_job_file(output)):
+        return record  # a fresh job, or one written before jobs were recorded
+    try:
+        with open(_job_file(output), encoding="utf-8") as f:
+            earlier = json.load(f)
+        earlier_size, earlier_sha = int(earlier["input_bytes"]), earlier["input_sha256"]
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        raise InputError(
+            f"{_job_file(output)} is damaged, so whether {output} still fits the input is unknown; delete the "
+            "output files to start over"
+        ) from None
+    changed = [k for k in job if earlier.get(k) != job[k]]
+    if changed:
+        raise InputError(
+            f"{output} was written with other settings ({', '.join(f'{k}={earlier.get(k)!r}' for k in changed)}); "
+            "write to another output, or delete it to start over"
+        )
+    if size < earlier_size or prefix_sha256(input, earlier_size) != earlier_sha:
+        raise InputError(
+            f"{input} changed since the earlier run that wrote {output} (rows were edited or removed, not only "
+            "appended): its answers would be stale. Delete the output files to start over, or write to another output"
+        )
+    return record
 
 
 # Longer than ~60 lines: most of it is the documented example; the loop's steps are the helpers around it.
@@ -213,48 +333,57 @@ def answer_file(
     input, output = os.fspath(input), os.fspath(output)
     chunk_size = positive_int("chunk_size", chunk_size)
     top_k = None if top_k is None else positive_int("top_k", top_k)
-    check_input(input, id_field)
-    errors_file = _errors_path(output)
     parquet = output.endswith(".parquet")
     journal = output + ".partial.jsonl" if parquet else output
+    errors_file = _errors_path(output)
+    for path in dict.fromkeys((output, journal, errors_file, _job_file(output))):
+        check_output_file(path, inputs=(input,))
+    check_input(input, id_field, parquet_output=parquet)
     if parquet:
         _pyarrow()  # before any work
-        if os.path.exists(output) and not os.path.exists(journal):
+    with output_lock(output):
+        if parquet and os.path.exists(output) and not os.path.exists(journal):
             _parquet_to_journal(output, journal)
-    done = _done_ids(journal) | _done_ids(errors_file)
-    qa = checkpoint if isinstance(checkpoint, QuestionAnswerer) else load_answerer(checkpoint, **qa_settings)
-    qa.warm_up()  # one compiled graph from the first row: the same numbers however the job is split
-    summary = BulkSummary(output=output, errors_file=errors_file)
-    bar = progress_bar("Answering", unit="row", enabled=progress)
-    fields = (id_field, question_field, context_field)
-    start = time.perf_counter()
-    try:
-        chunk: list[tuple[int, dict]] = []
-        for number, row in enumerate(_rows(input), 1):
-            chunk.append((number, row))
-            if len(chunk) == chunk_size:
-                _answer_chunk(qa, chunk, fields, done, journal, errors_file, top_k, batch_size, summary)
-                bar.update(len(chunk))
-                chunk = []
-        _answer_chunk(qa, chunk, fields, done, journal, errors_file, top_k, batch_size, summary)
-        bar.update(len(chunk))
-        if parquet:
-            _journal_to_parquet(journal, output)
-            os.remove(journal)
-    finally:
-        bar.close()
-        summary.seconds = time.perf_counter() - start
+        fields = (id_field, question_field, context_field)
+        job = _check_job(input, output, journal, errors_file, {"fields": list(fields), "top_k": top_k})
+        done = {r["id"] for r in _earlier_lines(journal, "answer", "an answers file")}
+        done_rows = {r.get("row") for r in _earlier_lines(errors_file, "reason", "an errors file")}
+        write_files({_job_file(output): json.dumps(job, indent=2) + "\n"})
+        qa = checkpoint if isinstance(checkpoint, QuestionAnswerer) else load_answerer(checkpoint, **qa_settings)
+        qa.warm_up()  # one compiled graph from the first row: the same numbers however the job is split
+        summary = BulkSummary(output=output, errors_file=errors_file)
+        bar = progress_bar("Answering", unit="row", enabled=progress)
+        start = time.perf_counter()
+        try:
+            chunk: list[tuple[int, dict]] = []
+            for number, row in enumerate(_rows(input), 1):
+                chunk.append((number, row))
+                if len(chunk) == chunk_size:
+                    _answer_chunk(
+                        qa, chunk, fields, (done, done_rows), journal, errors_file, top_k, batch_size, summary
+                    )
+                    bar.update(len(chunk))
+                    chunk = []
+            _answer_chunk(qa, chunk, fields, (done, done_rows), journal, errors_file, top_k, batch_size, summary)
+            bar.update(len(chunk))
+            if parquet:
+                _journal_to_parquet(journal, output)
+                os.remove(journal)
+        finally:
+            bar.close()
+            summary.seconds = time.perf_counter() - start
     return summary
 
 
 def _answer_chunk(qa, chunk, fields, done, output, errors_file, top_k, batch_size, summary) -> None:
+    done_ids, done_rows = done
     todo, bad = [], []
     for number, row in chunk:
         rid, problem = _problem(row, fields)
-        if rid is not None and rid in done:
+        if (problem is None and rid in done_ids) or (problem is not None and number in done_rows):
             summary.already_done += 1
         elif problem:
-            bad.append(json.dumps({"row": number, "id": rid, "reason": problem}, ensure_ascii=False))
+            bad.append(json_line({"row": number, "id": rid, "reason": problem}))
         else:
             todo.append((rid, row[fields[1]], row[fields[2]]))
     lines = []
@@ -267,7 +396,7 @@ def _answer_chunk(qa, chunk, fields, done, output, errors_file, top_k, batch_siz
                 record["top_k"] = [
                     {"answer": a.text, "start": a.start, "end": a.end, "score": a.score} for a in s.answers[:top_k]
                 ]
-            lines.append(json.dumps(record, ensure_ascii=False))
+            lines.append(json_line(record))
     _append(errors_file, bad)  # bad rows first: a crash in between leaves them to be reported again, never lost
     _append(output, lines)
     summary.answered += len(lines)

@@ -8,7 +8,7 @@ import os
 import sys
 
 from electra_qa import hub
-from electra_qa.bulk import answer_file, check_input
+from electra_qa.bulk import answer_file
 from electra_qa.checkpoints import export_huggingface, inspect_checkpoint, load_model, locate, save_model
 from electra_qa.checkpoints.loader import load_qa_model
 from electra_qa.errors import ElectraQAError, InputError
@@ -312,12 +312,12 @@ def _batch(args) -> int:
             f"output: {counts['output']}"
         )
         return 0
-    check_input(args.input, args.id_field)  # before the model loads
-    qa = _load_qa(args)
-    summary = answer_file(
+    if args.quiet_backend:
+        _import_backend_quietly()
+    summary = answer_file(  # checks the input and output before it loads the model
         args.input,
         args.output,
-        qa,
+        args.checkpoint,
         question_field=args.question_field,
         context_field=args.context_field,
         id_field=args.id_field,
@@ -325,6 +325,7 @@ def _batch(args) -> int:
         batch_size=args.batch_size,
         chunk_size=args.chunk_size,
         progress=not args.no_progress,
+        **_load_options(args),
     )
     print(summary)
     return 0
