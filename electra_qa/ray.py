@@ -18,6 +18,7 @@ import os
 import numpy as np
 
 from electra_qa.errors import InputError
+from electra_qa.files import check_output_folder
 from electra_qa.pipeline import check_text, load_answerer
 from electra_qa.settings import positive_int
 
@@ -150,6 +151,16 @@ def answer_dataset(
     )
 
 
+def _ray():
+    """The ``ray`` package, or an InputError saying how to install it."""
+    try:
+        import ray
+        import ray.data  # noqa: F401 (reached as an attribute)
+    except ImportError:
+        raise InputError("the Ray engine needs Ray: pip install 'electra-qa[ray]'") from None
+    return ray
+
+
 def _count_errors(batch: dict) -> dict:
     return {"errors": np.array([sum(e is not None for e in batch["error"])], dtype=np.int64)}
 
@@ -172,11 +183,13 @@ def answer_path(
     Ray Data, answer it with ``answer_dataset``, and write the folder ``output`` (Parquet files when its name ends in
     ``.parquet``, else JSON Lines) with ``id``, ``answer``, ``start``, ``end``, ``score``, ``error`` (and ``top_k``).
     Starts a local Ray instance unless one is running (or ``RAY_ADDRESS`` names a cluster). Returns row counts."""
-    import ray
-
+    source, output = os.fspath(input), os.fspath(output)
+    if not os.path.exists(source):
+        raise InputError(f"no input {source!r}")
+    check_output_folder(output)
+    ray = _ray()
     if not ray.is_initialized():
         ray.init(include_dashboard=False, log_to_driver=False)
-    source, output = os.fspath(input), os.fspath(output)
     lower = source.lower()
     if lower.endswith(".csv"):
         ds = ray.data.read_csv(source)

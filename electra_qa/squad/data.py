@@ -49,6 +49,7 @@ class SquadDataset:
     skipped: list[Skipped]
     references: list[tuple[str, tuple[str, ...]]]
     source: str
+    unscorable: list[Skipped] = dataclasses.field(default_factory=list)  # records with an id and unreadable answers
 
     def __len__(self) -> int:
         return len(self.examples)
@@ -86,7 +87,7 @@ def _answers(record: dict) -> tuple[tuple[str, ...], tuple[int, ...]] | None:
 class _Builder:
     def __init__(self, source: str):
         self.source = source
-        self.examples, self.skipped, self.references = [], [], []
+        self.examples, self.skipped, self.references, self.unscorable = [], [], [], []
         self.seen: set[str] = set()
         self.count = 0
         self.any_impossible = False
@@ -106,8 +107,15 @@ class _Builder:
         answers = _answers(record)
         if answers is not None:  # the official scripts score every record with an id, duplicates too
             self.references.append((qid, answers[0]))
+        else:
+            self.unscorable.append(Skipped(index, qid, "answers is not a list of {text, answer_start} objects"))
         if "is_impossible" in record:
             self.any_impossible = True
+            if not isinstance(record["is_impossible"], bool):
+                self.skipped.append(
+                    Skipped(index, qid, f"is_impossible is {record['is_impossible']!r}, not true or false")
+                )
+                return
         if qid in self.seen:
             self.skipped.append(Skipped(index, qid, "duplicate id"))
             return
@@ -145,16 +153,15 @@ def _from_squad_json(data: dict, source: str) -> SquadDataset:
     version = str(data.get("version", "")).lstrip("v")
     if version not in ("1.1", "2.0"):
         version = "2.0" if builder.any_impossible else "1.1"
-    return SquadDataset(builder.examples, version, builder.skipped, builder.references, source)
+    return SquadDataset(builder.examples, version, builder.skipped, builder.references, source, builder.unscorable)
 
 
 def _from_records(records: Iterable, source: str) -> SquadDataset:
     builder = _Builder(source)
     for record in records:
         builder.add(record, record.get("context") if isinstance(record, dict) else None)
-    return SquadDataset(
-        builder.examples, "2.0" if builder.any_impossible else "1.1", builder.skipped, builder.references, source
-    )
+    version = "2.0" if builder.any_impossible else "1.1"
+    return SquadDataset(builder.examples, version, builder.skipped, builder.references, source, builder.unscorable)
 
 
 def _read_json_lines(path: str, text: str) -> list:
@@ -166,6 +173,8 @@ def _read_json_lines(path: str, text: str) -> list:
             records.append(json.loads(line))
         except json.JSONDecodeError as e:
             raise InputError(f"{path} is not JSON Lines: line {n}: {e.msg}") from None
+        except RecursionError:
+            raise InputError(f"{path}: line {n} is JSON nested too deeply to read") from None
     return records
 
 
@@ -207,6 +216,8 @@ def load_squad(source) -> SquadDataset:
             except InputError:
                 pass
         raise InputError(f"{path!r} is not a SQuAD file: not valid JSON ({e.msg}, line {e.lineno})") from None
+    except RecursionError:
+        raise InputError(f"{path!r} is not a SQuAD file: JSON nested too deeply to read") from None
     if isinstance(data, list):
         return _from_records(data, repr(path))
     if not isinstance(data, dict):

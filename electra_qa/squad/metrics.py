@@ -122,11 +122,41 @@ def _json_dict(value, what: str) -> dict:
                 value = json.load(f)
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             raise InputError(f"cannot read the {what} file {path!r}: {e}") from None
+        except RecursionError:
+            raise InputError(f"cannot read the {what} file {path!r}: JSON nested too deeply") from None
     if not isinstance(value, dict):
         raise InputError(
             f"the {what} must be a dict {{question id: ...}} or a JSON file of one, got {type(value).__name__}"
         )
-    return value
+    return _string_ids(value, what)
+
+
+def _string_ids(value: dict, what: str) -> dict:
+    """The dict keyed by string ids, as the SQuAD file's ids are read (an integer id 1 is the question "1")."""
+    out = {}
+    for key, item in value.items():
+        if isinstance(key, bool) or not isinstance(key, (str, int)):
+            raise InputError(f"the {what} have a key {key!r} ({type(key).__name__}); question ids are strings")
+        name = str(key)
+        if name in out:
+            raise InputError(f"the {what} hold question id {name!r} twice (as a string and as an integer)")
+        out[name] = item
+    return out
+
+
+def _probabilities(na_probs: dict, na_prob_thresh) -> dict:
+    if (
+        isinstance(na_prob_thresh, bool)
+        or not isinstance(na_prob_thresh, (int, float))
+        or na_prob_thresh != na_prob_thresh
+    ):
+        raise InputError(f"na_prob_thresh must be a number, got {na_prob_thresh!r}")
+    bad = [qid for qid, p in na_probs.items() if isinstance(p, bool) or not isinstance(p, (int, float)) or p != p]
+    if bad:
+        raise InputError(
+            f"no-answer probabilities must be numbers; not for {', '.join(map(repr, bad[:5]))} ({na_probs[bad[0]]!r})"
+        )
+    return na_probs
 
 
 def evaluate_squad(dataset, predictions, na_probs=None, na_prob_thresh: float = 1.0) -> dict:
@@ -149,11 +179,14 @@ def evaluate_squad(dataset, predictions, na_probs=None, na_prob_thresh: float = 
         raise InputError(f"predictions must be answer texts; not a string for {', '.join(map(str, not_text[:5]))}")
     if not data.references:
         raise InputError(f"{data.source} has no questions with reference answers to score against")
-    if data.version == "2.0":
-        return _evaluate_v2(
-            data.references,
-            predictions,
-            None if na_probs is None else _json_dict(na_probs, "no-answer probabilities"),
-            na_prob_thresh,
+    if data.unscorable:
+        shown = ", ".join(f"{s.id!r} ({s.reason})" for s in data.unscorable[:3])
+        raise InputError(
+            f"{data.source}: {len(data.unscorable)} questions have reference answers that cannot be read: {shown}; "
+            "scoring without them would be wrong"
         )
+    if data.version == "2.0":
+        probs = None if na_probs is None else _probabilities(_json_dict(na_probs, "no-answer probabilities"), 0.0)
+        _probabilities({}, na_prob_thresh)
+        return _evaluate_v2(data.references, predictions, probs, na_prob_thresh)
     return _evaluate_v1(data.references, predictions)

@@ -10,10 +10,14 @@ character offsets), ``null_odds.json`` for SQuAD 2.0 scoring (``evaluate-v2.0.py
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 
+from electra_qa.errors import InputError
+from electra_qa.files import check_output_folder, json_line, make_folder, os_error, write_files
+from electra_qa.pipeline import QuestionAnswerer, load_answerer
 from electra_qa.postprocess import Answer
 from electra_qa.progress import progress_bar
 from electra_qa.settings import CHUNK_SIZE, positive_int
@@ -67,14 +71,18 @@ def _nbest_entry(answer: Answer) -> dict:
 
 
 class _Writer:
-    """Writes the n-best file entry by entry, then everything else at the end; files appear only when complete."""
+    """Writes the n-best file entry by entry, then everything else at the end: the files appear together, each one
+    complete, and a failure leaves the folder as it was."""
 
     def __init__(self, output_dir):
-        self.dir = None if output_dir is None else os.fspath(output_dir)
+        self.dir = None if output_dir is None else make_folder(output_dir)
         self.nbest = None
         if self.dir is not None:
-            os.makedirs(self.dir, exist_ok=True)
-            self.nbest = open(os.path.join(self.dir, NBEST + ".part"), "w", encoding="utf-8")
+            part = os.path.join(self.dir, NBEST + ".part")
+            try:
+                self.nbest = open(part, "w", encoding="utf-8")
+            except OSError as e:
+                raise os_error(e, "write", part) from None
             self.nbest.write("{")
             self.first = True
 
@@ -82,38 +90,42 @@ class _Writer:
         if self.nbest is None:
             return
         entries = [_nbest_entry(a) for a in answers if a.reason is None]
-        self.nbest.write(
-            ("\n" if self.first else ",\n") + json.dumps(qid) + ": " + json.dumps(entries, ensure_ascii=False)
-        )
+        self.nbest.write(("\n" if self.first else ",\n") + json.dumps(qid) + ": " + json_line(entries))
         self.first = False
-
-    def _json(self, name: str, value) -> str:
-        path = os.path.join(self.dir, name)
-        with open(path + ".part", "w", encoding="utf-8") as f:
-            json.dump(value, f, indent=4, ensure_ascii=False)
-            f.write("\n")
-        os.replace(path + ".part", path)
-        return path
 
     def finish(self, result: SquadPredictions, version_2: bool) -> None:
         if self.nbest is None:
             return
         self.nbest.write("\n}\n")
         self.nbest.close()
-        path = os.path.join(self.dir, NBEST)
-        os.replace(path + ".part", path)
-        result.files = {
-            "predictions": self._json(PREDICTIONS, dict(result)),
-            "nbest": path,
-            "skipped": self._json(SKIPPED, [s.to_dict() for s in result.skipped]),
-        }
+        files = {PREDICTIONS: dict(result), SKIPPED: [s.to_dict() for s in result.skipped]}
         if version_2:
-            result.files["null_odds"] = self._json(NULL_ODDS, result.null_odds)
+            files[NULL_ODDS] = result.null_odds
+        paths = {name: os.path.join(self.dir, name) for name in files}
+        write_files({paths[name]: _json_text(value) for name, value in files.items()})
+        os.replace(os.path.join(self.dir, NBEST + ".part"), os.path.join(self.dir, NBEST))
+        result.files = {
+            "predictions": paths[PREDICTIONS],
+            "nbest": os.path.join(self.dir, NBEST),
+            "skipped": paths[SKIPPED],
+            **({"null_odds": paths[NULL_ODDS]} if version_2 else {}),
+        }
 
     def abort(self) -> None:
-        if self.nbest is not None and not self.nbest.closed:
+        if self.nbest is not None:
             self.nbest.close()
-            os.unlink(self.nbest.name)
+            with contextlib.suppress(OSError):
+                os.unlink(self.nbest.name)
+
+
+def _json_text(value) -> str:
+    """Indented JSON; ids that are not valid Unicode (lone surrogates) are written escaped."""
+    text = json.dumps(value, indent=4, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(value, indent=4)
+    return text + "\n"
 
 
 def predict_squad(
@@ -125,7 +137,8 @@ def predict_squad(
     chunk_size: int = CHUNK_SIZE,
     progress: bool = True,
 ) -> SquadPredictions:
-    """Answer every question of ``source`` (anything ``load_squad`` reads) with ``qa`` (a ``QuestionAnswerer``).
+    """Answer every question of ``source`` (anything ``load_squad`` reads) with ``qa`` (a ``QuestionAnswerer``, or a
+    checkpoint path loaded with default settings).
 
     Returns ``{question id: answer text}`` (a ``SquadPredictions``: ``.skipped``, ``.null_odds``, counts, timing).
     ``output_dir``: also write ``predictions.json``, ``nbest_predictions.json``, ``skipped.json`` and, when ``qa``
@@ -144,7 +157,13 @@ def predict_squad(
     ['nbest_predictions.json', 'predictions.json', 'skipped.json']
     """
     chunk_size = positive_int("chunk_size", chunk_size)
-    data = load_squad(source)
+    if output_dir is not None:
+        check_output_folder(output_dir)
+    data = load_squad(source)  # a bad file fails before a model is loaded
+    if isinstance(qa, (str, os.PathLike)):
+        qa = load_answerer(qa)
+    if not isinstance(qa, QuestionAnswerer):
+        raise InputError(f"predict_squad needs a QuestionAnswerer or a checkpoint path, got {type(qa).__name__}")
     result = SquadPredictions()
     result.skipped = list(data.skipped)
     version_2 = bool(qa.settings.version_2_with_negative)
