@@ -191,6 +191,85 @@ def _find_checkpoint(folder: pathlib.Path) -> pathlib.Path:
     return indexes[-1].with_suffix("")
 
 
+_URL_RECORD = "download.json"
+_MAX_RATIO = 50  # unpacked / packed: checkpoints compress little; zip bombs by factors of hundreds or more
+_MAX_UNPACKED = 4 << 30
+
+
+def _kept_url(root: pathlib.Path) -> str | None:
+    """The URL the kept (or partial) download in ``root`` came from, as recorded when it started."""
+    try:
+        with open(root / _URL_RECORD, encoding="utf-8") as f:
+            return json.load(f)["url"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _record_url(root: pathlib.Path, url: str) -> None:
+    with open(root / _URL_RECORD, "w", encoding="utf-8") as f:
+        json.dump({"url": url}, f)
+
+
+def _forget_download(root: pathlib.Path, unless_url: str | None = None) -> None:
+    """Delete the kept download, its partial file and its record (unless they came from ``unless_url``)."""
+    if unless_url is not None and _kept_url(root) == unless_url:
+        return
+    for name in ("download.zip", "download.zip.part", _URL_RECORD):
+        (root / name).unlink(missing_ok=True)
+
+
+def _unpack_limit(archive: pathlib.Path, limit: int | None) -> int:
+    if limit is None and os.environ.get("ELECTRA_QA_MAX_UNPACKED_BYTES"):
+        try:
+            limit = int(os.environ["ELECTRA_QA_MAX_UNPACKED_BYTES"])
+        except ValueError:
+            raise DownloadError(
+                f"$ELECTRA_QA_MAX_UNPACKED_BYTES must be a number of bytes, got "
+                f"{os.environ['ELECTRA_QA_MAX_UNPACKED_BYTES']!r}"
+            ) from None
+    if limit is None:
+        return min(_MAX_UNPACKED, _MAX_RATIO * archive.stat().st_size)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise DownloadError(f"max_unpacked_bytes must be a positive integer, got {limit!r}")
+    return limit
+
+
+def _extract(archive: pathlib.Path, dest: pathlib.Path, limit: int | None) -> None:
+    """Unpack ``archive`` into ``dest``: entries stay inside ``dest`` (absolute names and ``..`` are dropped, as
+    zipfile does), and the sizes are checked against the limit before writing (declared) and while writing
+    (actual), so a zip bomb fills no disk."""
+    limit = _unpack_limit(archive, limit)
+    how = "pass max_unpacked_bytes= (or set $ELECTRA_QA_MAX_UNPACKED_BYTES) to allow more"
+    with zipfile.ZipFile(archive) as z:
+        members = z.infolist()
+        declared = sum(m.file_size for m in members)
+        if declared > limit:
+            raise DownloadError(
+                f"the archive {archive} would unpack to {declared:,} bytes, over the limit of {limit:,}; nothing "
+                f"was unpacked ({how})"
+            )
+        written = 0
+        for member in members:
+            parts = [p for p in member.filename.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+            parts = [p.split(":")[-1] for p in parts]  # no drive letters
+            if not parts or not all(parts):
+                continue
+            target = dest.joinpath(*parts)
+            if member.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with z.open(member) as source, open(target, "wb") as out:
+                while chunk := source.read(_CHUNK):
+                    written += len(chunk)
+                    if written > limit:
+                        raise DownloadError(
+                            f"the archive {archive} unpacks to more than its declared size and over the limit of "
+                            f"{limit:,} bytes; unpacking was stopped ({how})"
+                        )
+                    out.write(chunk)
+
+
 def _remove_if_empty(folder: pathlib.Path) -> None:
     """A failed first download leaves no empty folder behind in the cache."""
     try:
@@ -220,8 +299,15 @@ def fetch(
     url: str | None = None,
     progress: bool = True,
     keep_download: bool = False,
+    *,
+    timeout: float = 60.0,
+    max_unpacked_bytes: int | None = None,
 ) -> pathlib.Path:
-    """The cached, converted folder of a registered model; downloads and converts it on first use."""
+    """The cached, converted folder of a registered model; downloads and converts it on first use.
+
+    ``timeout``: seconds to wait for each network read. ``max_unpacked_bytes``: the most the archive may unpack to
+    (default: ``$ELECTRA_QA_MAX_UNPACKED_BYTES``, else 50 times the download's size, at most 4 GiB); a larger
+    archive is refused before anything is written."""
     if name not in REGISTRY:
         raise DownloadError(f"unknown model {name!r}; known: {', '.join(sorted(REGISTRY))}")
     spec = REGISTRY[name]
@@ -234,27 +320,34 @@ def fetch(
     urls = [url] if url else ([env_url] if env_url else list(spec.urls))
     archive = root / "download.zip"
     errors, used, digest = [], None, None
-    if archive.is_file():  # downloaded by an earlier call whose conversion did not finish, or kept
-        digest, used = _verified_sha256(archive, spec.sha256, str(archive)), f"{archive} (downloaded earlier)"
+    kept = _kept_url(root)
+    # downloaded by an earlier call whose conversion did not finish, or kept: reused only for the same URL (an
+    # archive kept by a version that did not record its URL, only when no other URL is asked for)
+    if archive.is_file() and (kept in urls or (kept is None and not url and not env_url)):
+        digest, used = _verified_sha256(archive, spec.sha256, str(archive)), f"{kept or archive} (downloaded earlier)"
     for candidate in urls if used is None else ():
+        _forget_download(root, unless_url=candidate)  # a partial file from another URL is never resumed
+        _record_url(root, candidate)
         try:
-            digest = download(candidate, archive, spec.sha256, progress)
+            digest = download(candidate, archive, spec.sha256, progress, timeout=timeout)
             used = candidate
             break
         except ChecksumError:
+            _forget_download(root)
             raise
         except DownloadError as e:
             errors.append(str(e))
     if used is None:
+        if not (root / "download.zip.part").exists():
+            (root / _URL_RECORD).unlink(missing_ok=True)
         _remove_if_empty(root)
         raise DownloadError(_offline_message(spec, errors))
     work = pathlib.Path(tempfile.mkdtemp(prefix="install-", dir=root))
     try:
         try:
-            with zipfile.ZipFile(archive) as z:
-                z.extractall(work / "zip")
+            _extract(archive, work / "zip", max_unpacked_bytes)
         except zipfile.BadZipFile:
-            archive.unlink()
+            _forget_download(root)
             raise DownloadError(f"the download from {used} is not a zip archive; it was deleted") from None
         prefix = _find_checkpoint(work / "zip")
         model = load_ngc_checkpoint(prefix, config=spec.config, beam_size=spec.beam_size)
@@ -272,7 +365,7 @@ def fetch(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if not keep_download:
-        archive.unlink(missing_ok=True)
+        _forget_download(root)
     return final
 
 

@@ -209,10 +209,12 @@ class QuestionAnswerer:
         cache_dir: str | os.PathLike | None = None,
         url: str | None = None,
         progress: bool = True,
+        timeout: float = 60.0,
         **kwargs,
     ) -> QuestionAnswerer:
         """A registered model (default: NVIDIA's NGC ELECTRA-base SQuAD 1.1, 20.07.0_amp), downloaded and converted
         once into the cache (see ``electra_qa.hub``); a local path; or a Hugging Face hub id (needs huggingface_hub).
+        ``timeout``: seconds to wait for each network read of the download.
 
         Example (downloads 1.23 GB on first use, then loads the cached folder)::
 
@@ -221,7 +223,9 @@ class QuestionAnswerer:
         if os.path.exists(name):
             return cls.from_checkpoint(name, **kwargs)
         if name in hub.REGISTRY:
-            return cls.from_checkpoint(hub.fetch(name, cache_dir=cache_dir, url=url, progress=progress), **kwargs)
+            return cls.from_checkpoint(
+                hub.fetch(name, cache_dir=cache_dir, url=url, progress=progress, timeout=timeout), **kwargs
+            )
         return cls.from_checkpoint(hub.from_huggingface_hub(os.fspath(name), cache_dir=cache_dir), **kwargs)
 
     def save(self, folder: str | os.PathLike) -> str:

@@ -1,15 +1,18 @@
 """Download and cache, against a local HTTP server on 127.0.0.1 serving a zip that the test builds."""
 
+import dataclasses
 import hashlib
 import http.server
 import io
+import json
 import threading
 import zipfile
 
 import pytest
 from conftest import fixture_dir, same_answers
 
-from electra_qa import QuestionAnswerer, hub
+from electra_qa import ElectraQAError, QuestionAnswerer, hub
+from electra_qa.checkpoints.find import locate
 from electra_qa.hub import DownloadError, PretrainedModel
 
 
@@ -251,3 +254,81 @@ def test_offline_error_is_honest_and_leaves_no_empty_folder(tmp_path, monkeypatc
     assert "--checkpoint FOLDER --vocab" in message and str(hub.PACKAGED_VOCAB) in message
     assert "ships with electra_qa" in message
     assert list(tmp_path.iterdir()) == []
+
+
+def _zip(entries: dict) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("named", ["ABSOLUTE", "../../../outside/electra_base_qa", "../electra_base_qa"])
+def test_an_archive_cannot_point_outside_itself(tmp_path, registered, named):
+    """An archive holding only a TF ``checkpoint`` state file that names a checkpoint outside the archive (absolute
+    or ``..``) must not load it, nor install it into the cache."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    for path in fixture_dir("ngc_tiny").iterdir():
+        if path.name.startswith("electra_base_qa"):
+            (outside / path.name).write_bytes(path.read_bytes())
+    prefix = str(outside / "electra_base_qa") if named == "ABSOLUTE" else named
+    payload = _zip({"ckpt/checkpoint": f'model_checkpoint_path: "{prefix}"\n'})
+    spec = dataclasses.replace(registered, sha256=None)
+    hub.register(spec)
+    with _Server(payload) as server:
+        with pytest.raises(ElectraQAError, match="outside its folder"):
+            hub.fetch(spec.name, cache_dir=tmp_path / "cache", url=server.url, progress=False)
+    assert not (tmp_path / "cache" / "test--ngc-tiny" / "model").exists()
+
+
+def test_a_local_state_file_stays_in_its_folder(tmp_path):
+    """The same rule for a local folder; an absolute path of another machine means the checkpoint of that name
+    beside the state file (how NVIDIA's state files are written)."""
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    for path in fixture_dir("ngc_tiny").iterdir():
+        if path.name.startswith("electra_base_qa") or path.name in ("config.json", "vocab.txt"):
+            (folder / path.name).write_bytes(path.read_bytes())
+    prefix = next(p.name for p in folder.iterdir() if p.name.endswith(".index"))[: -len(".index")]
+    (folder / "checkpoint").write_text(f'model_checkpoint_path: "/results/of/another/machine/{prefix}"\n')
+    assert locate(folder).file == str(folder / prefix)
+    (folder / "checkpoint").write_text('model_checkpoint_path: "../elsewhere/model"\n')
+    with pytest.raises(ElectraQAError, match="outside its folder"):
+        locate(folder)
+    (tmp_path / "outside.index").write_bytes((folder / f"{prefix}.index").read_bytes())
+    (folder / "link.index").symlink_to(tmp_path / "outside.index")  # inside by name, outside in fact
+    (folder / "checkpoint").write_text('model_checkpoint_path: "link"\n')
+    with pytest.raises(ElectraQAError, match="outside its folder"):
+        locate(folder)
+
+
+def test_a_zip_bomb_is_refused_before_writing(tmp_path, registered):
+    bomb = _zip({"ckpt/zeros.bin": b"\0" * (8 << 20)})  # 8 MiB in about 8 KB
+    assert len(bomb) < 100_000
+    spec = dataclasses.replace(registered, sha256=None)
+    hub.register(spec)
+    with _Server(bomb) as server:
+        with pytest.raises(DownloadError, match="would unpack to 8,388,608 bytes, over the limit"):
+            hub.fetch(spec.name, cache_dir=tmp_path, url=server.url, progress=False)
+        with pytest.raises(DownloadError, match="over the limit of 1,000"):  # a limit the user set
+            hub.fetch(spec.name, cache_dir=tmp_path, url=server.url, progress=False, max_unpacked_bytes=1000)
+        with pytest.raises(DownloadError, match="no TensorFlow checkpoint"):  # a limit raised: it unpacks
+            hub.fetch(spec.name, cache_dir=tmp_path, url=server.url, progress=False, max_unpacked_bytes=16 << 20)
+    assert not list((tmp_path / "test--ngc-tiny").glob("install-*"))
+
+
+def test_a_kept_download_is_not_reused_for_another_url(tmp_path, ngc_zip, registered):
+    root = tmp_path / "test--ngc-tiny"
+    bad = _zip({"nothing/here.txt": b"x"})
+    spec = dataclasses.replace(registered, sha256=None)
+    hub.register(spec)
+    with _Server(bad) as server:
+        with pytest.raises(DownloadError):
+            hub.fetch(spec.name, cache_dir=tmp_path, url=server.url, progress=False, keep_download=True)
+    assert (root / "download.zip").read_bytes() == bad
+    with _Server(ngc_zip) as server:
+        folder = hub.fetch(spec.name, cache_dir=tmp_path, url=server.url, progress=False)
+    assert (folder / "model.weights.h5").is_file()
+    assert json.loads((folder / "source.json").read_text())["url"] == server.url

@@ -42,9 +42,30 @@ def tf_prefix_from_state(state_path: str) -> str:
     for line in lines:
         match = re.match(r'\s*model_checkpoint_path:\s*"(.*)"\s*$', line)
         if match:
-            prefix = match.group(1)
-            return prefix if os.path.isabs(prefix) else os.path.join(os.path.dirname(state_path), prefix)
+            return _prefix_inside(state_path, match.group(1))
     raise CheckpointError(f"checkpoint state file {state_path!r} names no model_checkpoint_path")
+
+
+def _inside(path: str, folder: str) -> bool:
+    real = os.path.realpath(folder)
+    return os.path.commonpath([os.path.realpath(path), real]) == real
+
+
+def _prefix_inside(state_path: str, named: str) -> str:
+    """The prefix a state file names, kept inside the state file's folder: a checkpoint (or an archive holding one)
+    can never make us read files outside it. A path elsewhere (TensorFlow often records the absolute path of the
+    machine that trained) means the checkpoint of that name beside the state file, if there is one."""
+    folder = os.path.dirname(os.path.abspath(state_path))
+    prefix = named if os.path.isabs(named) else os.path.join(folder, named)
+    if _inside(prefix, folder) and _inside(prefix + ".index", folder):
+        return prefix
+    beside = os.path.join(folder, os.path.basename(named.rstrip("/\\")))
+    if os.path.basename(beside) and os.path.isfile(beside + ".index") and _inside(beside + ".index", folder):
+        return beside
+    raise CheckpointError(
+        f"checkpoint state file {state_path!r} names {named!r}, which is outside its folder; electra_qa reads "
+        "only the checkpoint files inside it. Pass the checkpoint's prefix itself (the path before .index)"
+    )
 
 
 def tf_prefix_in_folder(folder: str) -> str | None:
