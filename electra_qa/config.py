@@ -17,6 +17,21 @@ ACTIVATIONS = {"gelu": "gelu_erf", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh":
 
 # NVIDIA's joint head masks end logits with 65500 when the reference runs under AMP (as the NGC checkpoint was trained
 # and evaluated), with 1e30 in float32. The joint head's default is the NGC checkpoint's.
+# The largest sizes a config may ask for: far above every published ELECTRA/BERT (ELECTRA-large: 1024 hidden, 24 layers,
+# 335M parameters), far below what would exhaust memory before a checkpoint's shapes could be compared. A config.json
+# past them is refused before anything is allocated.
+SIZE_LIMITS = {
+    "vocab_size": 1_000_000,
+    "embedding_size": 16_384,
+    "hidden_size": 16_384,
+    "num_hidden_layers": 256,
+    "num_attention_heads": 1_024,
+    "intermediate_size": 65_536,
+    "max_position_embeddings": 131_072,
+    "type_vocab_size": 1_024,
+}
+MAX_PARAMETERS = 4_000_000_000  # 16 GB of float32 weights
+
 AMP_END_MASK_VALUE = 65500.0
 FLOAT32_END_MASK_VALUE = 1e30
 
@@ -58,6 +73,16 @@ class ElectraConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ConfigError(f"ElectraConfig.{name} must be a positive integer, got {value!r}")
+            if value > SIZE_LIMITS[name]:
+                raise ConfigError(
+                    f"ElectraConfig.{name} = {value:,} is over the limit of {SIZE_LIMITS[name]:,} "
+                    "(electra_qa.config.SIZE_LIMITS); is the config.json damaged?"
+                )
+        if self.parameter_count() > MAX_PARAMETERS:
+            raise ConfigError(
+                f"this config describes {self.parameter_count():,} parameters, over the limit of {MAX_PARAMETERS:,} "
+                "(electra_qa.config.MAX_PARAMETERS); is the config.json damaged?"
+            )
         if self.hidden_size % self.num_attention_heads:
             raise ConfigError(
                 f"hidden_size ({self.hidden_size}) is not a multiple of num_attention_heads "
@@ -71,6 +96,14 @@ class ElectraConfig:
             raise ConfigError(f"hidden_act {self.hidden_act!r} is not supported; use one of {tuple(ACTIVATIONS)}")
         if not self.layer_norm_eps > 0:
             raise ConfigError(f"layer_norm_eps must be positive, got {self.layer_norm_eps!r}")
+
+    def parameter_count(self) -> int:
+        """The encoder's number of weights (embeddings, projection, layers), computed from the sizes alone."""
+        e, h, i = self.embedding_size, self.hidden_size, self.intermediate_size
+        embeddings = (self.vocab_size + self.max_position_embeddings + self.type_vocab_size + 2) * e
+        project = (e * h + h) if e != h else 0
+        layer = 4 * (h * h + h) + 2 * h * i + i + h + 4 * h
+        return embeddings + project + self.num_hidden_layers * layer
 
     @property
     def head_size(self) -> int:
@@ -123,6 +156,8 @@ class ElectraConfig:
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise ConfigError(f"config is not valid JSON: {e}") from None
+        except RecursionError:
+            raise ConfigError("config is JSON nested too deeply to read") from None
         return cls.from_dict(data)
 
     @classmethod

@@ -107,6 +107,13 @@ class QuestionAnswerer:
         if name in QASettings.__dataclass_fields__:  # qa.batch_size = 64: validated like the constructor's
             value = self.settings.replace(**{name: value}).for_model(self.model, self.tokenizer)
             name = "settings"
+        elif name == "settings":  # qa.settings = QASettings(...) or a dict of its fields, validated the same way
+            if isinstance(value, dict):
+                value = QASettings.from_dict(value)
+            if not isinstance(value, QASettings):
+                raise InputError(f"settings must be a QASettings or a dict of its fields, got {type(value).__name__}")
+            if "model" in self.__dict__:
+                value = value.for_model(self.model, self.tokenizer)
         super().__setattr__(name, value)
 
     @classmethod

@@ -189,10 +189,44 @@ def validate(source: Source, keys: list[str]) -> list[str]:
     return []
 
 
+def size_misfits(source: Source, config: ElectraConfig) -> list[str]:
+    """Where the config's sizes differ from the checkpoint's stored shapes, read from the index alone: checked before
+    a model is built, so a config that does not describe the checkpoint allocates nothing."""
+    c = config
+    expected = {
+        "electra/embeddings/word_embeddings": (c.vocab_size, c.embedding_size),
+        "electra/embeddings/position_embeddings": (c.max_position_embeddings, c.embedding_size),
+        "electra/embeddings/token_type_embeddings": (c.type_vocab_size, c.embedding_size),
+        "electra/encoder/layer_0/attention/self/query/kernel": (c.hidden_size, c.hidden_size),
+        "electra/encoder/layer_0/intermediate/dense/kernel": (c.hidden_size, c.intermediate_size),
+    }
+    fmt, mismatched = source.format, []
+    for name, shape in expected.items():
+        key = fmt.key(name)
+        transposed = fmt.transposed_kernels and name.endswith("/kernel")
+        if key in source.shapes:
+            problem = _shape_mismatch(key, source.shapes[key], shape, transposed)
+            if problem:
+                mismatched.append(problem)
+    problems = [f"shape mismatch ({len(mismatched)}): {_listing(mismatched)}"] if mismatched else []
+    layers = 0
+    while layers <= c.num_hidden_layers and source.shape(f"electra/encoder/layer_{layers}/attention/self/query/kernel"):
+        layers += 1
+    if layers and layers != c.num_hidden_layers:
+        problems.append(f"num_hidden_layers: checkpoint {layers}, config {c.num_hidden_layers}")
+    return problems
+
+
 def load_source(source: Source, head: Head, config: ElectraConfig, *, dtype=None, precision: str | None = None):
     """Build the model for ``head`` from ``source`` (strict, see ``build_from_checkpoint``); closes the source.
     ``dtype``/``precision`` as for ``load_model``."""
     try:
+        misfits = size_misfits(source, config)
+        if misfits:
+            raise CheckpointError(
+                f"{source.format.description} {source.path!r} does not fit the model its config describes "
+                "(checked before building): " + "; ".join(misfits)
+            )
         keys = model_keys(source, head)
         source.check_readable(keys)
         # A worker thread copies the arrays while this thread imports the backend (resolving the precision is the

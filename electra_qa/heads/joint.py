@@ -46,8 +46,6 @@ class JointHead(Head):
         options = {k: section[k] for k in cls.option_defaults if k in section}
         if "end_mask_value" not in options and not section.get("amp", True):
             options["end_mask_value"] = FLOAT32_END_MASK_VALUE  # folders from before end_mask_value stored ``amp``
-        if "version_2" in options:
-            options["version_2"] = bool(options["version_2"])
         return cls(**options)
 
     @classmethod
