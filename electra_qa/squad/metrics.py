@@ -159,6 +159,27 @@ def _probabilities(na_probs: dict, na_prob_thresh) -> dict:
     return na_probs
 
 
+def check_scorable(data: SquadDataset, *, every_question_answered: bool = False) -> None:
+    """InputError unless ``evaluate_squad`` can score ``data``: reference answers for its questions, every one
+    readable, and, when every question will have a prediction (``fine_tune``'s evaluation, checked before it trains),
+    at least one reference answer per SQuAD 1.1 question."""
+    if not data.references:
+        raise InputError(f"{data.source} has no questions with reference answers to score against")
+    if data.unscorable:
+        shown = ", ".join(f"{s.id!r} ({s.reason})" for s in data.unscorable[:3])
+        raise InputError(
+            f"{data.source}: {len(data.unscorable)} questions have reference answers that cannot be read: {shown}; "
+            "scoring without them would be wrong"
+        )
+    if every_question_answered and data.version != "2.0":
+        empty = [qid for qid, answers in data.references if not answers]
+        if empty:  # evaluate-v1.1.py stops at these (max() of nothing)
+            raise InputError(
+                f"{data.source}: {len(empty)} questions have no reference answers ({', '.join(map(repr, empty[:5]))}); "
+                "a SQuAD v1.1 file needs at least one per question"
+            )
+
+
 def evaluate_squad(dataset, predictions, na_probs=None, na_prob_thresh: float = 1.0) -> dict:
     """EM/F1 of ``predictions`` ({question id: answer text}, or a predictions.json path) on ``dataset`` (anything
     ``load_squad`` reads), exactly as the official script of the dataset's version reports them.
@@ -177,14 +198,7 @@ def evaluate_squad(dataset, predictions, na_probs=None, na_prob_thresh: float = 
     not_text = [qid for qid, text in predictions.items() if not isinstance(text, str)]
     if not_text:
         raise InputError(f"predictions must be answer texts; not a string for {', '.join(map(str, not_text[:5]))}")
-    if not data.references:
-        raise InputError(f"{data.source} has no questions with reference answers to score against")
-    if data.unscorable:
-        shown = ", ".join(f"{s.id!r} ({s.reason})" for s in data.unscorable[:3])
-        raise InputError(
-            f"{data.source}: {len(data.unscorable)} questions have reference answers that cannot be read: {shown}; "
-            "scoring without them would be wrong"
-        )
+    check_scorable(data)
     if data.version == "2.0":
         probs = None if na_probs is None else _probabilities(_json_dict(na_probs, "no-answer probabilities"), 0.0)
         _probabilities({}, na_prob_thresh)

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import time
+import zipfile
 
 import keras
 import numpy as np
@@ -20,6 +21,7 @@ from electra_qa import precision as precision_lib
 from electra_qa.checkpoints import load_model
 from electra_qa.checkpoints.find import locate
 from electra_qa.errors import InputError
+from electra_qa.files import check_output_folder, make_folder, os_error
 from electra_qa.heads import get_head
 from electra_qa.models import ElectraForQuestionAnswering, build_model
 from electra_qa.models.initializers import weights_to_be_loaded
@@ -27,6 +29,7 @@ from electra_qa.pipeline import QuestionAnswerer
 from electra_qa.recipe import RECIPE, TrainingRecipe
 from electra_qa.settings import DEFAULT_MAX_SEQ_LENGTH, QASettings
 from electra_qa.squad import evaluate_squad, load_squad, predict_squad
+from electra_qa.squad.metrics import check_scorable
 from electra_qa.tokenization import load_tokenizer
 from electra_qa.training.labels import training_features
 from electra_qa.training.optimizer import LayerwiseAdamW, WarmupLinearDecay, decayed_paths, layerwise_multipliers
@@ -126,14 +129,44 @@ def _start_answerer(start, *, head, vocab, policy, seed, settings: QASettings) -
     return QuestionAnswerer(model, tokenizer, settings)
 
 
-def _previous_run(output_dir: str) -> tuple[int, list]:
-    """Epochs an earlier run in ``output_dir`` finished, and their history (0 and none if there was no run)."""
-    try:
-        with open(os.path.join(output_dir, LOG_FILE), encoding="utf-8") as f:
-            log = json.load(f)
-        return int(log["epochs_done"]), list(log.get("history", []))
-    except (OSError, ValueError, KeyError):
+def _previous_run(output_dir: str, arguments: dict) -> tuple[int, list]:
+    """Epochs an earlier run in ``output_dir`` finished, and their history (0 and none if there was no run). A log
+    that cannot be read, or that was written with other training arguments, is an InputError: resuming then would
+    retrain over the earlier epochs or mix two recipes."""
+    path = os.path.join(output_dir, LOG_FILE)
+    if not os.path.exists(path):
+        if any(name.startswith("epoch-") for name in _listing(output_dir)):
+            raise InputError(f"{output_dir} holds epoch folders but no {LOG_FILE}: cannot tell where to resume")
         return 0, []
+    try:
+        with open(path, encoding="utf-8") as f:
+            log = json.load(f)
+        done, history, earlier = int(log["epochs_done"]), list(log.get("history", [])), dict(log["arguments"])
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as e:
+        raise InputError(f"cannot resume: {path} is unreadable or damaged ({type(e).__name__}: {e})") from None
+    changed = [k for k, v in arguments.items() if k in earlier and earlier[k] != v]
+    if changed:
+        shown = ", ".join(f"{k}: {earlier[k]!r} then, {arguments[k]!r} now" for k in changed)
+        raise InputError(f"cannot resume {output_dir} with other training arguments ({shown}); use the same ones")
+    return done, history
+
+
+def _listing(folder: str) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except FileNotFoundError:
+        return []
+    except OSError as e:
+        raise os_error(e, "read", folder) from None
+
+
+def _check_output_dir(output_dir: str, done: int, epochs: int) -> None:
+    """Before training: ``output_dir`` can be made, and no epoch folder to be written is blocked by a file."""
+    make_folder(output_dir)
+    for n in range(done + 1, epochs + 1):
+        folder = os.path.join(output_dir, f"epoch-{n}")
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            raise InputError(f"{folder} is a file; the epoch's folder would be written there")
 
 
 def _save_state(folder: str, optimizer, model) -> None:
@@ -145,14 +178,21 @@ def _save_state(folder: str, optimizer, model) -> None:
 
 
 def _restore_state(folder: str, optimizer, model) -> None:
-    with np.load(os.path.join(folder, STATE_FILE)) as state:
-        variables = optimizer.variables
-        if len([k for k in state.files if k.startswith("optimizer_")]) != len(variables):
-            raise InputError(f"{folder}/{STATE_FILE} does not fit this optimizer (resume with the same arguments)")
-        for i, v in enumerate(variables):
-            v.assign(state[f"optimizer_{i}"])
-        for i, v in enumerate(_seed_states(model)):
-            v.assign(state[f"seed_{i}"])
+    path = os.path.join(folder, STATE_FILE)
+    try:
+        with np.load(path) as state:
+            arrays = {k: state[k] for k in state.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise InputError(f"cannot resume: {path} is missing or damaged ({type(e).__name__}: {e})") from None
+    variables, seeds = optimizer.variables, _seed_states(model)
+    wanted = {f"optimizer_{i}": v for i, v in enumerate(variables)} | {f"seed_{i}": v for i, v in enumerate(seeds)}
+    if set(arrays) != set(wanted):
+        raise InputError(f"cannot resume: {path} does not fit this optimizer (resume with the same arguments)")
+    wrong = [k for k, v in wanted.items() if tuple(arrays[k].shape) != tuple(v.shape)]
+    if wrong:
+        raise InputError(f"cannot resume: {path} holds arrays of other shapes ({', '.join(wrong[:5])})")
+    for key, variable in wanted.items():
+        variable.assign(arrays[key])
 
 
 class _Epochs(keras.callbacks.Callback):
@@ -174,19 +214,29 @@ class _Epochs(keras.callbacks.Callback):
             "loss": float((logs or {}).get("loss", float("nan"))),
             "seconds": round(time.perf_counter() - self.started, 1),
         }
+        if not math.isfinite(record["loss"]) or not all(
+            np.isfinite(keras.ops.convert_to_numpy(v)).all() for v in self.qa.model.trainable_variables
+        ):
+            raise InputError(
+                f"training diverged in epoch {epoch + 1} (loss {record['loss']}, or weights not finite); nothing "
+                "of this epoch was saved: lower the learning rate"
+            )
         if self.eval_data is not None:
             predictions = predict_squad(self.qa, self.eval_data, progress=self.progress)
             record.update(evaluate_squad(self.eval_data, predictions))
         self.log["history"].append(record)
         self.log["epochs_done"] = epoch + 1
         if self.output_dir is not None:
-            folder = self.qa.save(os.path.join(self.output_dir, f"epoch-{epoch + 1}"))
-            _save_state(folder, self.optimizer, self.qa.model)
-            self.log["last_folder"] = folder
-            tmp = os.path.join(self.output_dir, LOG_FILE + ".tmp")
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(self.log, f, indent=2)
-            os.replace(tmp, os.path.join(self.output_dir, LOG_FILE))
+            try:
+                folder = self.qa.save(os.path.join(self.output_dir, f"epoch-{epoch + 1}"))
+                _save_state(folder, self.optimizer, self.qa.model)
+                self.log["last_folder"] = folder
+                tmp = os.path.join(self.output_dir, LOG_FILE + ".tmp")
+                with open(tmp, "w", encoding="utf-8") as f:
+                    json.dump(self.log, f, indent=2)
+                os.replace(tmp, os.path.join(self.output_dir, LOG_FILE))
+            except OSError as e:
+                raise os_error(e, f"save epoch {epoch + 1} into", self.output_dir) from None
         if self.progress:
             print("epoch", epoch + 1, {k: v for k, v in record.items() if k != "epoch"})
 
@@ -272,9 +322,16 @@ def fine_tune(
     if not train.examples:
         raise InputError(f"{train.source} has no usable training questions")
     evaluation = None if eval_data is None else load_squad(eval_data)
+    if evaluation is not None:
+        check_scorable(evaluation, every_question_answered=True)  # before training, not after the first epoch
 
-    output_dir = None if output_dir is None else os.fspath(output_dir)
-    done, history = _previous_run(output_dir) if resume else (0, [])
+    output_dir = None if output_dir is None else check_output_folder(output_dir)
+    # a resumed run continues the same recipe: more epochs may be asked for, nothing else may change
+    same = {k: v for k, v in recipe.to_dict().items() if k not in ("epochs", "head")} | windows
+    same["precision"] = policy.name
+    done, history = _previous_run(output_dir, same) if resume else (0, [])
+    if output_dir is not None:
+        _check_output_dir(output_dir, done, recipe.epochs)
     if done >= recipe.epochs:
         return QuestionAnswerer.from_checkpoint(os.path.join(output_dir, f"epoch-{done}"))
     if done:
@@ -306,8 +363,6 @@ def fine_tune(
         "epochs_done": done,
         "history": history,
     }
-    if output_dir is not None:
-        os.makedirs(output_dir, exist_ok=True)
     batches = _Batches(features.arrays, recipe.batch_size, recipe.seed, done)
     callback = _Epochs(batches, qa, optimizer, output_dir, evaluation, log, progress)
     # shuffle=False: _Batches shuffles from the seed (Keras would shuffle batches with Python's global random).
