@@ -10,7 +10,15 @@ import importlib
 from typing import TYPE_CHECKING
 
 from electra_qa.config import ElectraConfig
-from electra_qa.errors import CheckpointError, ChecksumError, ConfigError, DownloadError, ElectraQAError, InputError
+from electra_qa.errors import (
+    CheckpointError,
+    ChecksumError,
+    ConfigError,
+    DownloadError,
+    ElectraQAError,
+    InputError,
+    RemoteModelError,
+)
 
 __version__ = "0.1.0"
 
@@ -66,6 +74,7 @@ __all__ = [
     "export_huggingface",
     "load_ngc_checkpoint",
     "ElectraQAError",
+    "RemoteModelError",
     "CheckpointError",
     "ConfigError",
     "InputError",

@@ -27,3 +27,8 @@ class DownloadError(ElectraQAError):
 
 class ChecksumError(DownloadError):
     """A downloaded file's SHA-256 differs from the recorded one (the file is deleted)."""
+
+
+class RemoteModelError(ElectraQAError):
+    """A served model (``serving.RemoteModel``) did not answer in time, could not be reached, or answered something
+    unusable (missing outputs, wrong shapes, NaN)."""

@@ -10,9 +10,13 @@ The client tokenizes and post-processes with this library (see README, "Serving"
 
 from __future__ import annotations
 
+import math
 import os
+import threading
 
-from electra_qa.errors import InputError
+import numpy as np
+
+from electra_qa.errors import InputError, RemoteModelError
 from electra_qa.heads import Head, as_head
 
 SIGNATURE = "serving_default"
@@ -63,25 +67,125 @@ class RemoteModel:
         remote = RemoteModel(lambda x: serve(**x), head="joint", config=ElectraConfig.base())
         qa = QuestionAnswerer(remote, load_tokenizer("vocab.txt"))
         qa("When was the bridge built?", context)
+
+    For TF Serving's REST API, ``RemoteModel.from_url``. ``timeout``: seconds a call may take before it fails with
+    ``RemoteModelError`` (None: wait forever). What the server returns is checked before it is used: every output
+    of the head, with the head's shapes for the batch sent, finite numbers, token indices inside the window.
     """
 
-    def __init__(self, call, head: str | Head, config, *, version_2: bool | None = None, beam_size: int | None = None):
+    def __init__(
+        self,
+        call,
+        head: str | Head,
+        config,
+        *,
+        version_2: bool | None = None,
+        beam_size: int | None = None,
+        timeout: float | None = 60.0,
+    ):
         self.head = as_head(head, version_2=version_2, beam_size=beam_size)
         if not self.head.answers_questions:
             raise InputError(f"a RemoteModel serves a question-answering head, not {self.head.name!r}")
-        self.call, self.config = call, config
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+            raise InputError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
+        self.call, self.config, self.timeout = call, config, timeout
+
+    @classmethod
+    def from_url(
+        cls, url: str, head: str | Head, config, *, timeout: float = 60.0, signature: str = SIGNATURE, **head_options
+    ) -> RemoteModel:
+        """A model served by TF Serving's REST API at ``url`` (``http://host:8501/v1/models/NAME:predict``)."""
+        import json
+        import urllib.error
+        import urllib.request
+
+        def call(inputs):
+            body = {"signature_name": signature, "inputs": {k: v.tolist() for k, v in inputs.items()}}
+            request = urllib.request.Request(
+                url, json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=timeout) as response:
+                    reply = json.load(response)
+            except urllib.error.HTTPError as e:
+                raise RemoteModelError(f"{url} answered HTTP {e.code} {e.reason}") from None
+            except (urllib.error.URLError, OSError) as e:
+                raise RemoteModelError(f"cannot reach {url}: {getattr(e, 'reason', e)}") from None
+            except ValueError as e:
+                raise RemoteModelError(f"{url} did not answer JSON ({e})") from None
+            if not isinstance(reply, dict) or not isinstance(reply.get("outputs"), dict):
+                raise RemoteModelError(f"{url} answered without an 'outputs' object: {str(reply)[:200]}")
+            return reply["outputs"]
+
+        return cls(call, head, config, timeout=timeout, **head_options)
 
     @property
     def head_type(self) -> str:
         return self.head.name
 
-    def __call__(self, inputs: dict) -> dict:
-        import numpy as np
+    def _call_with_timeout(self, sent: dict):
+        if self.timeout is None:
+            return self.call(sent)
+        result: dict = {}
 
+        def run():
+            try:
+                result["value"] = self.call(sent)
+            except BaseException as e:  # handed to the caller's thread below
+                result["error"] = e
+
+        worker = threading.Thread(target=run, name="electra-qa-remote-call", daemon=True)
+        worker.start()
+        worker.join(self.timeout)
+        if worker.is_alive():
+            raise RemoteModelError(f"the served model did not answer within {self.timeout} s")
+        if "error" in result:
+            raise result["error"]
+        return result["value"]
+
+    def __call__(self, inputs: dict) -> dict:
         sent = {name: np.asarray(inputs[name], dtype) for name, (dtype, _) in self.head.serving_inputs().items()}
-        return {name: np.asarray(value) for name, value in dict(self.call(sent)).items()}
+        batch, seq = sent["input_ids"].shape
+        reply = self._call_with_timeout(sent)
+        try:
+            reply = dict(reply)
+        except (TypeError, ValueError):
+            raise RemoteModelError(f"the served model returned {type(reply).__name__}, not a dict of outputs") from None
+        return _checked_outputs(reply, self.head, batch, seq)
 
     predict_on_batch = __call__
 
     def __repr__(self) -> str:
         return f"RemoteModel(head={self.head!r}, {self.config.num_hidden_layers} layers)"
+
+
+def _checked_outputs(reply: dict, head: Head, batch: int, seq: int) -> dict:
+    """The served outputs as arrays of the head's shapes, or a RemoteModelError naming what is wrong."""
+    shapes = head.output_shapes(batch, seq)
+    missing = [name for name in shapes if name not in reply]
+    if missing:
+        raise RemoteModelError(
+            f"the served model's outputs lack {', '.join(missing)} (it returned {', '.join(map(str, reply)) or 'none'}); "
+            f"is it a {head.title} model?"
+        )
+    out = {}
+    for name, shape in shapes.items():
+        try:
+            value = np.asarray(reply[name], dtype="float64")
+        except (TypeError, ValueError):
+            raise RemoteModelError(f"the served output {name} is not an array of numbers") from None
+        if value.size != math.prod(shape) or (value.ndim and value.shape[0] != batch):
+            raise RemoteModelError(
+                f"the served output {name} has shape {value.shape}; {shape} expected for {batch} windows of {seq} tokens"
+            )
+        value = value.reshape(shape)
+        if not np.isfinite(value).all():
+            raise RemoteModelError(f"the served output {name} holds NaN or infinite values")
+        if name.endswith("_index"):
+            if (value != np.round(value)).any() or (value < 0).any() or (value >= seq).any():
+                raise RemoteModelError(f"the served output {name} holds indices outside the {seq}-token window")
+            value = value.astype("int32")
+        else:
+            value = value.astype("float32")
+        out[name] = value
+    return out

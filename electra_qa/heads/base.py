@@ -149,6 +149,10 @@ class Head:
         """Input name -> (dtype, shape) of the head's serving signature."""
         return {name: ("int32", "[batch, seq]") for name in ("input_ids", "attention_mask", "token_type_ids")}
 
+    def output_shapes(self, batch: int, seq: int) -> dict[str, tuple[int, ...]]:
+        """Output name -> shape for ``batch`` windows of ``seq`` tokens (what a served model must return)."""
+        raise NotImplementedError
+
     def candidates(self, feature, out: dict, n_best_size: int, max_answer_length: int) -> list[Candidate]:
         """The spans one window's outputs ``out`` propose (numpy arrays of one row)."""
         raise NotImplementedError

@@ -96,6 +96,16 @@ class JointHead(Head):
     def abstains_by_default(self) -> bool:
         return self.version_2
 
+    def output_shapes(self, batch, seq):
+        k = self.beam_size
+        return {
+            "start_top_log_probs": (batch, k),
+            "start_top_index": (batch, k),
+            "end_top_log_probs": (batch, k * k),
+            "end_top_index": (batch, k * k),
+            "cls_logits": (batch,),
+        }
+
     def serving_inputs(self):
         return {**super().serving_inputs(), "p_mask": ("float32", "[batch, seq]")}
 

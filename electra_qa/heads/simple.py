@@ -33,6 +33,9 @@ class SimpleHead(Head):
     def weight_slots(self, model):
         return dense_slots("qa_outputs", model.qa_head.qa_outputs)
 
+    def output_shapes(self, batch, seq):
+        return {"start_logits": (batch, seq), "end_logits": (batch, seq)}
+
     @property
     def can_abstain(self) -> bool:
         return True
