@@ -165,8 +165,8 @@ def _checked_outputs(reply: dict, head: Head, batch: int, seq: int) -> dict:
     missing = [name for name in shapes if name not in reply]
     if missing:
         raise RemoteModelError(
-            f"the served model's outputs lack {', '.join(missing)} (it returned {', '.join(map(str, reply)) or 'none'}); "
-            f"is it a {head.title} model?"
+            f"the served model's outputs lack {', '.join(missing)} "
+            f"(it returned {', '.join(map(str, reply)) or 'none'}); is it a {head.title} model?"
         )
     out = {}
     for name, shape in shapes.items():
@@ -176,7 +176,8 @@ def _checked_outputs(reply: dict, head: Head, batch: int, seq: int) -> dict:
             raise RemoteModelError(f"the served output {name} is not an array of numbers") from None
         if value.size != math.prod(shape) or (value.ndim and value.shape[0] != batch):
             raise RemoteModelError(
-                f"the served output {name} has shape {value.shape}; {shape} expected for {batch} windows of {seq} tokens"
+                f"the served output {name} has shape {value.shape}; {shape} expected for {batch} windows of "
+                f"{seq} tokens"
             )
         value = value.reshape(shape)
         if not np.isfinite(value).all():
