@@ -9,6 +9,7 @@ import sys
 
 from electra_qa import hub
 from electra_qa.bulk import answer_file
+from electra_qa.files import check_output_folder
 from electra_qa.checkpoints import export_huggingface, inspect_checkpoint, load_model, locate, save_model
 from electra_qa.checkpoints.loader import load_qa_model
 from electra_qa.errors import ElectraQAError, InputError
@@ -366,6 +367,7 @@ def _train(args) -> int:
 def _export(args) -> int:
     from electra_qa.serving import export_saved_model, signature_inputs
 
+    check_output_folder(args.saved_model, "SavedModel folder")  # before the model loads
     model = load_qa_model(locate(args.checkpoint), config=args.config, precision=args.precision)
     folder = export_saved_model(model, args.saved_model)
     print(f"SavedModel: {folder} (signature serving_default, {model.head.name} head)")
@@ -381,6 +383,7 @@ def _inspect(args) -> int:
 
 
 def _convert(args) -> int:
+    check_output_folder(args.dst)  # before the model loads
     located = locate(args.src)
     model = load_model(located, config=args.config)
     try:

@@ -17,6 +17,7 @@ import threading
 import numpy as np
 
 from electra_qa.errors import InputError, RemoteModelError
+from electra_qa.files import check_output_folder
 from electra_qa.heads import Head, as_head
 
 SIGNATURE = "serving_default"
@@ -39,6 +40,7 @@ def export_saved_model(model, directory: str | os.PathLike) -> str:
         )
     import tensorflow as tf
 
+    check_output_folder(directory, "SavedModel folder")
     model = getattr(model, "model", model)  # a QuestionAnswerer's model
     head = getattr(model, "head", None)
     if not isinstance(head, Head) or not head.answers_questions:

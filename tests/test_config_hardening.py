@@ -108,3 +108,39 @@ def test_a_saved_head_with_a_string_boolean_is_refused(tmp_path, qa):
     path.write_text(json.dumps(config))
     with pytest.raises(ElectraQAError, match="end_mask_value must be a finite number"):
         QuestionAnswerer.from_checkpoint(tmp_path / "saved")
+
+
+def _flip_a_bit(folder, name):
+    import h5py
+
+    section = json.loads((folder / "config.json").read_text())["electra_qa"]
+    with h5py.File(folder / "model.weights.h5", "r") as f:
+        offset = f[section["weights_index"][name]].id.get_offset()
+    with open(folder / "model.weights.h5", "r+b") as f:
+        f.seek(offset + 7)
+        byte = f.read(1)[0]
+        f.seek(offset + 7)
+        f.write(bytes([byte ^ 0x10]))
+
+
+def test_a_flipped_bit_in_saved_weights_is_caught(qa, tmp_path):
+    folder = tmp_path / "saved"
+    qa.save(folder)
+    assert QuestionAnswerer.from_checkpoint(folder)("Who?", "Harry lives here.").text
+    _flip_a_bit(folder, "electra/encoder/layer_1/intermediate/dense/kernel")
+    with pytest.raises(CheckpointError, match="layer_1/intermediate/dense/kernel does not match its checksum"):
+        QuestionAnswerer.from_checkpoint(folder)
+
+
+def test_checksums_are_checked_and_older_folders_still_load(qa, tmp_path):
+    folder = tmp_path / "saved"
+    qa.save(folder)
+    path = folder / "config.json"
+    config = json.loads(path.read_text())
+    config["electra_qa"]["weights_crc32"] = {"electra/embeddings/word_embeddings": 1}
+    path.write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="checksums .* are damaged"):
+        QuestionAnswerer.from_checkpoint(folder)
+    del config["electra_qa"]["weights_crc32"]  # a folder written before checksums
+    path.write_text(json.dumps(config))
+    assert QuestionAnswerer.from_checkpoint(folder)("Who?", "Harry lives here.").text

@@ -19,6 +19,7 @@ from electra_qa.checkpoints.readers.safetensors_file import SafetensorsFile, wri
 from electra_qa.checkpoints.slots import keyed_weights
 from electra_qa.checkpoints.source import Format, Source, reader_errors_named
 from electra_qa.errors import CheckpointError
+from electra_qa.files import make_folder
 from electra_qa.heads import Head
 
 
@@ -161,8 +162,7 @@ def export_huggingface(model, folder: str | os.PathLike) -> str:
         if head.encoder_only:
             key = key[len("electra.") :]  # ElectraModel's state dict has no "electra." prefix
         tensors[key] = np.ascontiguousarray(value)
-    folder = os.fspath(folder)
-    os.makedirs(folder, exist_ok=True)
+    folder = make_folder(folder)
     write_safetensors(os.path.join(folder, filenames.SAFETENSORS), tensors, metadata={"format": "pt"})
     config = {
         "architectures": [head.hf_architecture],

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import tempfile
+import zlib
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from electra_qa.checkpoints.slots import model_weights
 from electra_qa.checkpoints.source import Format, Source, reader_errors_named
 from electra_qa.config import ElectraConfig
 from electra_qa.errors import CheckpointError
+from electra_qa.files import make_folder
 from electra_qa.heads import Head, saved_head
 from electra_qa.precision import resolve_dtype
 
@@ -46,8 +48,7 @@ def _model_section(model) -> dict:
 
 def save_model(model, folder: str | os.PathLike, pipeline: dict | None = None) -> str:
     """Write ``config.json`` and ``model.weights.h5`` for ``model`` into ``folder`` (created if needed)."""
-    folder = os.fspath(folder)
-    os.makedirs(folder, exist_ok=True)
+    folder = make_folder(folder)
     section = _model_section(model)
     if pipeline:
         section["pipeline"] = pipeline
@@ -68,11 +69,25 @@ def save_model(model, folder: str | os.PathLike, pipeline: dict | None = None) -
     finally:
         if optimizer is not None:
             model.optimizer = optimizer
+    section["weights_crc32"] = _checksums(tmp, section["weights_index"])
     os.replace(tmp, weights)
     with open(os.path.join(folder, filenames.CONFIG), "w", encoding="utf-8") as f:
         json.dump(data, f, indent=2)
         f.write("\n")
     return folder
+
+
+def _crc32(array: np.ndarray) -> int:
+    return zlib.crc32(memoryview(np.ascontiguousarray(array)).cast("B"))
+
+
+def _checksums(file: str, index: dict[str, str]) -> dict[str, int]:
+    """CRC-32 of each weight's bytes as written to ``file`` (HDF5 keeps no checksums of its own): a flipped bit in a
+    saved folder's weights is caught on load, as the TensorFlow checkpoint reader catches it."""
+    import h5py
+
+    with h5py.File(file, "r") as f:
+        return {name: _crc32(f[path][()]) for name, path in index.items()}
 
 
 def weights_index(config: ElectraConfig, section: dict) -> dict[str, str]:
@@ -195,7 +210,11 @@ def load_keras_folder(folder: str, head: Head | None = None, dtype=None, precisi
     file = os.path.join(folder, filenames.KERAS_WEIGHTS)
     if section.get("weights_index"):
         return load_source(
-            open_keras_weights(file, section["weights_index"]), head or saved, config, dtype=dtype, precision=precision
+            open_keras_weights(file, section["weights_index"], section.get("weights_crc32")),
+            head or saved,
+            config,
+            dtype=dtype,
+            precision=precision,
         )
     dtype = resolve_dtype(precision, dtype)
     model = empty_model(config, saved, dtype=dtype)
@@ -221,7 +240,7 @@ def inspect_keras_folder(folder: str) -> CheckpointInfo:
     problems = [p for p in [_arrays_problem(file, model)] if p]
     if not problems and section.get("weights_index"):
         try:
-            source = open_keras_weights(file, section["weights_index"])
+            source = open_keras_weights(file, section["weights_index"], section.get("weights_crc32"))
         except CheckpointError as e:
             problems = [str(e)]
         else:
@@ -244,16 +263,23 @@ def inspect_keras_folder(folder: str) -> CheckpointInfo:
     )
 
 
-def open_keras_weights(file: str, index: dict[str, str]) -> Source:
+def open_keras_weights(file: str, index: dict[str, str], checksums: dict[str, int] | None = None) -> Source:
     """A Keras 3 ``.weights.h5`` written by ``save_model``, keyed by canonical weight name through ``index``
     (canonical name -> dataset path, stored in the folder's config.json). Contiguous datasets are read straight from
-    the file into new aligned arrays (``readers.aligned``)."""
+    the file into new aligned arrays (``readers.aligned``). ``checksums`` (name -> CRC-32, folders written since
+    round 3): each array read is checked against it."""
     if not isinstance(index, dict) or not all(isinstance(v, str) for v in index.values()):
         raise CheckpointError(f"the weights index in the config.json beside {file!r} is not a name -> path mapping")
-    return reader_errors_named(file)(_open_keras_weights)(file, index)
+    if checksums is not None and (
+        not isinstance(checksums, dict)
+        or set(checksums) != set(index)
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in checksums.values())
+    ):
+        raise CheckpointError(f"the weight checksums in the config.json beside {file!r} are damaged")
+    return reader_errors_named(file)(_open_keras_weights)(file, index, checksums)
 
 
-def _open_keras_weights(file: str, index: dict[str, str]) -> Source:
+def _open_keras_weights(file: str, index: dict[str, str], checksums: dict[str, int] | None) -> Source:
     import h5py
 
     try:
@@ -282,8 +308,15 @@ def _open_keras_weights(file: str, index: dict[str, str]) -> Source:
         d = datasets[name]
         offset = d.id.get_offset()
         if offset is None or d.chunks is not None or d.compression is not None or d.dtype.kind not in "fiub":
-            return d[()]
-        return pread_array(fd, offset, d.shape, d.dtype)  # contiguous: straight from the file, no HDF5 layer
+            array = d[()]
+        else:
+            array = pread_array(fd, offset, d.shape, d.dtype)  # contiguous: straight from the file, no HDF5 layer
+        if checksums is not None and _crc32(array) != checksums[name]:
+            raise CheckpointError(
+                f"{file!r}: weight {name} does not match its checksum in config.json; the file is damaged "
+                "(a changed bit); save the model again or restore the folder from a copy"
+            )
+        return array
 
     def close():
         f.close()
