@@ -9,10 +9,10 @@ import sys
 
 from electra_qa import hub
 from electra_qa.bulk import answer_file
-from electra_qa.files import check_output_folder
 from electra_qa.checkpoints import export_huggingface, inspect_checkpoint, load_model, locate, save_model
 from electra_qa.checkpoints.loader import load_qa_model
 from electra_qa.errors import ElectraQAError, InputError
+from electra_qa.files import check_output_folder
 from electra_qa.heads import qa_head_names
 from electra_qa.pipeline import QuestionAnswerer, check_text, load_answerer
 from electra_qa.precision import PRECISIONS
@@ -499,9 +499,25 @@ def main(argv: list[str] | None = None) -> int:
     }[args.command]
     try:
         return command(args)
-    except (ElectraQAError, OSError) as e:
+    except ElectraQAError as e:
         print(f"electra-qa: {e}", file=sys.stderr)
         return 2
+    except OSError as e:
+        where = f" {e.filename!r}" if e.filename else ""
+        print(f"electra-qa: {e.strerror or e}{where}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("electra-qa: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug of ours: one line for the user, the traceback on request
+        if os.environ.get("ELECTRA_QA_TRACEBACK"):
+            raise
+        print(
+            f"electra-qa: internal error ({type(e).__name__}: {e}); please report it, with the traceback that "
+            "ELECTRA_QA_TRACEBACK=1 prints",
+            file=sys.stderr,
+        )
+        return 3
 
 
 if __name__ == "__main__":
