@@ -13,6 +13,7 @@ from electra_qa.checkpoints import export_huggingface, inspect_checkpoint, load_
 from electra_qa.checkpoints.loader import load_qa_model
 from electra_qa.errors import ElectraQAError, InputError
 from electra_qa.files import check_output_folder
+from electra_qa.squad.metrics import check_scorable
 from electra_qa.heads import qa_head_names
 from electra_qa.pipeline import QuestionAnswerer, check_text, load_answerer
 from electra_qa.precision import PRECISIONS
@@ -259,6 +260,10 @@ def _answer(args) -> int:
 
 def _squad(args) -> int:
     data = load_squad(args.data)  # a bad file fails here, before the model is loaded
+    if args.out is not None:
+        check_output_folder(args.out)
+    if args.command == "evaluate":
+        check_scorable(data, every_question_answered=True)
     if args.batch_size is not None:
         positive_int("batch_size", args.batch_size)  # before the model loads
     qa = _load_qa(args, **({"version_2_with_negative": True} if data.version == "2.0" else {}))
