@@ -13,13 +13,13 @@ from electra_qa.checkpoints import export_huggingface, inspect_checkpoint, load_
 from electra_qa.checkpoints.loader import load_qa_model
 from electra_qa.errors import ElectraQAError, InputError
 from electra_qa.files import check_output_folder
-from electra_qa.squad.metrics import check_scorable
 from electra_qa.heads import qa_head_names
 from electra_qa.pipeline import QuestionAnswerer, check_text, load_answerer
 from electra_qa.precision import PRECISIONS
 from electra_qa.recipe import RECIPE
 from electra_qa.settings import CHUNK_SIZE, DEFAULT_MAX_SEQ_LENGTH, QASettings, positive_int
 from electra_qa.squad import evaluate_squad, load_squad, predict_squad
+from electra_qa.squad.metrics import check_scorable
 from electra_qa.tokenization import load_tokenizer
 
 
