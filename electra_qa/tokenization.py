@@ -40,6 +40,16 @@ def _without_added_tokens(tokenizer):
     return plain
 
 
+def _max_id(tokenizer) -> int:
+    """The largest token id, without building the 30,000-entry vocabulary dict (4 MiB that Python keeps): a vocab
+    whose ids run 0..n-1 ends at n-1; only one with gaps needs the dict."""
+    size = tokenizer.get_vocab_size(with_added_tokens=False)
+    added = list(tokenizer.get_added_tokens_decoder())
+    if size and tokenizer.id_to_token(size - 1) is not None and tokenizer.id_to_token(size) is None:
+        return max([size - 1, *added])
+    return max(tokenizer.get_vocab(with_added_tokens=True).values())
+
+
 class WordPieceTokenizer:
     """BERT WordPiece (``vocab.txt`` or ``tokenizer.json``), no special tokens added, offsets into the input.
 
@@ -49,12 +59,12 @@ class WordPieceTokenizer:
 
     def __init__(self, tokenizer, cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]"):
         self._saved = tokenizer  # what save() writes
-        vocab = tokenizer.get_vocab(with_added_tokens=True)
-        missing = [t for t in (cls_token, sep_token, pad_token) if t not in vocab]
+        ids = {t: tokenizer.token_to_id(t) for t in (cls_token, sep_token, pad_token)}
+        missing = [t for t, i in ids.items() if i is None]
         if missing:
             raise InputError(f"the vocabulary lacks the special tokens {missing}")
-        self.cls_id, self.sep_id, self.pad_id = vocab[cls_token], vocab[sep_token], vocab[pad_token]
-        self.max_id = max(vocab.values())
+        self.cls_id, self.sep_id, self.pad_id = ids[cls_token], ids[sep_token], ids[pad_token]
+        self.max_id = _max_id(tokenizer)
         self.vocab_size = self.max_id + 1  # rows the embedding table needs
         self._tokenizer = _without_added_tokens(tokenizer)
 

@@ -238,7 +238,6 @@ def load_source(source: Source, head: Head, config: ElectraConfig, *, dtype=None
             new_arrays=source.new_arrays,
         ) as prefetcher:
             dtype = resolve_dtype(precision, dtype)
-            prefetcher.backend_ready()
             model = empty_model(config, head, dtype=dtype, deferred=True)
             slots, transposed, shapes, _ = keys_for(model, source, head)
             build_from_checkpoint(
