@@ -24,6 +24,11 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "answer": "electra_qa.pipeline",
+    "ask": "electra_qa.pipeline",
+    "DocumentIndex": "electra_qa.index",
+    "Retriever": "electra_qa.index",
+    "Passage": "electra_qa.documents",
+    "Calibration": "electra_qa.calibration",
     "QuestionAnswerer": "electra_qa.pipeline",
     "clear_cache": "electra_qa.pipeline",
     "set_cache_size": "electra_qa.pipeline",
@@ -50,6 +55,11 @@ _LAZY = {
 
 __all__ = [
     "answer",
+    "ask",
+    "DocumentIndex",
+    "Retriever",
+    "Passage",
+    "Calibration",
     "answer_file",
     "fine_tune",
     "export_saved_model",
@@ -97,6 +107,7 @@ def __dir__():
 
 if TYPE_CHECKING:  # for type checkers and IDEs
     from electra_qa.bulk import answer_file
+    from electra_qa.calibration import Calibration
     from electra_qa.checkpoints import (
         export_huggingface,
         inspect_checkpoint,
@@ -104,6 +115,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs
         load_ngc_checkpoint,
         save_model,
     )
+    from electra_qa.documents import Passage
+    from electra_qa.index import DocumentIndex, Retriever
     from electra_qa.models import (
         ElectraDiscriminator,
         ElectraEncoder,
@@ -111,7 +124,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs
         ElectraModel,
         build_model,
     )
-    from electra_qa.pipeline import QuestionAnswerer, answer, clear_cache, set_cache_size
+    from electra_qa.pipeline import QuestionAnswerer, answer, ask, clear_cache, set_cache_size
     from electra_qa.postprocess import Answer
     from electra_qa.serving import export_saved_model
     from electra_qa.settings import QASettings

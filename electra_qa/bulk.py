@@ -15,18 +15,20 @@ rows; a rerun after rows were edited or removed is refused rather than keep stal
 
 from __future__ import annotations
 
-import csv
 import dataclasses
+import functools
 import json
 import os
 import time
-from collections.abc import Iterator
 
+from electra_qa.collection import RETRIEVE_K
 from electra_qa.errors import InputError
 from electra_qa.files import check_output_file, json_line, os_error, output_lock, prefix_sha256, write_files
 from electra_qa.pipeline import QuestionAnswerer, check_text, load_answerer
 from electra_qa.progress import progress_bar
 from electra_qa.settings import CHUNK_SIZE, positive_int
+from electra_qa.tables import pyarrow_module as _pyarrow
+from electra_qa.tables import read_rows as _rows
 
 
 @dataclasses.dataclass
@@ -51,81 +53,12 @@ class BulkSummary:
         )
 
 
-def _rows(path: str) -> Iterator[dict]:
-    """The input's rows as dicts, streamed; an unreadable file or row is an InputError naming it."""
-    lower = path.lower()
-    try:
-        if lower.endswith((".jsonl", ".jsonlines", ".ndjson")):
-            yield from _json_lines(path)
-        elif lower.endswith(".csv"):
-            yield from _csv_rows(path)
-        elif lower.endswith(".parquet"):
-            pa = _pyarrow("reading")
-            try:
-                for batch in pa.parquet.ParquetFile(path).iter_batches(batch_size=1024):
-                    yield from batch.to_pylist()
-            except pa.ArrowException as e:
-                raise InputError(f"{path}: not a readable Parquet file ({e})") from None
-        else:
-            raise InputError(f"{path}: the input must be .jsonl, .csv or .parquet")
-    except OSError as e:
-        raise os_error(e, "read", path) from None
-
-
-def _json_lines(path: str) -> Iterator[dict]:
-    with open(path, "rb") as f:
-        for n, raw in enumerate(f, 1):
-            try:
-                line = raw.decode("utf-8-sig" if n == 1 else "utf-8")
-            except UnicodeDecodeError as e:
-                raise InputError(f"{path}: line {n} is not UTF-8 text (byte {e.start} of the line)") from None
-            if line.strip():
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise InputError(f"{path}: line {n} is not JSON ({e.msg})") from None
-                except RecursionError:
-                    raise InputError(f"{path}: line {n} is JSON nested too deeply to read") from None
-                yield row if isinstance(row, dict) else {"__not_an_object__": row}
-
-
-def _csv_rows(path: str) -> Iterator[dict]:
-    # utf-8-sig: Excel writes a byte-order mark before the first column's name
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        reader = csv.DictReader(f)
-        try:
-            names = reader.fieldnames or []
-            repeated = sorted({n for n in names if names.count(n) > 1})
-            if repeated:
-                raise InputError(f"{path}: the header names {', '.join(map(repr, repeated))} more than once")
-            yield from reader
-        except UnicodeDecodeError as e:
-            raise InputError(
-                f"{path}: not UTF-8 text near line {reader.line_num + 1} ({e.reason}); save the CSV as UTF-8"
-            ) from None
-        except csv.Error as e:
-            raise InputError(
-                f"{path}: line {reader.line_num}: {e} (a field over csv.field_size_limit() = "
-                f"{csv.field_size_limit():,} characters needs JSON Lines or Parquet input)"
-            ) from None
-
-
 def _errors_path(output: str) -> str:
     stem = output
     for suffix in (".jsonl", ".parquet"):
         if output.endswith(suffix):
             stem = output[: -len(suffix)]
     return stem + ".errors.jsonl"
-
-
-def _pyarrow(doing: str = "writing"):
-    """pyarrow with its Parquet module, or an InputError naming what needs it."""
-    try:
-        import pyarrow
-        import pyarrow.parquet  # noqa: F401 (pyarrow.parquet is reached as an attribute)
-    except ImportError:
-        raise InputError(f"{doing} Parquet needs pyarrow (pip install pyarrow)") from None
-    return pyarrow
 
 
 _PARQUET_TYPES = {"answer": "string", "start": "int64", "end": "int64", "score": "float64"}
@@ -226,7 +159,7 @@ def _problem(row: dict, fields: tuple[str, str, str]) -> tuple[object, str | Non
             check_text(id_field, rid)
         except InputError as e:
             return None, str(e)
-    for field in (question_field, context_field):
+    for field in (question_field, context_field) if context_field else (question_field,):
         if field not in row:
             return rid, f"no {field!r} field"
         try:
@@ -309,6 +242,8 @@ def answer_file(
     batch_size: int | None = None,
     chunk_size: int = CHUNK_SIZE,
     progress: bool = True,
+    index=None,
+    retrieve_k: int = RETRIEVE_K,
     **qa_settings,
 ) -> BulkSummary:
     """Answer every row of ``input`` (JSON Lines, CSV, or Parquet with pyarrow) into ``output``: JSON Lines, or
@@ -317,8 +252,10 @@ def answer_file(
 
     Each output line: ``{"id", "answer", "start", "end", "score"}`` (and ``"top_k"``, a list of answers, when
     ``top_k`` is given). ``checkpoint``: a path of any supported format, a ``QuestionAnswerer``, or None for the
-    pretrained model; ``qa_settings`` go to ``QuestionAnswerer.from_checkpoint``. ``chunk_size``: rows read, answered
-    and written together. Run it again after an interruption: it continues where the output ends.
+    pretrained model; ``qa_settings`` go to ``QuestionAnswerer.from_checkpoint``. ``index``: a ``DocumentIndex`` or
+    its ``.db`` path: the rows need no context, each question is asked against the collection (``qa.ask``) and its
+    line adds ``doc_id`` and ``retrieval_score``, ``start``/``end`` pointing into that document. ``chunk_size``: rows
+    read, answered and written together. Run it again after an interruption: it continues where the output ends.
 
     >>> import json, tempfile
     >>> rows = tempfile.mktemp(suffix=".jsonl")
@@ -341,16 +278,24 @@ def answer_file(
     check_input(input, id_field, parquet_output=parquet)
     if parquet:
         _pyarrow()  # before any work
+    retriever = None if index is None else _opened_index(index)
     with output_lock(output):
         if parquet and os.path.exists(output) and not os.path.exists(journal):
             _parquet_to_journal(output, journal)
-        fields = (id_field, question_field, context_field)
-        job = _check_job(input, output, journal, errors_file, {"fields": list(fields), "top_k": top_k})
+        fields = (id_field, question_field, None if retriever is not None else context_field)
+        where = None if index is None else getattr(retriever, "path", repr(retriever))
+        job = _check_job(input, output, journal, errors_file, {"fields": list(fields), "top_k": top_k, "index": where})
         done = {r["id"] for r in _earlier_lines(journal, "answer", "an answers file")}
         done_rows = {r.get("row") for r in _earlier_lines(errors_file, "reason", "an errors file")}
         write_files({_job_file(output): json.dumps(job, indent=2) + "\n"})
         qa = checkpoint if isinstance(checkpoint, QuestionAnswerer) else load_answerer(checkpoint, **qa_settings)
         qa.warm_up()  # one compiled graph from the first row: the same numbers however the job is split
+        if retriever is None:
+            answer = functools.partial(_context_records, qa, top_k=top_k, batch_size=batch_size)
+        else:
+            answer = functools.partial(
+                _index_records, qa, retriever, top_k=top_k, batch_size=batch_size, retrieve_k=retrieve_k
+            )
         summary = BulkSummary(output=output, errors_file=errors_file)
         bar = progress_bar("Answering", unit="row", enabled=progress)
         start = time.perf_counter()
@@ -359,12 +304,10 @@ def answer_file(
             for number, row in enumerate(_rows(input), 1):
                 chunk.append((number, row))
                 if len(chunk) == chunk_size:
-                    _answer_chunk(
-                        qa, chunk, fields, (done, done_rows), journal, errors_file, top_k, batch_size, summary
-                    )
+                    _answer_chunk(answer, chunk, fields, (done, done_rows), journal, errors_file, summary)
                     bar.update(len(chunk))
                     chunk = []
-            _answer_chunk(qa, chunk, fields, (done, done_rows), journal, errors_file, top_k, batch_size, summary)
+            _answer_chunk(answer, chunk, fields, (done, done_rows), journal, errors_file, summary)
             bar.update(len(chunk))
             if parquet:
                 _journal_to_parquet(journal, output)
@@ -375,7 +318,60 @@ def answer_file(
     return summary
 
 
-def _answer_chunk(qa, chunk, fields, done, output, errors_file, top_k, batch_size, summary) -> None:
+def _opened_index(index):
+    from electra_qa.index import DocumentIndex, Retriever
+
+    if isinstance(index, Retriever):
+        return index
+    if isinstance(index, (str, os.PathLike)):
+        return DocumentIndex(index, read_only=True)
+    raise InputError(f"index must be a DocumentIndex, a Retriever or an index file path, got {type(index).__name__}")
+
+
+def _context_records(qa, todo, *, top_k, batch_size) -> list[dict]:
+    records = []
+    scored = qa.score_batch([(row[0], row[1]) for _, row in todo], batch_size, top_k or 1)
+    for (rid, _), s in zip(todo, scored):
+        best = s.answers[0]
+        record = {"id": rid, "answer": best.text, "start": best.start, "end": best.end, "score": best.score}
+        if top_k is not None:
+            record["top_k"] = [
+                {"answer": a.text, "start": a.start, "end": a.end, "score": a.score} for a in s.answers[:top_k]
+            ]
+        records.append(record)
+    return records
+
+
+def _index_records(qa, retriever, todo, *, top_k, batch_size, retrieve_k) -> list[dict]:
+    results = qa.ask_batch(
+        [row[0] for _, row in todo], retriever, top_k=top_k or 1, retrieve_k=retrieve_k, batch_size=batch_size
+    )
+
+    def fields(a):
+        return {
+            "answer": a.text,
+            "doc_id": a.doc_id,
+            "start": a.start,
+            "end": a.end,
+            "score": a.score,
+            "retrieval_score": a.retrieval_score,
+        }
+
+    records = []
+    for (rid, _), result in zip(todo, results):
+        best = (
+            fields(result[0])
+            if result
+            else {"answer": "", "doc_id": None, "start": 0, "end": 0, "score": 0.0, "retrieval_score": 0.0}
+        )
+        record = {"id": rid, **best, "no_answer_score": result.no_answer_score}
+        if top_k is not None:
+            record["top_k"] = [fields(a) for a in result]
+        records.append(record)
+    return records
+
+
+def _answer_chunk(answer, chunk, fields, done, output, errors_file, summary) -> None:
     done_ids, done_rows = done
     todo, bad = [], []
     for number, row in chunk:
@@ -385,18 +381,8 @@ def _answer_chunk(qa, chunk, fields, done, output, errors_file, top_k, batch_siz
         elif problem:
             bad.append(json_line({"row": number, "id": rid, "reason": problem}))
         else:
-            todo.append((rid, row[fields[1]], row[fields[2]]))
-    lines = []
-    if todo:
-        scored = qa.score_batch([(q, c) for _, q, c in todo], batch_size, top_k or 1)
-        for (rid, _, _), s in zip(todo, scored):
-            best = s.answers[0]
-            record = {"id": rid, "answer": best.text, "start": best.start, "end": best.end, "score": best.score}
-            if top_k is not None:
-                record["top_k"] = [
-                    {"answer": a.text, "start": a.start, "end": a.end, "score": a.score} for a in s.answers[:top_k]
-                ]
-            lines.append(json_line(record))
+            todo.append((rid, (row[fields[1]], row[fields[2]] if fields[2] else None)))
+    lines = [json_line(record) for record in answer(todo)] if todo else []
     _append(errors_file, bad)  # bad rows first: a crash in between leaves them to be reported again, never lost
     _append(output, lines)
     summary.answered += len(lines)

@@ -1,4 +1,4 @@
-"""Command line: ``electra-qa answer|evaluate|predict|batch|train|export|inspect|convert|download|env``."""
+"""Command line: ``electra-qa answer|ask|index|evaluate|predict|batch|train|export|inspect|convert|download|env``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from electra_qa import hub
 from electra_qa.bulk import answer_file
 from electra_qa.checkpoints import export_huggingface, inspect_checkpoint, load_model, locate, save_model
 from electra_qa.checkpoints.loader import load_qa_model
+from electra_qa.collection import RETRIEVE_K, TOP_K
+from electra_qa.documents import PASSAGE_OVERLAP, PASSAGE_WORDS
 from electra_qa.errors import ElectraQAError, InputError
 from electra_qa.files import check_output_folder
 from electra_qa.heads import qa_head_names
@@ -84,6 +86,33 @@ def _squad_parsers(sub) -> None:
         cmd.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
+def _collection_parsers(sub) -> None:
+    """``index`` (build and change a document index) and ``ask`` (ask it)."""
+    idx = sub.add_parser("index", help="build, change or describe a document index (one SQLite file)")
+    idx.add_argument("index", metavar="INDEX.db", help="the index file (made if missing)")
+    actions = idx.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="add documents: .txt/.md files, JSON Lines/CSV/Parquet tables, folders")
+    add.add_argument("files", nargs="+")
+    add.add_argument("--passage-words", type=int, help=f"words per passage (a new index only; default {PASSAGE_WORDS})")
+    add.add_argument(
+        "--passage-overlap", type=int, help=f"words shared by consecutive passages (default {PASSAGE_OVERLAP})"
+    )
+    rm = actions.add_parser("remove", help="remove documents by id")
+    rm.add_argument("ids", nargs="+")
+    actions.add_parser("info", help="documents, passages and settings of the index")
+
+    ask = sub.add_parser("ask", help="ask a question of every document in an index")
+    ask.add_argument("index", metavar="INDEX.db")
+    ask.add_argument("question")
+    _model_arguments(ask)
+    ask.add_argument("--top-k", type=int, default=TOP_K)
+    ask.add_argument(
+        "--retrieve-k", type=int, default=RETRIEVE_K, help=f"passages read by the model (default {RETRIEVE_K})"
+    )
+    ask.add_argument("--min-score", type=float, help="drop answers scored below this probability")
+    ask.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
 def _batch_parser(sub) -> None:
     bat = sub.add_parser(
         "batch",
@@ -103,6 +132,14 @@ def _batch_parser(sub) -> None:
     bat.add_argument("--workers", type=int, help="ray: actors, each loading the model once (default 1)")
     bat.add_argument("--gpus-per-worker", type=float, default=0, help="ray: GPUs per actor (0.5: two per GPU)")
     bat.add_argument("--top-k", type=int, help="also write the k best answers per row")
+    bat.add_argument(
+        "--index",
+        metavar="INDEX.db",
+        help="answer questions-only rows against this document index (see 'electra-qa index')",
+    )
+    bat.add_argument(
+        "--retrieve-k", type=int, default=RETRIEVE_K, help=f"with --index: passages read per question ({RETRIEVE_K})"
+    )
     _batching_arguments(bat)
     bat.add_argument("--id-field", default="id")
     bat.add_argument("--question-field", default="question")
@@ -192,6 +229,7 @@ def _parser() -> argparse.ArgumentParser:
     _answer_parser(sub)
     _squad_parsers(sub)
     _batch_parser(sub)
+    _collection_parsers(sub)
     _train_parser(sub)
     _checkpoint_parsers(sub)
     sub.add_parser("env", help="versions, backend, devices, and the precision 'auto' picks (for bug reports)")
@@ -310,6 +348,7 @@ def _batch(args) -> int:
             question_field=args.question_field,
             context_field=args.context_field,
             top_k=args.top_k,
+            index=args.index,
             **({"batch_size": args.batch_size} if args.batch_size else {}),
             **_load_options(args),
         )
@@ -331,9 +370,56 @@ def _batch(args) -> int:
         batch_size=args.batch_size,
         chunk_size=args.chunk_size,
         progress=not args.no_progress,
+        index=args.index,
+        retrieve_k=args.retrieve_k,
         **_load_options(args),
     )
     print(summary)
+    return 0
+
+
+def _index(args) -> int:
+    from electra_qa.index import DocumentIndex
+
+    if args.action == "info" and not os.path.isfile(args.index):
+        raise InputError(f"no index file {args.index!r}")
+    options = {}
+    if args.action == "add":
+        options = {"passage_words": args.passage_words, "passage_overlap": args.passage_overlap}
+    with DocumentIndex(args.index, **options) as index:
+        if args.action == "add":
+            import time
+
+            start = time.perf_counter()
+            count = index.add(args.files)
+            print(f"added {count} documents in {time.perf_counter() - start:.1f} s; {len(index)} in {args.index}")
+        elif args.action == "remove":
+            print(f"removed {index.remove(args.ids)} documents; {len(index)} in {args.index}")
+        else:
+            for key, value in index.info().items():
+                print(f"{key:<18}{value}")
+    return 0
+
+
+def _ask(args) -> int:
+    from electra_qa.index import DocumentIndex
+
+    check_text("question", args.question)
+    if args.top_k < 1 or args.retrieve_k < 1:
+        raise InputError("--top-k and --retrieve-k must be positive integers")
+    if not os.path.isfile(args.index):
+        raise InputError(f"no index file {args.index!r}")
+    index = DocumentIndex(args.index, read_only=True)  # before the model loads
+    qa = _load_qa(args)
+    result = qa.ask(args.question, index, top_k=args.top_k, retrieve_k=args.retrieve_k, min_score=args.min_score)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    for rank, a in enumerate(result, 1):
+        print(f"{rank}. {a.text}\tscore={a.score:.3f}\t{a.doc_id} chars {a.start}:{a.end}")
+    if not result:
+        print("(no answer" + (f" scored {args.min_score} or more" if args.min_score is not None else "") + ")")
+    print(f"no-answer score {result.no_answer_score:.3f}")
     return 0
 
 
@@ -495,6 +581,8 @@ def main(argv: list[str] | None = None) -> int:
         "evaluate": _squad,
         "predict": _squad,
         "batch": _batch,
+        "index": _index,
+        "ask": _ask,
         "train": _train,
         "export": _export,
         "inspect": _inspect,

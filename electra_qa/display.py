@@ -11,7 +11,13 @@ CONTEXT_CHARS = 300  # characters of context shown around an answer (each side g
 _STYLE = "font-family: sans-serif; line-height: 1.5"
 
 
+class Raw(str):
+    """A table cell that is HTML already (built from escaped parts), put in as it is."""
+
+
 def _esc(value) -> str:
+    if isinstance(value, Raw):
+        return str(value)
     return html.escape(str(value), quote=True)
 
 

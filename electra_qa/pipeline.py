@@ -8,9 +8,12 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from electra_qa import display, hub, postprocess
+from electra_qa.calibration import DEFAULT as DEFAULT_CALIBRATION
+from electra_qa.calibration import Calibration
 from electra_qa.checkpoints.find import locate
 from electra_qa.checkpoints.formats.keras_folder import read_section, save_model
 from electra_qa.checkpoints.loader import load_qa_model
+from electra_qa.collection import RETRIEVE_K, TOP_K
 from electra_qa.errors import InputError
 from electra_qa.features import Feature, build_features, context_token_spans, pad_batch
 from electra_qa.model_cache import ModelCache
@@ -84,10 +87,19 @@ class QuestionAnswerer:
     The settings are attributes too (``qa.n_best_size``, also settable) and together ``qa.settings``.
     """
 
-    def __init__(self, model, tokenizer, settings: QASettings | None = None, **overrides):
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        settings: QASettings | None = None,
+        *,
+        calibration: Calibration | dict | None = None,
+        **overrides,
+    ):
         self.model = model
         self.tokenizer = tokenizer
         self.settings = (settings or QASettings()).replace(**overrides).for_model(model, tokenizer)
+        self.calibration = DEFAULT_CALIBRATION if calibration is None else calibration
 
     @property
     def runner(self) -> ModelRunner:
@@ -107,6 +119,10 @@ class QuestionAnswerer:
         if name in QASettings.__dataclass_fields__:  # qa.batch_size = 64: validated like the constructor's
             value = self.settings.replace(**{name: value}).for_model(self.model, self.tokenizer)
             name = "settings"
+        elif name == "calibration":  # what ask() scores answers with (electra_qa.calibration)
+            value = Calibration.from_dict(value) if isinstance(value, dict) else value
+            if not isinstance(value, Calibration):
+                raise InputError(f"calibration must be a Calibration or its dict, got {type(value).__name__}")
         elif name == "settings":  # qa.settings = QASettings(...) or a dict of its fields, validated the same way
             if isinstance(value, dict):
                 value = QASettings.from_dict(value)
@@ -145,9 +161,13 @@ class QuestionAnswerer:
         model = load_qa_model(
             located, config=config, beam_size=beam_size, dtype=dtype, precision=None if dtype is not None else precision
         )
-        settings = QASettings()
-        if located.kind == "keras":  # a folder saved by QuestionAnswerer.save carries its settings
-            settings = QASettings.from_dict(read_section(located.folder)[1].get("pipeline", {}))
+        settings, calibration = QASettings(), None
+        if located.kind == "keras":  # a folder saved by QuestionAnswerer.save carries its settings and calibration
+            saved = dict(read_section(located.folder)[1].get("pipeline", {}))
+            calibration = saved.pop("calibration", None)
+            settings = QASettings.from_dict(saved)
+            if calibration is not None and "calibration" not in kwargs:
+                kwargs["calibration"] = calibration
         if vocab is None:
             try:
                 tokenizer = load_tokenizer(located.folder, do_lower_case)
@@ -205,7 +225,7 @@ class QuestionAnswerer:
         again on the other side: what a Ray or Spark worker wants), else with its weights (Keras serialization)."""
         source = self.__dict__.get("_source")
         if source is not None and os.path.exists(source["path"]):
-            return _from_source, (source, self.settings.to_dict())
+            return _from_source, (source, {**self.settings.to_dict(), "calibration": self.calibration.to_dict()})
         return object.__reduce_ex__(self, protocol)
 
     @classmethod
@@ -245,7 +265,8 @@ class QuestionAnswerer:
         >>> QuestionAnswerer.from_checkpoint(saved).settings == qa.settings
         True
         """
-        folder = save_model(self.model, folder, pipeline=self.settings.to_dict())
+        pipeline = {**self.settings.to_dict(), "calibration": self.calibration.to_dict()}
+        folder = save_model(self.model, folder, pipeline=pipeline)
         self.tokenizer.save(folder)
         return folder
 
@@ -320,6 +341,67 @@ class QuestionAnswerer:
         scored = self.score_batch(list(pairs), batch_size, top_k or 1)
         return [s.answers[0] if top_k is None else postprocess.Answers(s.answers[:top_k]) for s in scored]
 
+    def ask(
+        self,
+        question: str,
+        source,
+        *,
+        top_k: int = TOP_K,
+        retrieve_k: int = RETRIEVE_K,
+        min_score: float | None = None,
+        batch_size: int | None = None,
+    ):
+        """Ask a whole collection: the ``retrieve_k`` passages that ``source`` retrieves for ``question`` are read
+        together, and the ``top_k`` best answers across all documents come back (``electra_qa.collection.AskResult``, a
+        table in a notebook). ``source``: a ``DocumentIndex`` (or its ``.db`` path), any ``Retriever``, or documents
+        (texts, ``(id, text)`` pairs, dicts, files or folders; indexed in memory for this call).
+
+        Each answer has ``text``, ``doc_id``, ``start``/``end`` in the original document, its ``passage``, the
+        document's ``metadata``, ``score`` (the probability it is right, by ``qa.calibration``: it depends on its own
+        passage only, so scores compare across documents) and ``retrieval_score``. Overlapping spans of one document
+        appear once; exactly ``min(top_k, distinct spans)`` answers. ``min_score``: drop answers scored below it
+        (an off-topic question then gets none). The result's ``no_answer_score`` is the probability that none is
+        right.
+
+        >>> docs = [("tesla", "Nikola Tesla was born in Smiljan in 1856."), ("paris", "Paris is in France.")]
+        >>> result = QuestionAnswerer.from_checkpoint(folder).ask("Where was Tesla born?", docs, top_k=2)
+        >>> all(dict(docs)[a.doc_id][a.start:a.end] == a.text for a in result)
+        True
+        """
+        from electra_qa.collection import ask_many
+
+        return ask_many(
+            self,
+            [question],
+            source,
+            top_k=top_k,
+            retrieve_k=retrieve_k,
+            min_score=min_score,
+            batch_size=batch_size,
+        )[0]
+
+    def ask_batch(self, questions: Sequence[str], source, **kwargs) -> list:
+        """``ask`` for many questions, all their passages' windows through the model together."""
+        from electra_qa.collection import ask_many
+
+        return ask_many(self, list(questions), source, **kwargs)
+
+    def calibrate(
+        self, data, source=None, *, retrieve_k: int = RETRIEVE_K, top_k: int = TOP_K, batch_size: int | None = None
+    ):
+        """Fit ``qa.calibration`` (what ``ask`` scores answers with) on SQuAD-style questions with reference answers
+        (anything ``load_squad`` reads): each question is asked against ``source`` (default: every paragraph of
+        ``data`` as a document), and its ``top_k`` answers are labelled right or wrong (exact match, as the official
+        script normalises). Returns the new ``Calibration``; ``save`` keeps it with the model."""
+        from electra_qa.calibration import fit
+        from electra_qa.collection import labelled_answers
+
+        evidence, right, where = labelled_answers(
+            self, data, source, retrieve_k=retrieve_k, top_k=top_k, batch_size=batch_size
+        )
+        self.calibration = fit(evidence, right, fitted_on=where)
+        return self.calibration
+
     def explain(self, question: str, context: str) -> Explanation:
         """Start and end probability of every context token (see ``electra_qa.explain``): data (``.tokens``,
         ``.spans``, ``.start``, ``.end``), a heat-map over the context in a notebook, ``.plot()`` with matplotlib.
@@ -389,6 +471,17 @@ def _cache_key(checkpoint, vocab, config, kwargs) -> tuple:
         repr(config),
         tuple(sorted((k, repr(v)) for k, v in kwargs.items())),
     )
+
+
+def ask(question: str, source, checkpoint: str | os.PathLike | None = None, *, top_k: int = TOP_K, **kwargs):
+    """``QuestionAnswerer.ask`` with a cached model (as ``answer``): without ``checkpoint``, the pretrained default.
+    ``kwargs``: ``retrieve_k``, ``min_score``, ``batch_size``, and the model's load settings."""
+    asking = {k: kwargs.pop(k) for k in ("retrieve_k", "min_score", "batch_size") if k in kwargs}
+
+    def load():
+        return load_answerer(checkpoint, **kwargs)
+
+    return _CACHE.get(_cache_key(checkpoint, None, None, kwargs), load).ask(question, source, top_k=top_k, **asking)
 
 
 def answer(

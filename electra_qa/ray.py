@@ -17,6 +17,7 @@ import os
 
 import numpy as np
 
+from electra_qa.collection import RETRIEVE_K
 from electra_qa.errors import InputError
 from electra_qa.files import check_output_folder
 from electra_qa.pipeline import check_text, load_answerer
@@ -56,10 +57,17 @@ class Answerer:
         top_k: int | None = None,
         batch_size: int | None = None,
         gpu_memory_growth: bool = True,
+        index: str | os.PathLike | None = None,
+        retrieve_k: int = RETRIEVE_K,
         **qa_settings,
     ):
         if gpu_memory_growth:
             _gpu_memory_growth()
+        from electra_qa.index import DocumentIndex
+
+        # each actor opens the index file read-only: any number of them read it at once
+        self.index = None if index is None else DocumentIndex(index, read_only=True)
+        self.retrieve_k = positive_int("retrieve_k", retrieve_k)
         self.qa = load_answerer(checkpoint, **qa_settings)
         self.qa.warm_up()
         self.question_field, self.context_field = question_field, context_field
@@ -79,30 +87,62 @@ class Answerer:
         pairs, errors = [], []
         for i in range(n):
             try:
-                question, context = value(self.question_field, i), value(self.context_field, i)
-                pairs.append((check_text("question", question), check_text("context", context)))
+                question = check_text("question", value(self.question_field, i))
+                context = None if self.index is not None else check_text("context", value(self.context_field, i))
+                pairs.append((question, context))
                 errors.append(None)
             except InputError as e:
                 pairs.append(None)
                 errors.append(str(e))
         return pairs, errors
 
+    def _asked(self, pairs: list) -> tuple[list, dict]:
+        """Answers from the collection (``index``): the best per row, and the extra columns."""
+        good = [q for q, _ in (p for p in pairs if p is not None)]
+        results = iter(
+            self.qa.ask_batch(
+                good, self.index, top_k=self.top_k or 1, retrieve_k=self.retrieve_k, batch_size=self.batch_size
+            )
+            if good
+            else []
+        )
+        results = [next(results) if p is not None else None for p in pairs]
+        best = [r[0] if r else None for r in results]
+        columns = {
+            "doc_id": np.array([a.doc_id if a else None for a in best], dtype=object),
+            "retrieval_score": np.array([a.retrieval_score if a else 0.0 for a in best], dtype=np.float64),
+            "no_answer_score": np.array([r.no_answer_score if r is not None else 1.0 for r in results]),
+        }
+        if self.top_k is not None:
+            lists = [[a.to_dict() for a in r] if r is not None else [] for r in results]
+            columns["top_k"] = np.array(lists + [None], dtype=object)[:-1]
+        return best, columns
+
     def __call__(self, batch):
         pairs, errors = self._checked(batch)
+        if self.index is not None:
+            best, extra = self._asked(pairs)
+            return self._with_columns(batch, best, errors, extra)
         good = [p for p in pairs if p is not None]
         scored = iter(self.qa.score_batch(good, self.batch_size, self.top_k or 1) if good else [])
         results = [next(scored) if p is not None else None for p in pairs]
         best = [s.answers[0] if s is not None else None for s in results]
+        extra = {}
+        if self.top_k is not None:
+            lists = [[a.to_dict() for a in s.answers[: self.top_k]] if s is not None else [] for s in results]
+            extra["top_k"] = np.array(lists + [None], dtype=object)[:-1]
+        return self._with_columns(batch, best, errors, extra)
+
+    @staticmethod
+    def _with_columns(batch, best, errors, extra):
         columns = {
             "answer": np.array([a.text if a else "" for a in best], dtype=object),
             "start": np.array([a.start if a else 0 for a in best], dtype=np.int64),
             "end": np.array([a.end if a else 0 for a in best], dtype=np.int64),
             "score": np.array([a.score if a else 0.0 for a in best], dtype=np.float64),
             "error": np.array(errors, dtype=object),
+            **extra,
         }
-        if self.top_k is not None:
-            lists = [[a.to_dict() for a in s.answers[: self.top_k]] if s is not None else [] for s in results]
-            columns["top_k"] = np.array(lists + [None], dtype=object)[:-1]
         if isinstance(batch, dict):
             return {**batch, **columns}
         out = batch.copy()
@@ -123,6 +163,7 @@ def answer_dataset(
     context_field: str = "context",
     top_k: int | None = None,
     answerer=Answerer,
+    index: str | os.PathLike | None = None,
     **qa_settings,
 ):
     """``ds`` (a ``ray.data.Dataset`` with question and context columns) with the answer columns added.
@@ -145,6 +186,7 @@ def answer_dataset(
             "question_field": question_field,
             "context_field": context_field,
             "top_k": top_k,
+            **({"index": os.fspath(index)} if index is not None else {}),
             **qa_settings,
         },
         **remote,
@@ -177,6 +219,7 @@ def answer_path(
     context_field: str = "context",
     top_k: int | None = None,
     batch_size: int = 256,
+    index: str | os.PathLike | None = None,
     **qa_settings,
 ) -> dict:
     """``electra-qa batch --engine ray``: read ``input`` (a JSON Lines, CSV or Parquet file or folder of them) with
@@ -208,11 +251,12 @@ def answer_path(
         question_field=question_field,
         context_field=context_field,
         top_k=top_k,
+        index=index,
         **qa_settings,
     )
-    keep = [
-        c for c in (id_field, "answer", "start", "end", "score", "error", "top_k") if c != "top_k" or top_k is not None
-    ]
+    names = (id_field, "answer", "doc_id", "start", "end", "score", "retrieval_score", "no_answer_score", "error")
+    keep = [c for c in names if index is not None or c not in ("doc_id", "retrieval_score", "no_answer_score")]
+    keep += ["top_k"] if top_k is not None else []
     result = answered.select_columns(keep).materialize()
     if output.lower().endswith(".parquet"):
         result.write_parquet(output)
