@@ -5,12 +5,14 @@
 
 Collection: every paragraph of ../shared/squad/dev-v1.1-a.json and dev-v2.0-a.json is a document (2,085). Questions:
 those of articles 30-37 of dev-v1.1-a.json (1,572; ``--every N`` keeps every N-th), asked against the whole
-collection (the calibration questions too). Model: ../shared/models/minilm-squad-0-29 (fine-tuned on articles 0-29 only), and for the peers the same
-weights exported in Hugging Face layout. Each side runs in its own process (peak memory is its ``ru_maxrss``):
+collection (the calibration questions too). Model: ../shared/models/minilm-squad-0-29 (fine-tuned on articles 0-29
+only), and for the peers the same weights exported in Hugging Face layout. Each side runs in its own process (peak
+memory is its ``ru_maxrss``):
 
-- ours: ``DocumentIndex`` (SQLite FTS5 BM25) + ``QuestionAnswerer.ask_batch``, retrieval depth 20. Its calibration
-  is fitted on the questions of articles 30-33 (``qa.calibrate`` against the same collection) and its calibration
-  error measured on articles 34-37 only. The same model given each question's gold paragraph is the upper bound.
+- ours: ``DocumentIndex`` (SQLite FTS5 BM25) + ``QuestionAnswerer.ask_batch``, retrieval depth 20. Its
+  calibration is fitted on the questions of articles 30-33 (``electra_qa.calibrate`` against the same collection)
+  and its calibration error measured on articles 34-37 only. The same model given each question's gold paragraph
+  is the upper bound.
 - Haystack: ``haystack-ai`` InMemoryDocumentStore + InMemoryBM25Retriever (top 20) + ``transformers-haystack``
   TransformersExtractiveReader (its top answer, no-answer off).
 - transformers 4.57 question-answering pipeline on the passages our index retrieved, keeping its highest score.
@@ -26,7 +28,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -106,7 +107,7 @@ def run_side(python: str, code: str, args: list[str]) -> tuple[dict, float]:
 OURS = r"""
 import json, sys, time
 sys.path.insert(0, "benchmarks")
-from electra_qa import DocumentIndex, QuestionAnswerer
+from electra_qa import DocumentIndex, QuestionAnswerer, calibrate
 from electra_qa.calibration import expected_calibration_error, reliability_table
 from electra_qa.squad.metrics import normalize_answer
 
@@ -132,7 +133,7 @@ for q in asked:
         recall[k] += any(hits[:k])
 json.dump(retrieved, open(f"{work}/retrieved.json", "w", encoding="utf-8"))
 default = qa.calibration
-fitted = qa.calibrate(calibration_questions, index)
+fitted = calibrate(qa, calibration_questions, index)
 qa.ask_batch([q["question"] for q in asked[:8]], index)  # compile before timing
 start = time.perf_counter()
 results = []

@@ -36,6 +36,7 @@ _LAZY = {
     "fine_tune": "electra_qa.training",
     "export_saved_model": "electra_qa.serving",
     "predict_squad": "electra_qa.squad",
+    "calibrate": "electra_qa.squad",
     "evaluate_squad": "electra_qa.squad",
     "load_squad": "electra_qa.squad",
     "Answer": "electra_qa.postprocess",
@@ -69,6 +70,7 @@ __all__ = [
     "QASettings",
     "Answer",
     "predict_squad",
+    "calibrate",
     "evaluate_squad",
     "load_squad",
     "load_tokenizer",
@@ -128,6 +130,6 @@ if TYPE_CHECKING:  # for type checkers and IDEs
     from electra_qa.postprocess import Answer
     from electra_qa.serving import export_saved_model
     from electra_qa.settings import QASettings
-    from electra_qa.squad import evaluate_squad, load_squad, predict_squad
+    from electra_qa.squad import calibrate, evaluate_squad, load_squad, predict_squad
     from electra_qa.tokenization import load_tokenizer
     from electra_qa.training import fine_tune

@@ -6,7 +6,7 @@ unrelated passage can score 0.99. ``Calibration`` instead maps a span's ``Eviden
 null score, its probability among its passage's spans, and how many of the question's words its passage and its
 neighbourhood hold) through a logistic function: the result depends on the question, the passage and the model
 only, never on what else was retrieved. The weights are fitted per model by logistic regression on SQuAD-style
-questions (``QuestionAnswerer.calibrate``) and saved with the model; ``expected_calibration_error`` and
+questions (``electra_qa.calibrate``) and saved with the model; ``expected_calibration_error`` and
 ``reliability_table`` check the fit on held-out questions.
 """
 
@@ -105,7 +105,7 @@ class Calibration:
 
 # Before a model is calibrated: fitted on the MiniLM SQuAD model of ../shared/models (the questions of articles 30-33
 # of the SQuAD v1.1 dev data, each asked against every paragraph of both shared SQuAD files; BENCHMARKS.md "Asking a
-# collection"). Its scale suits models fine-tuned on SQuAD with a simple head; call ``QuestionAnswerer.calibrate``
+# collection"). Its scale suits models fine-tuned on SQuAD with a simple head; call ``electra_qa.calibrate``
 # for any other model.
 DEFAULT = Calibration(bias=-5.0, span=-0.06, margin=0.34, local=0.28, passage_overlap=0.3, span_overlap=0.6)
 

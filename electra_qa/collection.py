@@ -19,7 +19,7 @@ from electra_qa.documents import Passage
 from electra_qa.errors import InputError
 from electra_qa.index import DocumentIndex, Retriever
 from electra_qa.postprocess import best_answers
-from electra_qa.validate import positive_int
+from electra_qa.validate import check_text, positive_int
 
 RETRIEVE_K = 20
 TOP_K = 5
@@ -120,8 +120,6 @@ def ask_many(
 ) -> list[AskResult]:
     """Each question asked against ``source`` (see ``as_retriever``); the windows of all questions' passages run
     through the model together."""
-    from electra_qa.pipeline import check_text
-
     top_k, retrieve_k = positive_int("top_k", top_k), positive_int("retrieve_k", retrieve_k)
     if min_score is not None and (
         isinstance(min_score, bool) or not isinstance(min_score, (int, float)) or not 0 <= min_score <= 1
@@ -195,31 +193,3 @@ def _ranked(question: str, found: list[CollectionAnswer], top_k: int, min_score,
     if min_score is not None:
         kept = [a for a in kept if a.score >= min_score]
     return AskResult(kept, question, no_answer, passages)
-
-
-def labelled_answers(qa, data, source=None, *, retrieve_k: int = RETRIEVE_K, top_k: int = TOP_K, batch_size=None):
-    """(``Evidence``, right or wrong, a description) of the ``top_k`` answers of every question of
-    ``data`` asked against ``source`` (default: every paragraph of ``data``): what ``Calibration`` is fitted on."""
-    from electra_qa.squad import load_squad
-    from electra_qa.squad.metrics import normalize_answer
-
-    squad = load_squad(data)
-    golds = {qid: answers for qid, answers in squad.references}
-    examples = [e for e in squad.examples if golds.get(e.id)]
-    if not examples:
-        raise InputError(f"{squad.source} has no questions with reference answers to calibrate on")
-    if source is None:
-        source = [(f"p{i}", c) for i, c in enumerate(dict.fromkeys(e.context for e in examples))]
-    retriever = as_retriever(source)
-    evidence, right = [], []
-    for begin in range(0, len(examples), 64):
-        chunk = examples[begin : begin + 64]
-        results = ask_many(
-            qa, [e.question for e in chunk], retriever, top_k=top_k, retrieve_k=retrieve_k, batch_size=batch_size
-        )
-        for example, result in zip(chunk, results):
-            wanted = {normalize_answer(a) for a in golds[example.id]}
-            for a in result:
-                evidence.append(a.evidence)
-                right.append(normalize_answer(a.text) in wanted)
-    return evidence, right, f"{len(examples)} questions of {squad.source}, top {top_k} of {retrieve_k} passages"

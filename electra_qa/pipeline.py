@@ -20,6 +20,7 @@ from electra_qa.model_cache import ModelCache
 from electra_qa.runner import ModelRunner
 from electra_qa.settings import QASettings, positive_int
 from electra_qa.tokenization import load_tokenizer
+from electra_qa.validate import check_text
 
 if TYPE_CHECKING:
     from electra_qa.explain import Explanation
@@ -34,22 +35,6 @@ def _pairs(pairs) -> list[tuple]:
     if bad is not None:
         raise InputError(f"pair {bad} has {len(pairs[bad])} items; each must be (question, context)")
     return pairs
-
-
-def check_text(name: str, value) -> str:
-    """``value`` if it is a usable question or context: a non-empty string of valid Unicode; else an InputError."""
-    if not isinstance(value, str):
-        raise InputError(f"{name} must be a string, got {type(value).__name__}")
-    if not value.strip():
-        raise InputError(f"{name} is empty")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as e:
-        raise InputError(
-            f"{name} is not valid Unicode text: a lone surrogate {value[e.start]!r} at character "
-            f"{e.start} (text decoded with errors='surrogateescape', or broken UTF-16)"
-        ) from None
-    return value
 
 
 # Longer than ~150 lines: the public façade, whose methods are short and delegate (windows to ``runner``, scoring to
@@ -385,22 +370,6 @@ class QuestionAnswerer:
         from electra_qa.collection import ask_many
 
         return ask_many(self, list(questions), source, **kwargs)
-
-    def calibrate(
-        self, data, source=None, *, retrieve_k: int = RETRIEVE_K, top_k: int = TOP_K, batch_size: int | None = None
-    ):
-        """Fit ``qa.calibration`` (what ``ask`` scores answers with) on SQuAD-style questions with reference answers
-        (anything ``load_squad`` reads): each question is asked against ``source`` (default: every paragraph of
-        ``data`` as a document), and its ``top_k`` answers are labelled right or wrong (exact match, as the official
-        script normalises). Returns the new ``Calibration``; ``save`` keeps it with the model."""
-        from electra_qa.calibration import fit
-        from electra_qa.collection import labelled_answers
-
-        evidence, right, where = labelled_answers(
-            self, data, source, retrieve_k=retrieve_k, top_k=top_k, batch_size=batch_size
-        )
-        self.calibration = fit(evidence, right, fitted_on=where)
-        return self.calibration
 
     def explain(self, question: str, context: str) -> Explanation:
         """Start and end probability of every context token (see ``electra_qa.explain``): data (``.tokens``,

@@ -32,3 +32,19 @@ def _integer(name: str, value, minimum: int) -> int:
         what = "a positive integer" if minimum == 1 else "a non-negative integer"
         raise InputError(f"{name} must be {what}, got {value!r}")
     return int(value)
+
+
+def check_text(name: str, value) -> str:
+    """``value`` if it is a usable question or context: a non-empty string of valid Unicode; else an InputError."""
+    if not isinstance(value, str):
+        raise InputError(f"{name} must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise InputError(f"{name} is empty")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise InputError(
+            f"{name} is not valid Unicode text: a lone surrogate {value[e.start]!r} at character "
+            f"{e.start} (text decoded with errors='surrogateescape', or broken UTF-16)"
+        ) from None
+    return value

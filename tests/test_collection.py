@@ -13,7 +13,7 @@ from conftest import fixture_dir
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from electra_qa import DocumentIndex, InputError, Passage, QuestionAnswerer
+from electra_qa import DocumentIndex, InputError, Passage, QuestionAnswerer, calibrate
 from electra_qa.calibration import (
     Calibration,
     Evidence,
@@ -357,7 +357,7 @@ def test_calibrate_on_real_squad_questions_then_save_and_reload(tmp_path):
         for q in p["qas"]
     ][:40]
     qa = QuestionAnswerer.from_checkpoint(model, max_seq_length=192)
-    fitted = qa.calibrate(records, top_k=3)
+    fitted = calibrate(qa, records, top_k=3)
     assert len(records) == 40 and qa.calibration == fitted and fitted.fitted_on.startswith("40 questions")
     assert fitted.margin > 0  # a span far above its passage's null score is more often right
     folder = qa.save(tmp_path / "saved")
