@@ -180,7 +180,7 @@ class QuestionAnswerer:
         """Record that this answerer is what ``from_checkpoint(path, **load_arguments)`` loads (``kind``: the
         checkpoint's format): shown by ``repr``, and how it pickles (see ``__reduce_ex__``)."""
         where = os.path.realpath(os.fspath(path))
-        self._loaded_from = f"{where} ({kind})"
+        self._loaded_from = f"{os.fspath(path)} ({kind})"  # as given: a notebook's stored output names no machine
         self._source = {
             "path": where,
             **{k: _real(v) if k in ("vocab", "config") else v for k, v in load_arguments.items()},
