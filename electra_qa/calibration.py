@@ -105,8 +105,8 @@ class Calibration:
 
 # Before a model is calibrated: ``calibrate`` of the MiniLM SQuAD model of ../shared/models on 155 questions of
 # articles 30-33 of the SQuAD v1.1 dev data, each asked against every paragraph of both shared SQuAD files
-# (benchmarks/open_domain.py; BENCHMARKS.md "Asking a collection"). Its scale suits models fine-tuned on SQuAD with a simple head; call ``electra_qa.calibrate``
-# for any other model.
+# (benchmarks/open_domain.py; BENCHMARKS.md "Asking a collection"). Its scale suits models fine-tuned on SQuAD with
+# a simple head; call ``electra_qa.calibrate`` for any other model.
 DEFAULT = Calibration(bias=-6.42, span=0.153, margin=0.149, local=0.602, passage_overlap=3.095, span_overlap=1.486)
 
 

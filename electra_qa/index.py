@@ -1,5 +1,9 @@
-"""``DocumentIndex``: a persistent, embedded BM25 index of documents (SQLite FTS5, from Python's own ``sqlite3``),
-and the ``Retriever`` protocol that ``QuestionAnswerer.ask`` reads passages from.
+"""``DocumentIndex``: a persistent, embedded BM25 index of documents (SQLite FTS5), and the ``Retriever`` protocol
+that ``QuestionAnswerer.ask`` reads passages from.
+
+SQLite comes from ``apsw``, which carries its own SQLite with FTS5 built in: Python's ``sqlite3`` module binds to
+whichever SQLite the process loaded first, and TensorFlow loads one without FTS5, so after ``import tensorflow`` a
+``sqlite3`` connection cannot use FTS5 at all. The file is an ordinary SQLite database.
 
 One file on disk (or memory). Documents are added, replaced (same id) and removed in place: no rebuild. The file
 is in WAL mode, so several processes may read it while one writes. A question is searched as plain words: quotes,
@@ -11,10 +15,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import sqlite3
 import threading
 from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
+
+import apsw
 
 from electra_qa.documents import (
     PASSAGE_OVERLAP,
@@ -76,21 +81,24 @@ class DocumentIndex:
             raise InputError(f"no index file {self.path!r} to open read-only")
         try:
             if read_only:
-                uri = "file:" + _quote_path(os.path.abspath(self.path)) + "?mode=ro"
-                self._db = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30)
+                self._db = apsw.Connection(self.path, flags=apsw.SQLITE_OPEN_READONLY)
             else:
-                self._db = sqlite3.connect(self.path or ":memory:", check_same_thread=False, timeout=30)
+                self._db = apsw.Connection(self.path or ":memory:")
+            self._db.set_busy_timeout(30_000)  # a writer holding the file: wait, then fail
             self._setup(passage_words, passage_overlap)
-        except sqlite3.DatabaseError as e:
+        except apsw.Error as e:
             raise InputError(f"{self.path or 'the in-memory index'} is not a usable document index ({e})") from None
+
+    def _rows(self, sql: str, params=()) -> list[tuple]:
+        return self._db.execute(sql, params).fetchall()
 
     # ------------------------------------------------------------------ set-up
 
     def _setup(self, words, overlap) -> None:
         db = self._db
-        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+        tables = {r[0] for r in self._rows("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
         if "electra_qa_index" in tables:
-            settings = dict(db.execute("SELECT key, value FROM electra_qa_index"))
+            settings = dict(self._rows("SELECT key, value FROM electra_qa_index"))
             if int(settings.get("schema", 0)) > SCHEMA_VERSION:
                 raise InputError(f"{self.path} was written by a newer electra_qa; upgrade electra-qa")
             stored = int(settings["passage_words"]), int(settings["passage_overlap"])
@@ -110,7 +118,7 @@ class DocumentIndex:
             PASSAGE_WORDS if words is None else words, PASSAGE_OVERLAP if overlap is None else overlap
         )
         if self.path is not None:
-            db.execute("PRAGMA journal_mode=WAL")  # readers in other processes while one process writes
+            self._rows("PRAGMA journal_mode=WAL")  # readers in other processes while one process writes
         with db:
             db.execute("CREATE TABLE electra_qa_index (key TEXT PRIMARY KEY, value TEXT)")
             db.executemany(
@@ -157,17 +165,17 @@ class DocumentIndex:
         db = self._db
         db.execute("INSERT INTO documents VALUES (?, ?, ?)", (document.id, document.text, metadata))
         for p in split_passages(document, self.passage_words, self.passage_overlap):
-            rowid = db.execute(
-                "INSERT INTO passages (doc_id, number, start) VALUES (?, ?, ?)", (p.doc_id, p.number, p.start)
-            ).lastrowid
-            db.execute("INSERT INTO passage_text (rowid, text) VALUES (?, ?)", (rowid, p.text))
+            db.execute("INSERT INTO passages (doc_id, number, start) VALUES (?, ?, ?)", (p.doc_id, p.number, p.start))
+            db.execute("INSERT INTO passage_text (rowid, text) VALUES (?, ?)", (db.last_insert_rowid(), p.text))
 
     def _remove_one(self, doc_id: str) -> bool:
         db = self._db
-        rowids = [r[0] for r in db.execute("SELECT rowid FROM passages WHERE doc_id = ?", (doc_id,))]
-        db.executemany("DELETE FROM passage_text WHERE rowid = ?", [(r,) for r in rowids])
+        rowids = [r[0] for r in self._rows("SELECT rowid FROM passages WHERE doc_id = ?", (doc_id,))]
+        if rowids:
+            db.executemany("DELETE FROM passage_text WHERE rowid = ?", [(r,) for r in rowids])
         db.execute("DELETE FROM passages WHERE doc_id = ?", (doc_id,))
-        return db.execute("DELETE FROM documents WHERE id = ?", (doc_id,)).rowcount > 0
+        db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+        return db.changes() > 0
 
     def remove(self, ids: str | Iterable[str]) -> int:
         """Remove documents by id (ids not in the index are ignored); returns how many were removed."""
@@ -184,21 +192,21 @@ class DocumentIndex:
 
     def __len__(self) -> int:
         with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+            return self._rows("SELECT COUNT(*) FROM documents")[0][0]
 
     def __contains__(self, doc_id) -> bool:
         with self._lock:
-            return self._db.execute("SELECT 1 FROM documents WHERE id = ?", (doc_id,)).fetchone() is not None
+            return bool(self._rows("SELECT 1 FROM documents WHERE id = ?", (doc_id,)))
 
     def get(self, doc_id: str) -> Document | None:
         """The document with ``doc_id``, or None."""
         with self._lock:
-            row = self._db.execute("SELECT id, text, metadata FROM documents WHERE id = ?", (doc_id,)).fetchone()
-        return None if row is None else Document(row[0], row[1], json.loads(row[2]))
+            rows = self._rows("SELECT id, text, metadata FROM documents WHERE id = ?", (doc_id,))
+        return Document(rows[0][0], rows[0][1], json.loads(rows[0][2])) if rows else None
 
     def ids(self) -> list[str]:
         with self._lock:
-            return [r[0] for r in self._db.execute("SELECT id FROM documents ORDER BY id")]
+            return [r[0] for r in self._rows("SELECT id FROM documents ORDER BY id")]
 
     def search(self, question: str, k: int = 20) -> list[Passage]:
         """The ``k`` passages that match ``question`` best by BM25 (as FTS5 computes it), best first; ties go to the
@@ -211,13 +219,13 @@ class DocumentIndex:
         if query is None:
             return []
         with self._lock:
-            rows = self._db.execute(
+            rows = self._rows(
                 "SELECT p.doc_id, p.number, p.start, t.text, -bm25(passage_text), d.metadata"
                 " FROM passage_text AS t JOIN passages AS p ON p.rowid = t.rowid"
                 " JOIN documents AS d ON d.id = p.doc_id"
                 " WHERE passage_text MATCH ? ORDER BY bm25(passage_text), p.doc_id, p.number LIMIT ?",
                 (query, k),
-            ).fetchall()
+            )
         return [Passage(d, n, s, text, float(score), json.loads(meta)) for d, n, s, text, score, meta in rows]
 
     retrieve = search  # the Retriever protocol
@@ -225,10 +233,8 @@ class DocumentIndex:
     def info(self) -> dict:
         """Counts and settings: documents, passages, characters, passage size, file size."""
         with self._lock:
-            documents, characters = self._db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(LENGTH(text)), 0) FROM documents"
-            ).fetchone()
-            passages = self._db.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+            documents, characters = self._rows("SELECT COUNT(*), COALESCE(SUM(LENGTH(text)), 0) FROM documents")[0]
+            passages = self._rows("SELECT COUNT(*) FROM passages")[0][0]
         return {
             "path": self.path or ":memory:",
             "documents": documents,
@@ -261,9 +267,3 @@ class DocumentIndex:
 
 def _reopen(path: str) -> DocumentIndex:
     return DocumentIndex(path, read_only=True)
-
-
-def _quote_path(path: str) -> str:
-    from urllib.parse import quote
-
-    return quote(path)
