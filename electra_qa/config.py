@@ -10,6 +10,7 @@ import os
 from typing import Any
 
 from electra_qa.errors import ConfigError
+from electra_qa.files import read_text
 
 # The activations a config may name, and what each computes (``models.transformer_layer.activation_fn``): GELU in
 # its exact erf form or its tanh approximation, or ReLU.
@@ -163,15 +164,7 @@ class ElectraConfig:
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> ElectraConfig:
         """Read a config.json (NVIDIA's, Hugging Face's or our own)."""
-        try:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-        except OSError as e:
-            raise ConfigError(f"cannot read config file {os.fspath(path)!r}: {e.strerror}") from None
-        except UnicodeDecodeError as e:
-            raise ConfigError(
-                f"config file {os.fspath(path)!r} is not UTF-8 text ({e.reason} at byte {e.start})"
-            ) from None
+        text = read_text(path, "config file", ConfigError)
         try:
             return cls.from_json(text)
         except ConfigError as e:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 from electra_qa.errors import InputError
-from electra_qa.files import os_error
+from electra_qa.files import read_text
 from electra_qa.tables import TABLE_SUFFIXES, read_rows
 
 TEXT_SUFFIXES = (".txt", ".md")
@@ -94,13 +94,7 @@ def _checked(doc_id, text, metadata: dict, where: str) -> Document:
 
 
 def _read_text_file(path: str, root: str) -> Document:
-    try:
-        with open(path, encoding="utf-8-sig") as f:
-            text = f.read()
-    except UnicodeDecodeError as e:
-        raise InputError(f"{path} is not UTF-8 text (byte {e.start})") from None
-    except OSError as e:
-        raise os_error(e, "read", path) from None
+    text = read_text(path, "document")
     doc_id = os.path.relpath(path, root) if root else os.path.basename(path)
     return Document(doc_id.replace(os.sep, "/"), text, {"path": doc_id.replace(os.sep, "/")})
 

@@ -25,6 +25,19 @@ def os_error(e: OSError, doing: str, path: str | os.PathLike) -> InputError:
     return InputError(f"cannot {doing} {os.fspath(path)!r}: {reason}")
 
 
+def read_text(path: str | os.PathLike, what: str, error: type[InputError] = InputError) -> str:
+    """The UTF-8 text of ``path`` (a byte-order mark dropped), or ``error`` naming ``what`` the file is and why it
+    cannot be read."""
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            return f.read()
+    except OSError as e:
+        raise error(f"cannot read {what} {path!r}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise error(f"{what} {path!r} is not UTF-8 text ({e.reason} at byte {e.start})") from None
+
+
 def json_line(value) -> str:
     """``value`` as one JSON line; strings that are not valid Unicode (lone surrogates) are written escaped."""
     text = json.dumps(value, ensure_ascii=False)

@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterable
 
 from electra_qa.errors import InputError
+from electra_qa.files import read_text
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,13 +199,7 @@ def load_squad(source) -> SquadDataset:
     if not isinstance(source, (str, os.PathLike)):
         raise InputError(f"load_squad needs a path, a SQuAD dict or a list of records, got {type(source).__name__}")
     path = os.fspath(source)
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as e:
-        raise InputError(f"cannot read SQuAD file {path!r}: {e.strerror}") from None
-    except UnicodeDecodeError as e:
-        raise InputError(f"SQuAD file {path!r} is not UTF-8 text: {e.reason} at byte {e.start}") from None
+    text = read_text(path, "SQuAD file")
     if path.endswith((".jsonl", ".jsonlines", ".ndjson")):
         return _from_records(_read_json_lines(path, text), repr(path))
     try:
