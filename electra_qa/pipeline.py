@@ -240,6 +240,32 @@ class QuestionAnswerer:
             )
         return cls.from_checkpoint(hub.from_huggingface_hub(os.fspath(name), cache_dir=cache_dir), **kwargs)
 
+    @classmethod
+    def from_onnx(
+        cls,
+        path: str | os.PathLike,
+        vocab: str | os.PathLike | None = None,
+        *,
+        providers: list[str] | None = None,
+        threads: int | None = None,
+        do_lower_case: bool = True,
+        **kwargs,
+    ) -> QuestionAnswerer:
+        """An answerer that runs an ONNX file written by ``export_onnx`` with ONNX Runtime: no TensorFlow or Keras
+        is imported (``pip install "electra-qa[onnx]"``). ``vocab``: default the tokenizer beside the file.
+        ``providers``: ONNX Runtime execution providers in order of preference (default
+        ``$ELECTRA_QA_ONNX_PROVIDERS``, else ONNX Runtime's); ``threads``: its intra-op threads. Other keyword
+        arguments are ``QASettings``."""
+        from electra_qa.onnx_model import OnnxModel
+
+        model = OnnxModel(path, providers=providers, threads=threads)
+        tokenizer = load_tokenizer(
+            vocab if vocab is not None else os.path.dirname(os.path.abspath(path)), do_lower_case
+        )
+        qa = cls(model, tokenizer, **kwargs)
+        qa._loaded_from = f"{os.fspath(path)} (onnx)"
+        return qa
+
     def save(self, folder: str | os.PathLike) -> str:
         """Write model (Keras ``model.weights.h5`` + ``config.json``), tokenizer and settings into one folder that
         :meth:`from_checkpoint` reloads. Returns the folder.

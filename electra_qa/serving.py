@@ -75,6 +75,8 @@ class RemoteModel:
     of the head, with the head's shapes for the batch sent, finite numbers, token indices inside the window.
     """
 
+    runs_any_shape = True  # the server takes any batch size: no padding to powers of two
+
     def __init__(
         self,
         call,
