@@ -6,8 +6,9 @@ no tracing through TensorFlow, so it works whatever the Keras backend, and the f
 ``model.export(format="onnx")`` and tf2onnx go through TensorFlow's graph; building the graph ourselves keeps it
 small and readable, and keeps the joint head's beam search in it.) Inputs and outputs are the SavedModel signature's
 (``Head.serving_inputs``, ``Head.output_shapes``), batch and length dynamic. The model's head, options and config
-travel in the file's metadata (``electra_qa``), so ``QuestionAnswerer.from_onnx`` needs nothing else but the
-tokenizer beside it. Needs ``onnx`` at export time only (``pip install "electra-qa[onnx]"``).
+(and a ``QuestionAnswerer``'s settings and calibration) travel in the file's metadata (``electra_qa``), so
+``QuestionAnswerer.from_onnx`` needs nothing else but the tokenizer beside it. Needs ``onnx`` at export time only
+(``pip install "electra-qa[onnx]"``).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class _Graph:
 
     def op(self, op_type: str, inputs: list[str], hint: str | None = None, outputs: int = 1, **attrs):
         names = [self.name(hint or op_type.lower()) for _ in range(outputs)]
-        self.nodes.append(self.helper.make_node(op_type, inputs, names, **attrs))
+        self.nodes.append(self.helper.make_node(op_type, inputs, names, name=names[0], **attrs))
         return names[0] if outputs == 1 else names
 
     def dense(self, x: str, kernel, bias=None, hint: str = "dense") -> str:
@@ -235,10 +236,55 @@ def head_eps(config) -> float:
     return config.layer_norm_eps
 
 
-def export_onnx(model, path: str | os.PathLike, *, float16: bool = False) -> str:
+# The matrix products int8 leaves in float32 unless told otherwise: those whose quantization cost accuracy on the
+# trained MiniLM SQuAD model (BENCHMARKS.md, "ONNX Runtime": the sweep over layer groups).
+KEEP_FLOAT = ("head",)
+
+
+def _matmul_groups(proto, layers: int) -> dict[str, list[str]]:
+    """Names of the weight MatMul nodes by group: "head", "embeddings", "attention", "ffn_input", "ffn_output", and
+    "layer:N" (every weight product of transformer layer N)."""
+    groups: dict[str, list[str]] = {}
+    parts = {
+        "q": "attention",
+        "k": "attention",
+        "v": "attention",
+        "o": "attention",
+        "ffn1": "ffn_input",
+        "ffn2": "ffn_output",
+    }
+    for node in proto.graph.node:
+        if node.op_type != "MatMul" or not any(i.endswith("_kernel") or "kernel" in i for i in node.input):
+            continue
+        name = node.name
+        if name.startswith("l") and "_" in name and name[1 : name.index("_")].isdigit():
+            layer, part = name[1:].split("_")[0], name.split("_")[1]
+            groups.setdefault(f"layer:{layer}", []).append(name)
+            groups.setdefault(parts.get(part, "attention"), []).append(name)
+        elif name.startswith("project"):
+            groups.setdefault("embeddings", []).append(name)
+        else:
+            groups.setdefault("head", []).append(name)
+    groups["last"] = groups.get(f"layer:{layers - 1}", [])
+    return groups
+
+
+def export_onnx(
+    model,
+    path: str | os.PathLike,
+    *,
+    float16: bool = False,
+    quantize: str | None = None,
+    keep_float: tuple[str, ...] = KEEP_FLOAT,
+    per_channel: bool = True,
+) -> str:
     """Write ``model`` (a ``QuestionAnswerer`` or an ``ElectraForQuestionAnswering``) as an ONNX file at ``path``;
-    a ``QuestionAnswerer``'s tokenizer is written beside it (``tokenizer.json``, ``vocab.txt``). ``float16``: store
-    the weights in float16 (for GPUs; ONNX Runtime computes in float16 where the provider can). Returns the path."""
+    a ``QuestionAnswerer``'s tokenizer is written beside it (``tokenizer.json``, ``vocab.txt``). Returns the path.
+
+    ``float16``: store the weights in float16 (a file half the size, for GPUs). ``quantize="int8"``: ONNX Runtime's
+    dynamic quantization (int8 weights, ``per_channel`` scales, activations quantized at run time), leaving in
+    float32 the weight products of the groups in ``keep_float`` ("head", "embeddings", "attention", "ffn_input",
+    "ffn_output", "last", "layer:N"; default: what the measured sweep kept, ``KEEP_FLOAT``)."""
     try:
         import onnx
     except ImportError:
@@ -246,6 +292,7 @@ def export_onnx(model, path: str | os.PathLike, *, float16: bool = False) -> str
     from electra_qa.checkpoints.slots import model_weights
 
     tokenizer = getattr(model, "tokenizer", None)
+    settings, calibration = getattr(model, "settings", None), getattr(model, "calibration", None)
     model = getattr(model, "model", model)
     head = getattr(model, "head", None)
     if head is None or not head.answers_questions or head.name not in ("simple", "joint"):
@@ -273,16 +320,48 @@ def export_onnx(model, path: str | os.PathLike, *, float16: bool = False) -> str
         graph, opset_imports=[onnx.helper.make_opsetid("", OPSET)], producer_name="electra_qa"
     )
     meta = {"head": head.name, "options": head.options, "config": model.config.to_dict(), "format_version": 1}
+    if settings is not None:  # a QuestionAnswerer's windows, scoring and calibration: from_onnx starts from them
+        meta["pipeline"] = {**settings.to_dict(), "calibration": calibration.to_dict()}
     onnx.helper.set_model_props(proto, {METADATA_KEY: json.dumps(meta)})
     if float16:
         proto = _float16_weights(onnx, proto)
     onnx.checker.check_model(proto)
+    if quantize not in (None, "int8"):
+        raise InputError(f"quantize must be None or 'int8', got {quantize!r}")
     tmp = path + ".part"
-    onnx.save_model(proto, tmp)
+    if quantize == "int8":
+        _int8(onnx, proto, tmp, keep_float, per_channel, model.config.num_hidden_layers)
+    else:
+        onnx.save_model(proto, tmp)
     os.replace(tmp, path)
     if tokenizer is not None:
         tokenizer.save(os.path.dirname(os.path.abspath(path)))
     return path
+
+
+def _int8(onnx, proto, out: str, keep_float, per_channel: bool, layers: int) -> None:
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError:
+        raise InputError('quantize="int8" needs ONNX Runtime: pip install "electra-qa[onnx]"') from None
+    groups = _matmul_groups(proto, layers)
+    unknown = [k for k in keep_float if k not in groups and not k.startswith("layer:")]
+    if unknown:
+        raise InputError(f"keep_float names unknown groups {unknown}; known: {sorted(groups)}")
+    excluded = sorted({name for k in keep_float for name in groups.get(k, [])})
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        source = os.path.join(tmp, "float.onnx")
+        onnx.save_model(proto, source)
+        quantize_dynamic(
+            source,
+            out,
+            weight_type=QuantType.QInt8,
+            per_channel=per_channel,
+            op_types_to_quantize=["MatMul"],
+            nodes_to_exclude=excluded,
+        )
 
 
 def _float16_weights(onnx, proto):

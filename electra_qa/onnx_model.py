@@ -64,6 +64,7 @@ class OnnxModel:
         meta = json.loads(meta)
         self.head = saved_head({"head": meta["head"], **meta["options"]})
         self.config = ElectraConfig.from_dict(meta["config"])
+        self.pipeline = dict(meta.get("pipeline", {}))  # the exporting QuestionAnswerer's settings and calibration
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
         self._dtypes = {name: dtype for name, (dtype, _) in self.head.serving_inputs().items()}

@@ -255,14 +255,18 @@ class QuestionAnswerer:
         is imported (``pip install "electra-qa[onnx]"``). ``vocab``: default the tokenizer beside the file.
         ``providers``: ONNX Runtime execution providers in order of preference (default
         ``$ELECTRA_QA_ONNX_PROVIDERS``, else ONNX Runtime's); ``threads``: its intra-op threads. Other keyword
-        arguments are ``QASettings``."""
+        arguments are ``QASettings``; the exporting answerer's settings and calibration are the defaults."""
         from electra_qa.onnx_model import OnnxModel
 
         model = OnnxModel(path, providers=providers, threads=threads)
         tokenizer = load_tokenizer(
             vocab if vocab is not None else os.path.dirname(os.path.abspath(path)), do_lower_case
         )
-        qa = cls(model, tokenizer, **kwargs)
+        saved = dict(model.pipeline)
+        calibration = saved.pop("calibration", None)
+        if calibration is not None and "calibration" not in kwargs:
+            kwargs["calibration"] = calibration
+        qa = cls(model, tokenizer, QASettings.from_dict(saved), **kwargs)
         qa._loaded_from = f"{os.fspath(path)} (onnx)"
         return qa
 
@@ -446,12 +450,21 @@ def set_cache_size(size: int) -> None:
 
 
 def load_answerer(checkpoint: str | os.PathLike | None = None, **kwargs) -> QuestionAnswerer:
-    """The answerer for a checkpoint path, or for the pretrained default model when ``checkpoint`` is None: the one
-    place that decides between the two (``answer``, ``answer_file``, Ray actors and the command line use it).
+    """The answerer for a checkpoint path (an ``.onnx`` file runs on ONNX Runtime), or for the pretrained default model
+    when ``checkpoint`` is None: the one place that decides between them (``answer``, ``answer_file``, Ray actors and
+    the command line use it).
     ``kwargs`` go to ``QuestionAnswerer.from_checkpoint`` / ``from_pretrained``."""
     if checkpoint is None:
         return QuestionAnswerer.from_pretrained(**kwargs)
+    if is_onnx(checkpoint):  # runs on ONNX Runtime; the TensorFlow load options mean nothing to it
+        options = {k: v for k, v in kwargs.items() if k not in ("config", "precision", "dtype", "beam_size")}
+        return QuestionAnswerer.from_onnx(checkpoint, **options)
     return QuestionAnswerer.from_checkpoint(checkpoint, **kwargs)
+
+
+def is_onnx(checkpoint) -> bool:
+    """Whether ``checkpoint`` names an ONNX file (``export_onnx``), which ``load_answerer`` runs with ONNX Runtime."""
+    return isinstance(checkpoint, (str, os.PathLike)) and os.fspath(checkpoint).lower().endswith(".onnx")
 
 
 def _cache_key(checkpoint, vocab, config, kwargs) -> tuple:
