@@ -213,6 +213,11 @@ class QuestionAnswerer:
             return _from_source, (source, {**self.settings.to_dict(), "calibration": self.calibration.to_dict()})
         return object.__reduce_ex__(self, protocol)
 
+    def _remember_onnx(self, path, **load_arguments) -> None:
+        """An ONNX answerer pickles as its file (``_from_source`` loads it again with ``from_onnx``)."""
+        self._loaded_from = f"{os.fspath(path)} (onnx)"
+        self._source = {"path": os.path.realpath(os.fspath(path)), "runtime": "onnxruntime", **load_arguments}
+
     @classmethod
     def from_pretrained(
         cls,
@@ -267,7 +272,7 @@ class QuestionAnswerer:
         if calibration is not None and "calibration" not in kwargs:
             kwargs["calibration"] = calibration
         qa = cls(model, tokenizer, QASettings.from_dict(saved), **kwargs)
-        qa._loaded_from = f"{os.fspath(path)} (onnx)"
+        qa._remember_onnx(path, vocab=_real(vocab), providers=providers, threads=threads, do_lower_case=do_lower_case)
         return qa
 
     def save(self, folder: str | os.PathLike) -> str:
@@ -433,6 +438,8 @@ def _real(path):
 def _from_source(source: dict, settings: dict) -> QuestionAnswerer:
     """A ``QuestionAnswerer`` unpickled from its checkpoint path (see ``QuestionAnswerer.__reduce_ex__``)."""
     source = dict(source)
+    if source.pop("runtime", None) == "onnxruntime":
+        return QuestionAnswerer.from_onnx(source.pop("path"), **source, **settings)
     return QuestionAnswerer.from_checkpoint(source.pop("path"), **source, **settings)
 
 

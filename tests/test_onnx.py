@@ -157,3 +157,34 @@ def test_remote_model_against_a_kserve_v2_server_running_the_onnx_file(pair):
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_every_entry_point_runs_the_onnx_file(pair, tmp_path):
+    import json
+    import pickle
+
+    from electra_qa import answer_file
+    from electra_qa.ray import Answerer
+
+    qa, ox, path = pair
+    want = qa("Where does Harry live?", CONTEXT)
+    again = pickle.loads(pickle.dumps(ox))  # pickles as its file: what Ray and Spark workers get
+    assert again("Where does Harry live?", CONTEXT).text == want.text
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(json.dumps({"id": "a", "question": "Where does Harry live?", "context": CONTEXT}) + "\n")
+    answer_file(rows, tmp_path / "out.jsonl", path, progress=False, **SETTINGS)
+    assert json.loads((tmp_path / "out.jsonl").read_text())["answer"] == want.text
+    actor = Answerer(path, **SETTINGS)
+    assert (
+        actor(
+            {
+                "question": np.array(["Where does Harry live?"], dtype=object),
+                "context": np.array([CONTEXT], dtype=object),
+            }
+        )["answer"][0]
+        == want.text
+    )
+    docs = [("a", CONTEXT), ("b", "Paris is the capital of France.")]
+    assert [(a.doc_id, a.start) for a in ox.ask("Where does Harry live?", docs)] == [
+        (a.doc_id, a.start) for a in qa.ask("Where does Harry live?", docs)
+    ]
