@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/onnx_runtime.py sweep [--every 1]
     .venv/bin/python benchmarks/onnx_runtime.py speed --peer-python .venv-peers/bin/python [--every 4]
+    .venv/bin/python benchmarks/onnx_runtime.py memory --peer-python .venv-peers/bin/python
 
 Model: ../shared/models/minilm-squad-0-29 (fine-tuned on articles 0-29); questions: articles 30-37 of
 ../shared/squad/dev-v1.1-a.json (1,572; ``--every N`` keeps every N-th), each with its own paragraph.
@@ -12,9 +13,10 @@ EM/F1 by the official script, answers identical to Keras float32, and the paired
 
 ``speed``: end-to-end questions/s on the same questions (windows, model, post-processing), each side in its own
 process, one after another: our Keras float32 and mixed_bfloat16, ONNX Runtime float32 and int8, and the
-transformers 4.57 question-answering pipeline at its best batch size; then the whole-process peak memory of one
-``electra-qa answer`` on each runtime and of the pipeline answering one question, and the cold start (a new process
-to its first answer), medians of 3.
+transformers 4.57 question-answering pipeline at its best batch size (it exports the files ``memory`` uses).
+``memory`` (after ``speed``): the whole-process peak memory of one ``electra-qa answer`` on each runtime and of the
+pipeline answering one question, the imports alone, and the cold start (a new process to its first answer),
+medians of 3.
 """
 
 from __future__ import annotations
@@ -154,10 +156,10 @@ print(json.dumps({"questions_per_second": best[0], "batch_size": best[1], "answe
 """
 
 PEER_ONE = r"""
-import sys
+import json, sys
 from transformers import pipeline
 qa = pipeline("question-answering", model=sys.argv[1], tokenizer=sys.argv[1], device=-1)
-print(qa(question=sys.argv[2], context=sys.argv[3]))
+print(json.dumps(qa(question=sys.argv[2], context=sys.argv[3])))
 """
 
 
@@ -171,7 +173,7 @@ def _run(command: list[str]) -> tuple[dict | None, float, float]:
     out, err = process.stdout.read(), process.stderr.read()
     if os.waitstatus_to_exitcode(status):
         raise SystemExit(f"{command[:3]} failed:\n{err[-3000:]}")
-    lines = [line for line in out.strip().splitlines() if line.startswith("{")]
+    lines = [line for line in out.strip().splitlines() if line.startswith('{"')]
     return (json.loads(lines[-1]) if lines else None), usage.ru_maxrss / 1024, seconds
 
 
@@ -194,7 +196,7 @@ def speed(every: int, peer_python: str) -> dict:
 
         export_huggingface(qa.model, hf)
         qa.tokenizer.save(hf)
-    python, cli = sys.executable, os.path.join(os.path.dirname(sys.executable), "electra-qa")
+    python = sys.executable
     sides = {
         "ours keras float32": [python, "-c", OURS, MODEL, "float32", path],
         "ours keras mixed_bfloat16": [python, "-c", OURS, MODEL, "mixed_bfloat16", path],
@@ -202,7 +204,7 @@ def speed(every: int, peer_python: str) -> dict:
         "ours onnxruntime int8": [python, "-c", OURS, int8, "float32", path],
         "transformers 4.57 pipeline": [peer_python, "-c", PEER, hf, path],
     }
-    report = {"questions": len(asked), "throughput": {}, "peak_mib": {}, "cold_start_s": {}}
+    report = {"questions": len(asked), "throughput": {}}
     reference = None
     for name, command in sides.items():
         result, _, _ = _run(command)
@@ -211,7 +213,19 @@ def speed(every: int, peer_python: str) -> dict:
         result["same_answers_as_keras_float32"] = sum(a == b for a, b in zip(answers, reference))
         report["throughput"][name] = result
         print(name, json.dumps(result), file=sys.stderr, flush=True)
+    return report
+
+
+def memory(peer_python: str) -> dict:
+    """Peak memory and cold start of one answer on each runtime (the files ``speed`` exported). Run from a process
+    that imported no framework: a child's peak counts its parent's memory at the fork."""
+    python, cli = sys.executable, os.path.join(os.path.dirname(sys.executable), "electra-qa")
+    fp32, int8 = (os.path.join(OUT, name, "model.onnx") for name in ("fp32", "int8"))
+    hf = os.path.join(OUT, "hf")
     one = {
+        "python -c 'import keras, tensorflow'": [python, "-c", "import keras, tensorflow"],
+        "python -c 'import onnxruntime, tokenizers'": [python, "-c", "import onnxruntime, tokenizers"],
+        "python -c 'import torch, transformers.pipelines'": [peer_python, "-c", "import torch, transformers.pipelines"],
         "electra-qa answer (tensorflow)": [cli, "answer", "--checkpoint", MODEL, "-q", QUESTION, "-c", CONTEXT],
         "electra-qa answer --runtime onnxruntime (float32)": [
             cli,
@@ -239,6 +253,7 @@ def speed(every: int, peer_python: str) -> dict:
         ],
         "transformers pipeline, one question": [peer_python, "-c", PEER_ONE, hf, QUESTION, CONTEXT],
     }
+    report = {"peak_mib": {}, "cold_start_s": {}}
     for name, command in one.items():
         runs = [_run(command) for _ in range(3)]
         report["peak_mib"][name] = statistics.median(r[1] for r in runs)
@@ -249,12 +264,17 @@ def speed(every: int, peer_python: str) -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("sweep", "speed"))
+    parser.add_argument("what", choices=("sweep", "speed", "memory"))
     parser.add_argument("--every", type=int, default=1)
     parser.add_argument("--peer-python")
     args = parser.parse_args()
     os.makedirs(OUT, exist_ok=True)
-    report = sweep(args.every) if args.what == "sweep" else speed(args.every, args.peer_python)
+    if args.what == "sweep":
+        report = sweep(args.every)
+    elif args.what == "speed":
+        report = speed(args.every, args.peer_python)
+    else:
+        report = memory(args.peer_python)
     path = os.path.join(HERE, "results", f"onnx_{args.what}-{time.strftime('%Y-%m-%d')}.json")
     with open(path, "w", encoding="utf-8") as f:
         json.dump(report, f, indent=2)
