@@ -16,7 +16,7 @@ from electra_qa.documents import PASSAGE_OVERLAP, PASSAGE_WORDS
 from electra_qa.errors import ElectraQAError, InputError
 from electra_qa.files import check_output_folder
 from electra_qa.heads import qa_head_names
-from electra_qa.pipeline import QuestionAnswerer, check_text, load_answerer
+from electra_qa.pipeline import QuestionAnswerer, check_text, is_onnx, load_answerer
 from electra_qa.precision import PRECISIONS
 from electra_qa.recipe import RECIPE
 from electra_qa.settings import CHUNK_SIZE, DEFAULT_MAX_SEQ_LENGTH, QASettings, positive_int
@@ -35,6 +35,12 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
         "model",
     )
     parser.add_argument("--vocab", help="vocab.txt / tokenizer.json (default: found beside the checkpoint)")
+    parser.add_argument(
+        "--runtime",
+        choices=("auto", "tensorflow", "onnxruntime"),
+        default="auto",
+        help="auto (default): ONNX Runtime for an .onnx checkpoint (electra-qa export --onnx), else Keras/TensorFlow",
+    )
     parser.add_argument("--config", help="config.json (default: beside the checkpoint, else inferred from shapes)")
     parser.add_argument(
         "--precision",
@@ -194,7 +200,13 @@ def _checkpoint_parsers(sub) -> None:
         "export", help="write a TensorFlow SavedModel (serving_default over token ids) for TF Serving or Triton"
     )
     exp.add_argument("checkpoint", help="a question-answering checkpoint of any supported format")
-    exp.add_argument("--saved-model", required=True, metavar="DIR", help="the SavedModel folder to write")
+    target = exp.add_mutually_exclusive_group(required=True)
+    target.add_argument("--saved-model", metavar="DIR", help="the SavedModel folder to write")
+    target.add_argument(
+        "--onnx", metavar="FILE", help="an ONNX file to write (tokenizer beside it), for ONNX Runtime, TensorRT, Triton"
+    )
+    exp.add_argument("--int8", action="store_true", help="--onnx: int8 weights (dynamic quantization)")
+    exp.add_argument("--float16", action="store_true", help="--onnx: float16 weights (for GPUs)")
     exp.add_argument(
         "--precision", choices=PRECISIONS, default=None, help="float32 (default), mixed_float16, mixed_bfloat16, ..."
     )
@@ -256,6 +268,16 @@ def _context(args) -> str:
     raise InputError("give the context with -c, --context-file FILE, or on standard input")
 
 
+def _check_runtime(args) -> None:
+    onnx = is_onnx(args.checkpoint)
+    if args.runtime == "onnxruntime" and not onnx:
+        raise InputError(
+            "--runtime onnxruntime runs an ONNX file: export one with 'electra-qa export MODEL --onnx FILE'"
+        )
+    if args.runtime == "tensorflow" and onnx:
+        raise InputError(f"{args.checkpoint} is an ONNX file, which runs on --runtime onnxruntime")
+
+
 def _load_options(args) -> dict:
     """What ``load_answerer`` takes from the model options: vocab, config, precision, and the window options given
     on the command line (the others keep the model's defaults)."""
@@ -273,8 +295,10 @@ def _load_options(args) -> dict:
 
 
 def _load_qa(args, **settings) -> QuestionAnswerer:
-    """The model the options name, with the backend imported quietly first in a real command-line run."""
-    if args.quiet_backend:
+    """The model the options name, with the backend imported quietly first in a real command-line run (not for an
+    ONNX file: ONNX Runtime runs it, and TensorFlow is never imported)."""
+    _check_runtime(args)
+    if args.quiet_backend and not is_onnx(args.checkpoint):
         _import_backend_quietly()
     return load_answerer(args.checkpoint, **_load_options(args), **settings)
 
@@ -357,7 +381,8 @@ def _batch(args) -> int:
             f"output: {counts['output']}"
         )
         return 0
-    if args.quiet_backend:
+    _check_runtime(args)
+    if args.quiet_backend and not is_onnx(args.checkpoint):
         _import_backend_quietly()
     summary = answer_file(  # checks the input and output before it loads the model
         args.input,
@@ -458,6 +483,17 @@ def _train(args) -> int:
 def _export(args) -> int:
     from electra_qa.serving import export_saved_model, signature_inputs
 
+    if args.onnx:
+        from electra_qa.onnx_export import export_onnx
+
+        check_output_folder(os.path.dirname(os.path.abspath(args.onnx)), "ONNX file's folder")
+        qa = QuestionAnswerer.from_checkpoint(args.checkpoint, config=args.config, precision="float32")
+        path = export_onnx(qa, args.onnx, float16=args.float16, quantize="int8" if args.int8 else None)
+        size = os.path.getsize(path) / 2**20
+        print(f"ONNX: {path} ({size:.0f} MiB, {qa.model.head.name} head), tokenizer beside it")
+        for name, (dtype, shape) in signature_inputs(qa.model.head).items():
+            print(f"  input  {name:<16}{dtype:<9}{shape}")
+        return 0
     check_output_folder(args.saved_model, "SavedModel folder")  # before the model loads
     model = load_qa_model(locate(args.checkpoint), config=args.config, precision=args.precision)
     folder = export_saved_model(model, args.saved_model)
@@ -519,8 +555,12 @@ def environment() -> dict:
         "sentencepiece",
         "h5py",
         "crc32c",
+        "apsw",
         "tqdm",
         "ray",
+        "onnx",
+        "onnxruntime",
+        "onnxruntime-gpu",
     )
     return {
         "electra-qa": __version__,
@@ -533,7 +573,25 @@ def environment() -> dict:
         "compute capability": ".".join(map(str, device.compute_capability)) if device.compute_capability else "none",
         "precision 'auto'": auto_precision(device),
         "why": auto_reason(device),
+        "runtimes": ", ".join(_runtimes()),
+        "onnx providers": ", ".join(_onnx_providers()) or "none (pip install 'electra-qa[onnx]')",
     }
+
+
+def _runtimes() -> list[str]:
+    import importlib.util
+
+    found = ["keras/tensorflow"] if importlib.util.find_spec("tensorflow") else []
+    return found + (["onnxruntime"] if importlib.util.find_spec("onnxruntime") else [])
+
+
+def _onnx_providers() -> list[str]:
+    """ONNX Runtime's execution providers here (CPU, CUDA, TensorRT, ...), in its order of preference."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return []
+    return list(onnxruntime.get_available_providers())
 
 
 def _env(args) -> int:

@@ -213,6 +213,11 @@ class QuestionAnswerer:
             return _from_source, (source, {**self.settings.to_dict(), "calibration": self.calibration.to_dict()})
         return object.__reduce_ex__(self, protocol)
 
+    def _remember_onnx(self, path, **load_arguments) -> None:
+        """An ONNX answerer pickles as its file (``_from_source`` loads it again with ``from_onnx``)."""
+        self._loaded_from = f"{os.fspath(path)} (onnx)"
+        self._source = {"path": os.path.realpath(os.fspath(path)), "runtime": "onnxruntime", **load_arguments}
+
     @classmethod
     def from_pretrained(
         cls,
@@ -239,6 +244,36 @@ class QuestionAnswerer:
                 hub.fetch(name, cache_dir=cache_dir, url=url, progress=progress, timeout=timeout), **kwargs
             )
         return cls.from_checkpoint(hub.from_huggingface_hub(os.fspath(name), cache_dir=cache_dir), **kwargs)
+
+    @classmethod
+    def from_onnx(
+        cls,
+        path: str | os.PathLike,
+        vocab: str | os.PathLike | None = None,
+        *,
+        providers: list[str] | None = None,
+        threads: int | None = None,
+        do_lower_case: bool = True,
+        **kwargs,
+    ) -> QuestionAnswerer:
+        """An answerer that runs an ONNX file written by ``export_onnx`` with ONNX Runtime: no TensorFlow or Keras
+        is imported (``pip install "electra-qa[onnx]"``). ``vocab``: default the tokenizer beside the file.
+        ``providers``: ONNX Runtime execution providers in order of preference (default
+        ``$ELECTRA_QA_ONNX_PROVIDERS``, else ONNX Runtime's); ``threads``: its intra-op threads. Other keyword
+        arguments are ``QASettings``; the exporting answerer's settings and calibration are the defaults."""
+        from electra_qa.onnx_model import OnnxModel
+
+        model = OnnxModel(path, providers=providers, threads=threads)
+        tokenizer = load_tokenizer(
+            vocab if vocab is not None else os.path.dirname(os.path.abspath(path)), do_lower_case
+        )
+        saved = dict(model.pipeline)
+        calibration = saved.pop("calibration", None)
+        if calibration is not None and "calibration" not in kwargs:
+            kwargs["calibration"] = calibration
+        qa = cls(model, tokenizer, QASettings.from_dict(saved), **kwargs)
+        qa._remember_onnx(path, vocab=_real(vocab), providers=providers, threads=threads, do_lower_case=do_lower_case)
+        return qa
 
     def save(self, folder: str | os.PathLike) -> str:
         """Write model (Keras ``model.weights.h5`` + ``config.json``), tokenizer and settings into one folder that
@@ -403,6 +438,8 @@ def _real(path):
 def _from_source(source: dict, settings: dict) -> QuestionAnswerer:
     """A ``QuestionAnswerer`` unpickled from its checkpoint path (see ``QuestionAnswerer.__reduce_ex__``)."""
     source = dict(source)
+    if source.pop("runtime", None) == "onnxruntime":
+        return QuestionAnswerer.from_onnx(source.pop("path"), **source, **settings)
     return QuestionAnswerer.from_checkpoint(source.pop("path"), **source, **settings)
 
 
@@ -420,12 +457,21 @@ def set_cache_size(size: int) -> None:
 
 
 def load_answerer(checkpoint: str | os.PathLike | None = None, **kwargs) -> QuestionAnswerer:
-    """The answerer for a checkpoint path, or for the pretrained default model when ``checkpoint`` is None: the one
-    place that decides between the two (``answer``, ``answer_file``, Ray actors and the command line use it).
+    """The answerer for a checkpoint path (an ``.onnx`` file runs on ONNX Runtime), or for the pretrained default model
+    when ``checkpoint`` is None: the one place that decides between them (``answer``, ``answer_file``, Ray actors and
+    the command line use it).
     ``kwargs`` go to ``QuestionAnswerer.from_checkpoint`` / ``from_pretrained``."""
     if checkpoint is None:
         return QuestionAnswerer.from_pretrained(**kwargs)
+    if is_onnx(checkpoint):  # runs on ONNX Runtime; the TensorFlow load options mean nothing to it
+        options = {k: v for k, v in kwargs.items() if k not in ("config", "precision", "dtype", "beam_size")}
+        return QuestionAnswerer.from_onnx(checkpoint, **options)
     return QuestionAnswerer.from_checkpoint(checkpoint, **kwargs)
+
+
+def is_onnx(checkpoint) -> bool:
+    """Whether ``checkpoint`` names an ONNX file (``export_onnx``), which ``load_answerer`` runs with ONNX Runtime."""
+    return isinstance(checkpoint, (str, os.PathLike)) and os.fspath(checkpoint).lower().endswith(".onnx")
 
 
 def _cache_key(checkpoint, vocab, config, kwargs) -> tuple:

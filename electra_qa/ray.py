@@ -20,7 +20,7 @@ import numpy as np
 from electra_qa.collection import RETRIEVE_K
 from electra_qa.errors import InputError
 from electra_qa.files import check_output_folder
-from electra_qa.pipeline import check_text, load_answerer
+from electra_qa.pipeline import check_text, is_onnx, load_answerer
 from electra_qa.settings import positive_int
 
 
@@ -61,7 +61,7 @@ class Answerer:
         retrieve_k: int = RETRIEVE_K,
         **qa_settings,
     ):
-        if gpu_memory_growth:
+        if gpu_memory_growth and not is_onnx(checkpoint):  # ONNX Runtime: TensorFlow is never imported
             _gpu_memory_growth()
         from electra_qa.index import DocumentIndex
 

@@ -79,7 +79,8 @@ class ModelRunner:
         eager = self.eager_seconds < EAGER_BUDGET_S and len(features) * length <= EAGER_MAX_TOKENS
         if eager:  # eager calls compile nothing, so they pad only to a multiple of 8
             length = min(-(-longest // 8) * 8, max_seq_length)
-        rows = len(features) if eager else batch_rows(len(features))
+        any_shape = eager or getattr(self.model, "runs_any_shape", False)
+        rows = len(features) if any_shape else batch_rows(len(features))
         inputs = pad_batch(features, length, rows=rows)
         if eager:
             start = time.perf_counter()

@@ -75,6 +75,8 @@ class RemoteModel:
     of the head, with the head's shapes for the batch sent, finite numbers, token indices inside the window.
     """
 
+    runs_any_shape = True  # the server takes any batch size: no padding to powers of two
+
     def __init__(
         self,
         call,
@@ -94,15 +96,49 @@ class RemoteModel:
 
     @classmethod
     def from_url(
-        cls, url: str, head: str | Head, config, *, timeout: float = 60.0, signature: str = SIGNATURE, **head_options
+        cls,
+        url: str,
+        head: str | Head,
+        config,
+        *,
+        timeout: float = 60.0,
+        signature: str = SIGNATURE,
+        protocol: str = "tfserving",
+        **head_options,
     ) -> RemoteModel:
-        """A model served by TF Serving's REST API at ``url`` (``http://host:8501/v1/models/NAME:predict``)."""
+        """A model served over HTTP at ``url``: ``protocol="tfserving"``, TF Serving's REST API
+        (``http://host:8501/v1/models/NAME:predict``); ``protocol="kserve"``, the KServe v2 / Triton inference
+        protocol (``http://host:8000/v2/models/NAME/infer``), e.g. Triton serving the ``export_onnx`` file."""
         import json
         import urllib.error
         import urllib.request
 
+        if protocol not in ("tfserving", "kserve"):
+            raise InputError(f"protocol must be 'tfserving' or 'kserve', got {protocol!r}")
+        kinds = {"int32": "INT32", "float32": "FP32"}
+
+        def body_of(inputs):
+            if protocol == "tfserving":
+                return {"signature_name": signature, "inputs": {k: v.tolist() for k, v in inputs.items()}}
+            return {
+                "inputs": [
+                    {"name": k, "shape": list(v.shape), "datatype": kinds[v.dtype.name], "data": v.ravel().tolist()}
+                    for k, v in inputs.items()
+                ]
+            }
+
+        def outputs_of(reply):
+            if protocol == "tfserving":
+                if not isinstance(reply, dict) or not isinstance(reply.get("outputs"), dict):
+                    raise RemoteModelError(f"{url} answered without an 'outputs' object: {str(reply)[:200]}")
+                return reply["outputs"]
+            try:
+                return {o["name"]: np.reshape(o["data"], o["shape"]) for o in reply["outputs"]}
+            except (KeyError, TypeError, ValueError):
+                raise RemoteModelError(f"{url} answered no KServe v2 outputs: {str(reply)[:200]}") from None
+
         def call(inputs):
-            body = {"signature_name": signature, "inputs": {k: v.tolist() for k, v in inputs.items()}}
+            body = body_of(inputs)
             request = urllib.request.Request(
                 url, json.dumps(body).encode(), headers={"Content-Type": "application/json"}
             )
@@ -115,9 +151,7 @@ class RemoteModel:
                 raise RemoteModelError(f"cannot reach {url}: {getattr(e, 'reason', e)}") from None
             except ValueError as e:
                 raise RemoteModelError(f"{url} did not answer JSON ({e})") from None
-            if not isinstance(reply, dict) or not isinstance(reply.get("outputs"), dict):
-                raise RemoteModelError(f"{url} answered without an 'outputs' object: {str(reply)[:200]}")
-            return reply["outputs"]
+            return outputs_of(reply)
 
         return cls(call, head, config, timeout=timeout, **head_options)
 

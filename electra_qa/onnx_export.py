@@ -1,0 +1,382 @@
+"""``export_onnx``: a question-answering model as an ONNX file, for ONNX Runtime (CPU, CUDA, TensorRT) and Triton.
+
+The graph is written from the model's weights with the ``onnx`` package, op by op, following the Keras model's
+arithmetic (``models/embeddings.py``, ``models/transformer_layer.py``, ``models/attention.py``, ``models/qa_heads.py``):
+no tracing through TensorFlow, so it works whatever the Keras backend, and the file needs no custom op. (Keras'
+``model.export(format="onnx")`` and tf2onnx go through TensorFlow's graph; building the graph ourselves keeps it
+small and readable, and keeps the joint head's beam search in it.) Inputs and outputs are the SavedModel signature's
+(``Head.serving_inputs``, ``Head.output_shapes``), batch and length dynamic. The model's head, options and config
+(and a ``QuestionAnswerer``'s settings and calibration) travel in the file's metadata (``electra_qa``), so
+``QuestionAnswerer.from_onnx`` needs nothing else but the tokenizer beside it. Needs ``onnx`` at export time only
+(``pip install "electra-qa[onnx]"``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+
+from electra_qa.errors import InputError
+from electra_qa.files import check_output_file
+
+OPSET = 17  # LayerNormalization
+METADATA_KEY = "electra_qa"
+
+
+class _Graph:
+    """Nodes and initializers with generated names."""
+
+    def __init__(self, onnx):
+        self.onnx, self.helper = onnx, onnx.helper
+        self.nodes, self.initializers, self.count = [], [], 0
+
+    def name(self, hint: str) -> str:
+        self.count += 1
+        return f"{hint}_{self.count}"
+
+    def const(self, value, hint: str = "const") -> str:
+        name = self.name(hint)
+        array = np.asarray(value)
+        self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
+        return name
+
+    def op(self, op_type: str, inputs: list[str], hint: str | None = None, outputs: int = 1, **attrs):
+        names = [self.name(hint or op_type.lower()) for _ in range(outputs)]
+        self.nodes.append(self.helper.make_node(op_type, inputs, names, name=names[0], **attrs))
+        return names[0] if outputs == 1 else names
+
+    def dense(self, x: str, kernel, bias=None, hint: str = "dense") -> str:
+        y = self.op("MatMul", [x, self.const(np.asarray(kernel, np.float32), hint + "_kernel")], hint)
+        if bias is not None:
+            y = self.op("Add", [y, self.const(np.asarray(bias, np.float32), hint + "_bias")], hint)
+        return y
+
+    def layer_norm(self, x: str, gamma, beta, eps: float, hint: str = "ln") -> str:
+        g = self.const(np.asarray(gamma, np.float32), hint + "_gamma")
+        b = self.const(np.asarray(beta, np.float32), hint + "_beta")
+        return self.op("LayerNormalization", [x, g, b], hint, axis=-1, epsilon=float(eps))
+
+
+def _activation(g: _Graph, x: str, kind: str) -> str:
+    if kind == "relu":
+        return g.op("Relu", [x])
+    if kind == "gelu_erf":  # 0.5 x (1 + erf(x / sqrt 2))
+        erf = g.op("Erf", [g.op("Mul", [x, g.const(np.float32(1 / math.sqrt(2)))])])
+        return g.op("Mul", [g.op("Mul", [x, g.const(np.float32(0.5))]), g.op("Add", [erf, g.const(np.float32(1))])])
+    # gelu_tanh: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
+    cube = g.op("Mul", [g.op("Mul", [x, x]), x])
+    inner = g.op("Add", [x, g.op("Mul", [cube, g.const(np.float32(0.044715))])])
+    t = g.op("Tanh", [g.op("Mul", [inner, g.const(np.float32(math.sqrt(2 / math.pi)))])])
+    return g.op("Mul", [g.op("Mul", [x, g.const(np.float32(0.5))]), g.op("Add", [t, g.const(np.float32(1))])])
+
+
+def _encoder(g: _Graph, w: dict, config) -> str:
+    from electra_qa.config import ACTIVATIONS
+    from electra_qa.models.backbone import MASK_BIAS
+
+    c = config
+    words = g.op("Gather", [g.const(w["electra/embeddings/word_embeddings"], "word_embeddings"), "input_ids"])
+    seq = g.op("Slice", [g.op("Shape", ["input_ids"]), g.const(np.array([1])), g.const(np.array([2]))], "seq")
+    positions = g.op(
+        "Slice",
+        [g.const(w["electra/embeddings/position_embeddings"], "position_embeddings"), g.const(np.array([0])), seq],
+    )
+    types = g.op("Gather", [g.const(w["electra/embeddings/token_type_embeddings"], "token_type"), "token_type_ids"])
+    x = g.op("Add", [g.op("Add", [words, positions]), types])
+    x = g.layer_norm(
+        x,
+        w["electra/embeddings/LayerNorm/gamma"],
+        w["electra/embeddings/LayerNorm/beta"],
+        c.layer_norm_eps,
+        "embeddings_ln",
+    )
+    if c.embedding_size != c.hidden_size:
+        x = g.dense(x, w["electra/embeddings_project/kernel"], w["electra/embeddings_project/bias"], "project")
+    mask = g.op("Cast", ["attention_mask"], to=g.onnx.TensorProto.FLOAT)
+    bias = g.op("Mul", [g.op("Sub", [g.const(np.float32(1)), mask]), g.const(np.float32(MASK_BIAS))])
+    bias = g.op("Unsqueeze", [bias, g.const(np.array([1, 2]))], "attention_bias")  # [batch, 1, 1, seq]
+    heads, size = c.num_attention_heads, c.head_size
+    split = g.const(np.array([0, 0, heads, size]))
+    merged = g.const(np.array([0, 0, c.hidden_size]))
+    scale = g.const(np.float32(1 / math.sqrt(size)))
+    kind = ACTIVATIONS[c.hidden_act]
+    for i in range(c.num_hidden_layers):
+        p = f"electra/encoder/layer_{i}/"
+
+        def dense(v, part, name, i=i, p=p):
+            return g.dense(v, w[p + part + "/kernel"], w[p + part + "/bias"], f"l{i}_{name}")
+
+        q = g.op("Transpose", [g.op("Reshape", [dense(x, "attention/self/query", "q"), split])], perm=[0, 2, 1, 3])
+        k = g.op("Transpose", [g.op("Reshape", [dense(x, "attention/self/key", "k"), split])], perm=[0, 2, 3, 1])
+        v = g.op("Transpose", [g.op("Reshape", [dense(x, "attention/self/value", "v"), split])], perm=[0, 2, 1, 3])
+        scores = g.op("Add", [g.op("Mul", [g.op("MatMul", [q, k]), scale]), bias])
+        probs = g.op("Softmax", [scores], axis=-1)
+        context = g.op("Reshape", [g.op("Transpose", [g.op("MatMul", [probs, v])], perm=[0, 2, 1, 3]), merged])
+        a = g.op("Add", [x, dense(context, "attention/output/dense", "o")])
+        a = g.layer_norm(
+            a,
+            w[p + "attention/output/LayerNorm/gamma"],
+            w[p + "attention/output/LayerNorm/beta"],
+            c.layer_norm_eps,
+            f"l{i}_ln1",
+        )
+        m = _activation(g, dense(a, "intermediate/dense", "ffn1"), kind)
+        y = g.op("Add", [a, dense(m, "output/dense", "ffn2")])
+        x = g.layer_norm(
+            y, w[p + "output/LayerNorm/gamma"], w[p + "output/LayerNorm/beta"], c.layer_norm_eps, f"l{i}_ln2"
+        )
+    return x
+
+
+def _simple_head(g: _Graph, w: dict, hidden: str) -> dict:
+    logits = g.dense(hidden, w["qa_outputs/kernel"], w["qa_outputs/bias"], "qa_outputs")
+    start = g.op("Gather", [logits, g.const(np.array(0, np.int64))], axis=2)
+    end = g.op("Gather", [logits, g.const(np.array(1, np.int64))], axis=2)
+    return {"start_logits": start, "end_logits": end}
+
+
+def _joint_head(g: _Graph, w: dict, hidden: str, head, config) -> dict:
+    from electra_qa.models.qa_heads import START_MASK_VALUE
+
+    k, h = head.beam_size, config.hidden_size
+    p_mask = "p_mask"
+
+    def masked(logits, mask, value):
+        # _apply_p_mask: logits * (1 - p_mask) - value * p_mask
+        keep = g.op("Sub", [g.const(np.float32(1)), mask])
+        return g.op("Sub", [g.op("Mul", [logits, keep]), g.op("Mul", [mask, g.const(np.float32(value))])])
+
+    start_logits = g.op(
+        "Squeeze",
+        [
+            g.dense(hidden, w["start_logits/dense/kernel"], w["start_logits/dense/bias"], "start_dense"),
+            g.const(np.array([-1])),
+        ],
+    )
+    start_logits = masked(start_logits, p_mask, START_MASK_VALUE)
+    start_log_probs = g.op("LogSoftmax", [start_logits], axis=-1)
+    start_top_log_probs, start_top_index = g.op("TopK", [start_log_probs, g.const(np.array([k]))], outputs=2, axis=-1)
+    # the start candidates' hidden states [batch, k, H]
+    index = g.op("Unsqueeze", [start_top_index, g.const(np.array([-1]))])
+    index = g.op("Expand", [index, g.op("Concat", [g.op("Shape", [start_top_index]), g.const(np.array([h]))], axis=0)])
+    start_states = g.op("GatherElements", [hidden, index], axis=1)
+    kernel = np.asarray(w["end_logits/dense_0/kernel"], np.float32)
+    from_tokens = g.op("MatMul", [hidden, g.const(kernel[:h], "end_kernel_tokens")])
+    from_starts = g.op(
+        "Add",
+        [
+            g.op("MatMul", [start_states, g.const(kernel[h:], "end_kernel_starts")]),
+            g.const(np.asarray(w["end_logits/dense_0/bias"], np.float32), "end_bias"),
+        ],
+    )
+    x = g.op(
+        "Tanh",
+        [
+            g.op(
+                "Add",
+                [
+                    g.op("Unsqueeze", [from_tokens, g.const(np.array([1]))]),
+                    g.op("Unsqueeze", [from_starts, g.const(np.array([2]))]),
+                ],
+            )
+        ],
+    )
+    x = g.layer_norm(x, w["end_logits/LayerNorm/gamma"], w["end_logits/LayerNorm/beta"], head_eps(config), "end_ln")
+    end_logits = g.op(
+        "Squeeze",
+        [g.dense(x, w["end_logits/dense_1/kernel"], w["end_logits/dense_1/bias"], "end_1"), g.const(np.array([-1]))],
+    )
+    end_logits = masked(end_logits, g.op("Unsqueeze", [p_mask, g.const(np.array([1]))]), head.end_mask_value)
+    end_log_probs = g.op("LogSoftmax", [end_logits], axis=-1)
+    end_top_log_probs, end_top_index = g.op("TopK", [end_log_probs, g.const(np.array([k]))], outputs=2, axis=-1)
+    flat = g.const(np.array([0, k * k]))
+    outputs = {
+        "start_top_log_probs": start_top_log_probs,
+        "start_top_index": g.op("Cast", [start_top_index], to=g.onnx.TensorProto.INT32),
+        "end_top_log_probs": g.op("Reshape", [end_top_log_probs, flat]),
+        "end_top_index": g.op("Cast", [g.op("Reshape", [end_top_index, flat])], to=g.onnx.TensorProto.INT32),
+    }
+    if head.version_2:
+        start_probs = g.op("Softmax", [start_logits], axis=-1)
+        weighted = g.op(
+            "Squeeze",
+            [
+                g.op("MatMul", [g.op("Unsqueeze", [start_probs, g.const(np.array([1]))]), hidden]),
+                g.const(np.array([1])),
+            ],
+        )
+        cls = g.op("Gather", [hidden, g.const(np.array(0, np.int64))], axis=1)
+        pooled = g.op(
+            "Tanh",
+            [
+                g.dense(
+                    g.op("Concat", [weighted, cls], axis=-1),
+                    w["answer_class/dense_0/kernel"],
+                    w["answer_class/dense_0/bias"],
+                    "answer_class_0",
+                )
+            ],
+        )
+        outputs["cls_logits"] = g.op(
+            "Squeeze",
+            [g.dense(pooled, w["answer_class/dense_1/kernel"], None, "answer_class_1"), g.const(np.array([-1]))],
+        )
+    else:
+        batch = g.op("Slice", [g.op("Shape", [hidden]), g.const(np.array([0])), g.const(np.array([1]))])
+        outputs["cls_logits"] = g.op(
+            "ConstantOfShape", [batch], value=g.onnx.numpy_helper.from_array(np.zeros(1, np.float32))
+        )
+    return outputs
+
+
+def head_eps(config) -> float:
+    return config.layer_norm_eps
+
+
+# The matrix products int8 leaves in float32 unless told otherwise: those whose quantization cost accuracy on the
+# trained MiniLM SQuAD model (BENCHMARKS.md, "ONNX Runtime": the sweep over layer groups).
+KEEP_FLOAT = ("head",)
+
+
+def _matmul_groups(proto, layers: int) -> dict[str, list[str]]:
+    """Names of the weight MatMul nodes by group: "head", "embeddings", "attention", "ffn_input", "ffn_output", and
+    "layer:N" (every weight product of transformer layer N)."""
+    groups: dict[str, list[str]] = {}
+    parts = {
+        "q": "attention",
+        "k": "attention",
+        "v": "attention",
+        "o": "attention",
+        "ffn1": "ffn_input",
+        "ffn2": "ffn_output",
+    }
+    for node in proto.graph.node:
+        if node.op_type != "MatMul" or not any(i.endswith("_kernel") or "kernel" in i for i in node.input):
+            continue
+        name = node.name
+        if name.startswith("l") and "_" in name and name[1 : name.index("_")].isdigit():
+            layer, part = name[1:].split("_")[0], name.split("_")[1]
+            groups.setdefault(f"layer:{layer}", []).append(name)
+            groups.setdefault(parts.get(part, "attention"), []).append(name)
+        elif name.startswith("project"):
+            groups.setdefault("embeddings", []).append(name)
+        else:
+            groups.setdefault("head", []).append(name)
+    groups["last"] = groups.get(f"layer:{layers - 1}", [])
+    return groups
+
+
+def export_onnx(
+    model,
+    path: str | os.PathLike,
+    *,
+    float16: bool = False,
+    quantize: str | None = None,
+    keep_float: tuple[str, ...] = KEEP_FLOAT,
+    per_channel: bool = True,
+) -> str:
+    """Write ``model`` (a ``QuestionAnswerer`` or an ``ElectraForQuestionAnswering``) as an ONNX file at ``path``;
+    a ``QuestionAnswerer``'s tokenizer is written beside it (``tokenizer.json``, ``vocab.txt``). Returns the path.
+
+    ``float16``: store the weights in float16 (a file half the size, for GPUs). ``quantize="int8"``: ONNX Runtime's
+    dynamic quantization (int8 weights, ``per_channel`` scales, activations quantized at run time), leaving in
+    float32 the weight products of the groups in ``keep_float`` ("head", "embeddings", "attention", "ffn_input",
+    "ffn_output", "last", "layer:N"; default: what the measured sweep kept, ``KEEP_FLOAT``)."""
+    try:
+        import onnx
+    except ImportError:
+        raise InputError('export_onnx needs the onnx package: pip install "electra-qa[onnx]"') from None
+    from electra_qa.checkpoints.slots import model_weights
+
+    tokenizer = getattr(model, "tokenizer", None)
+    settings, calibration = getattr(model, "settings", None), getattr(model, "calibration", None)
+    model = getattr(model, "model", model)
+    head = getattr(model, "head", None)
+    if head is None or not head.answers_questions or head.name not in ("simple", "joint"):
+        raise InputError(
+            f"export_onnx writes simple- and joint-head question-answering models, got {type(model).__name__}"
+        )
+    path = check_output_file(path, what="ONNX file")
+    import keras
+
+    w = {name: keras.ops.convert_to_numpy(v).astype(np.float32) for name, v in model_weights(model).items()}
+    g = _Graph(onnx)
+    hidden = _encoder(g, w, model.config)
+    outputs = _simple_head(g, w, hidden) if head.name == "simple" else _joint_head(g, w, hidden, head, model.config)
+    tp, vi = onnx.TensorProto, onnx.helper.make_tensor_value_info
+    types = {"int32": tp.INT32, "float32": tp.FLOAT}
+    inputs = [vi(name, types[dtype], ["batch", "sequence"]) for name, (dtype, _) in head.serving_inputs().items()]
+    shapes = head.output_shapes("batch", "sequence")
+    graph_outputs = []
+    for name, node in outputs.items():
+        g.nodes.append(onnx.helper.make_node("Identity", [node], [name]))
+        dtype = tp.INT32 if name.endswith("_index") else tp.FLOAT
+        graph_outputs.append(vi(name, dtype, list(shapes[name])))
+    graph = onnx.helper.make_graph(g.nodes, "electra_qa", inputs, graph_outputs, g.initializers)
+    proto = onnx.helper.make_model(
+        graph, opset_imports=[onnx.helper.make_opsetid("", OPSET)], producer_name="electra_qa"
+    )
+    meta = {"head": head.name, "options": head.options, "config": model.config.to_dict(), "format_version": 1}
+    if settings is not None:  # a QuestionAnswerer's windows, scoring and calibration: from_onnx starts from them
+        meta["pipeline"] = {**settings.to_dict(), "calibration": calibration.to_dict()}
+    onnx.helper.set_model_props(proto, {METADATA_KEY: json.dumps(meta)})
+    if float16:
+        proto = _float16_weights(onnx, proto)
+    onnx.checker.check_model(proto)
+    if quantize not in (None, "int8"):
+        raise InputError(f"quantize must be None or 'int8', got {quantize!r}")
+    tmp = path + ".part"
+    if quantize == "int8":
+        _int8(onnx, proto, tmp, keep_float, per_channel, model.config.num_hidden_layers)
+    else:
+        onnx.save_model(proto, tmp)
+    os.replace(tmp, path)
+    if tokenizer is not None:
+        tokenizer.save(os.path.dirname(os.path.abspath(path)))
+    return path
+
+
+def _int8(onnx, proto, out: str, keep_float, per_channel: bool, layers: int) -> None:
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError:
+        raise InputError('quantize="int8" needs ONNX Runtime: pip install "electra-qa[onnx]"') from None
+    groups = _matmul_groups(proto, layers)
+    unknown = [k for k in keep_float if k not in groups and not k.startswith("layer:")]
+    if unknown:
+        raise InputError(f"keep_float names unknown groups {unknown}; known: {sorted(groups)}")
+    excluded = sorted({name for k in keep_float for name in groups.get(k, [])})
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        source = os.path.join(tmp, "float.onnx")
+        onnx.save_model(proto, source)
+        quantize_dynamic(
+            source,
+            out,
+            weight_type=QuantType.QInt8,
+            per_channel=per_channel,
+            op_types_to_quantize=["MatMul"],
+            nodes_to_exclude=excluded,
+        )
+
+
+def _float16_weights(onnx, proto):
+    """The float32 weights stored as float16 and cast back at the first use (a smaller file; the arithmetic stays
+    float32 unless the provider fuses the casts)."""
+    graph = proto.graph
+    replaced = []
+    for init in list(graph.initializer):
+        array = onnx.numpy_helper.to_array(init)
+        if array.dtype == np.float32 and array.size > 1024:
+            half = onnx.numpy_helper.from_array(array.astype(np.float16), init.name + "_fp16")
+            replaced.append(onnx.helper.make_node("Cast", [half.name], [init.name], to=onnx.TensorProto.FLOAT))
+            graph.initializer.remove(init)
+            graph.initializer.append(half)
+    nodes = replaced + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return proto
