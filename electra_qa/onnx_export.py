@@ -21,6 +21,8 @@ import numpy as np
 
 from electra_qa.errors import InputError
 from electra_qa.files import check_output_file
+from electra_qa.heads.joint import JointHead
+from electra_qa.heads.simple import SimpleHead
 
 OPSET = 17  # LayerNormalization
 METADATA_KEY = "electra_qa"
@@ -131,7 +133,7 @@ def _encoder(g: _Graph, w: dict, config) -> str:
     return x
 
 
-def _simple_head(g: _Graph, w: dict, hidden: str) -> dict:
+def _simple_head(g: _Graph, w: dict, hidden: str, head, config) -> dict:
     logits = g.dense(hidden, w["qa_outputs/kernel"], w["qa_outputs/bias"], "qa_outputs")
     start = g.op("Gather", [logits, g.const(np.array(0, np.int64))], axis=2)
     end = g.op("Gather", [logits, g.const(np.array(1, np.int64))], axis=2)
@@ -236,6 +238,9 @@ def head_eps(config) -> float:
     return config.layer_norm_eps
 
 
+_HEAD_GRAPHS = {SimpleHead: _simple_head, JointHead: _joint_head}  # each head class's part of the graph
+
+
 # The matrix products int8 leaves in float32 unless told otherwise: those whose quantization cost accuracy on the
 # trained MiniLM SQuAD model (BENCHMARKS.md, "ONNX Runtime": the sweep over layer groups).
 KEEP_FLOAT = ("head",)
@@ -295,9 +300,11 @@ def export_onnx(
     settings, calibration = getattr(model, "settings", None), getattr(model, "calibration", None)
     model = getattr(model, "model", model)
     head = getattr(model, "head", None)
-    if head is None or not head.answers_questions or head.name not in ("simple", "joint"):
+    build_head = _HEAD_GRAPHS.get(type(head))
+    if build_head is None:
         raise InputError(
             f"export_onnx writes simple- and joint-head question-answering models, got {type(model).__name__}"
+            + (f" with {head.title}" if head is not None else "")
         )
     path = check_output_file(path, what="ONNX file")
     import keras
@@ -305,7 +312,7 @@ def export_onnx(
     w = {name: keras.ops.convert_to_numpy(v).astype(np.float32) for name, v in model_weights(model).items()}
     g = _Graph(onnx)
     hidden = _encoder(g, w, model.config)
-    outputs = _simple_head(g, w, hidden) if head.name == "simple" else _joint_head(g, w, hidden, head, model.config)
+    outputs = build_head(g, w, hidden, head, model.config)
     tp, vi = onnx.TensorProto, onnx.helper.make_tensor_value_info
     types = {"int32": tp.INT32, "float32": tp.FLOAT}
     inputs = [vi(name, types[dtype], ["batch", "sequence"]) for name, (dtype, _) in head.serving_inputs().items()]
