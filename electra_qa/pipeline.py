@@ -146,13 +146,9 @@ class QuestionAnswerer:
         model = load_qa_model(
             located, config=config, beam_size=beam_size, dtype=dtype, precision=None if dtype is not None else precision
         )
-        settings, calibration = QASettings(), None
+        settings = QASettings()
         if located.kind == "keras":  # a folder saved by QuestionAnswerer.save carries its settings and calibration
-            saved = dict(read_section(located.folder)[1].get("pipeline", {}))
-            calibration = saved.pop("calibration", None)
-            settings = QASettings.from_dict(saved)
-            if calibration is not None and "calibration" not in kwargs:
-                kwargs["calibration"] = calibration
+            settings = _saved_pipeline(read_section(located.folder)[1].get("pipeline", {}), kwargs)
         if vocab is None:
             try:
                 tokenizer = load_tokenizer(located.folder, do_lower_case)
@@ -267,11 +263,7 @@ class QuestionAnswerer:
         tokenizer = load_tokenizer(
             vocab if vocab is not None else os.path.dirname(os.path.abspath(path)), do_lower_case
         )
-        saved = dict(model.pipeline)
-        calibration = saved.pop("calibration", None)
-        if calibration is not None and "calibration" not in kwargs:
-            kwargs["calibration"] = calibration
-        qa = cls(model, tokenizer, QASettings.from_dict(saved), **kwargs)
+        qa = cls(model, tokenizer, _saved_pipeline(model.pipeline, kwargs), **kwargs)
         qa._remember_onnx(path, vocab=_real(vocab), providers=providers, threads=threads, do_lower_case=do_lower_case)
         return qa
 
@@ -428,6 +420,16 @@ class QuestionAnswerer:
     def __call__(self, question: str, context: str, top_k: int | None = None):
         """The best ``Answer`` to ``question`` in ``context``, or a list of the ``top_k`` best."""
         return self.batch([(question, context)], top_k=top_k)[0]
+
+
+def _saved_pipeline(saved: dict, kwargs: dict) -> QASettings:
+    """The settings a saved answerer carries (``save``'s folder, ``export_onnx``'s file); its calibration goes into
+    ``kwargs`` unless the caller gives one."""
+    saved = dict(saved)
+    calibration = saved.pop("calibration", None)
+    if calibration is not None:
+        kwargs.setdefault("calibration", calibration)
+    return QASettings.from_dict(saved)
 
 
 def _real(path):
