@@ -202,10 +202,9 @@ def _check_job(input: str, output: str, journal: str, errors_file: str, job: dic
     the same fields and ``top_k``, and an input whose first bytes are unchanged (rows may be appended, never edited
     or removed: that would leave stale answers)."""
     size = os.path.getsize(input)
-    record = {**job, "input_bytes": size, "input_sha256": prefix_sha256(input, size)}
     started = any(os.path.exists(p) and os.path.getsize(p) for p in (journal, errors_file))
-    if not started or not os.path.exists(_job_file(output)):
-        return record  # a fresh job, or one written before jobs were recorded
+    if not started or not os.path.exists(_job_file(output)):  # a fresh job, or one written before jobs were recorded
+        return {**job, "input_bytes": size, "input_sha256": prefix_sha256(input, size)[size]}
     try:
         with open(_job_file(output), encoding="utf-8") as f:
             earlier = json.load(f)
@@ -221,12 +220,13 @@ def _check_job(input: str, output: str, journal: str, errors_file: str, job: dic
             f"{output} was written with other settings ({', '.join(f'{k}={earlier.get(k)!r}' for k in changed)}); "
             "write to another output, or delete it to start over"
         )
-    if size < earlier_size or prefix_sha256(input, earlier_size) != earlier_sha:
+    digests = prefix_sha256(input, earlier_size, size)  # one read of the input for both
+    if size < earlier_size or digests[earlier_size] != earlier_sha:
         raise InputError(
             f"{input} changed since the earlier run that wrote {output} (rows were edited or removed, not only "
             "appended): its answers would be stale. Delete the output files to start over, or write to another output"
         )
-    return record
+    return {**job, "input_bytes": size, "input_sha256": digests[size]}
 
 
 # Longer than ~60 lines: most of it is the documented example; the loop's steps are the helpers around it.

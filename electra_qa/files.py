@@ -103,17 +103,22 @@ def write_files(files: dict[str, str | bytes]) -> None:
         os.replace(path + ".part", path)
 
 
-def prefix_sha256(path: str, length: int) -> str | None:
-    """SHA-256 of the first ``length`` bytes of ``path``; None when the file is shorter."""
-    digest, left = hashlib.sha256(), length
+def prefix_sha256(path: str, *lengths: int) -> dict[int, str | None]:
+    """SHA-256 of the first ``length`` bytes of ``path`` for each of ``lengths``, in one read of the file; None for
+    a length past its end."""
+    wanted = sorted(set(lengths))
+    out: dict[int, str | None] = dict.fromkeys(wanted)
+    digest, done = hashlib.sha256(), 0
     with open(path, "rb") as f:
-        while left:
-            chunk = f.read(min(left, 1 << 20))
-            if not chunk:
-                return None
-            digest.update(chunk)
-            left -= len(chunk)
-    return digest.hexdigest()
+        for length in wanted:
+            while done < length:
+                chunk = f.read(min(length - done, 1 << 20))
+                if not chunk:
+                    return out
+                digest.update(chunk)
+                done += len(chunk)
+            out[length] = digest.hexdigest()
+    return out
 
 
 @contextlib.contextmanager
