@@ -357,6 +357,15 @@ def _squad(args) -> int:
 
 
 def _batch(args) -> int:
+    job = {  # what both engines take from the command line
+        "id_field": args.id_field,
+        "question_field": args.question_field,
+        "context_field": args.context_field,
+        "top_k": args.top_k,
+        "index": args.index,
+        "retrieve_k": args.retrieve_k,
+        **_load_options(args),
+    }
     if args.engine == "ray":
         try:
             from electra_qa.ray import answer_path
@@ -368,13 +377,8 @@ def _batch(args) -> int:
             args.checkpoint,
             num_workers=args.workers,
             num_gpus_per_worker=args.gpus_per_worker,
-            id_field=args.id_field,
-            question_field=args.question_field,
-            context_field=args.context_field,
-            top_k=args.top_k,
-            index=args.index,
+            **job,
             **({"batch_size": args.batch_size} if args.batch_size else {}),
-            **_load_options(args),
         )
         print(
             f"{counts['answered']} rows answered, {counts['errors']} bad rows (their 'error' column says why); "
@@ -388,16 +392,10 @@ def _batch(args) -> int:
         args.input,
         args.output,
         args.checkpoint,
-        question_field=args.question_field,
-        context_field=args.context_field,
-        id_field=args.id_field,
-        top_k=args.top_k,
         batch_size=args.batch_size,
         chunk_size=args.chunk_size,
         progress=not args.no_progress,
-        index=args.index,
-        retrieve_k=args.retrieve_k,
-        **_load_options(args),
+        **job,
     )
     print(summary)
     return 0

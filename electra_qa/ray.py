@@ -164,6 +164,7 @@ def answer_dataset(
     top_k: int | None = None,
     answerer=Answerer,
     index: str | os.PathLike | None = None,
+    retrieve_k: int = RETRIEVE_K,
     **qa_settings,
 ):
     """``ds`` (a ``ray.data.Dataset`` with question and context columns) with the answer columns added.
@@ -173,6 +174,9 @@ def answer_dataset(
     ``num_cpus_per_worker``: the CPUs Ray reserves per actor (leave some for the tasks that read the data: actors
     holding every CPU of a cluster starve them). ``qa_settings`` go to
     ``QuestionAnswerer.from_checkpoint``; ``answerer`` is the callable class (subclass ``Answerer`` to customise).
+    ``index``: a ``DocumentIndex`` file that each actor opens read-only; the rows then need no context column, each
+    question is asked against the collection (``retrieve_k`` passages) and ``doc_id``, ``retrieval_score`` and
+    ``no_answer_score`` are added.
     """
     workers = 1 if num_workers is None else positive_int("num_workers", num_workers)
     remote = {"num_cpus": num_cpus_per_worker, **({"num_gpus": num_gpus_per_worker} if num_gpus_per_worker else {})}
@@ -186,7 +190,7 @@ def answer_dataset(
             "question_field": question_field,
             "context_field": context_field,
             "top_k": top_k,
-            **({"index": os.fspath(index)} if index is not None else {}),
+            **({"index": os.fspath(index), "retrieve_k": retrieve_k} if index is not None else {}),
             **qa_settings,
         },
         **remote,
@@ -220,6 +224,7 @@ def answer_path(
     top_k: int | None = None,
     batch_size: int = 256,
     index: str | os.PathLike | None = None,
+    retrieve_k: int = RETRIEVE_K,
     **qa_settings,
 ) -> dict:
     """``electra-qa batch --engine ray``: read ``input`` (a JSON Lines, CSV or Parquet file or folder of them) with
@@ -252,6 +257,7 @@ def answer_path(
         context_field=context_field,
         top_k=top_k,
         index=index,
+        retrieve_k=retrieve_k,
         **qa_settings,
     )
     names = (id_field, "answer", "doc_id", "start", "end", "score", "retrieval_score", "no_answer_score", "error")
