@@ -79,9 +79,10 @@ class ElectraConfig:
                     f"ElectraConfig.{name} = {value:,} is over the limit of {SIZE_LIMITS[name]:,} "
                     "(electra_qa.config.SIZE_LIMITS); is the config.json damaged?"
                 )
-        if self.parameter_count() > MAX_PARAMETERS:
+        parameters = self.parameter_count()
+        if parameters > MAX_PARAMETERS:
             raise ConfigError(
-                f"this config describes {self.parameter_count():,} parameters, over the limit of {MAX_PARAMETERS:,} "
+                f"this config describes {parameters:,} parameters, over the limit of {MAX_PARAMETERS:,} "
                 "(electra_qa.config.MAX_PARAMETERS); is the config.json damaged?"
             )
         if self.hidden_size % self.num_attention_heads:

@@ -186,7 +186,9 @@ def _joint_head(g: _Graph, w: dict, hidden: str, head, config) -> dict:
             )
         ],
     )
-    x = g.layer_norm(x, w["end_logits/LayerNorm/gamma"], w["end_logits/LayerNorm/beta"], head_eps(config), "end_ln")
+    x = g.layer_norm(
+        x, w["end_logits/LayerNorm/gamma"], w["end_logits/LayerNorm/beta"], config.layer_norm_eps, "end_ln"
+    )
     end_logits = g.op(
         "Squeeze",
         [g.dense(x, w["end_logits/dense_1/kernel"], w["end_logits/dense_1/bias"], "end_1"), g.const(np.array([-1]))],
@@ -234,10 +236,6 @@ def _joint_head(g: _Graph, w: dict, hidden: str, head, config) -> dict:
     return outputs
 
 
-def head_eps(config) -> float:
-    return config.layer_norm_eps
-
-
 _HEAD_GRAPHS = {SimpleHead: _simple_head, JointHead: _joint_head}  # each head class's part of the graph
 
 
@@ -259,7 +257,7 @@ def _matmul_groups(proto, layers: int) -> dict[str, list[str]]:
         "ffn2": "ffn_output",
     }
     for node in proto.graph.node:
-        if node.op_type != "MatMul" or not any(i.endswith("_kernel") or "kernel" in i for i in node.input):
+        if node.op_type != "MatMul" or not any("kernel" in i for i in node.input):  # weight products only
             continue
         name = node.name
         if name.startswith("l") and "_" in name and name[1 : name.index("_")].isdigit():

@@ -3,6 +3,7 @@ across documents with scores that depend on their own passage only, duplicates m
 
 import json
 import random
+import re
 import subprocess
 import sys
 import textwrap
@@ -87,9 +88,9 @@ def test_search_ranks_by_bm25_and_ties_never_depend_on_insertion_order():
 def test_questions_are_words_never_query_syntax(question):
     index = _index()
     found = index.search(question, 5)  # never an error
-    words = {w.lower() for w in __import__("re").findall(r"\w+", question)}
+    words = {w.lower() for w in re.findall(r"\w+", question)}
     for p in found:  # never a changed meaning: every passage found holds one of the question's words
-        assert words & {w.lower() for w in __import__("re").findall(r"\w+", p.text)} or not words
+        assert words & {w.lower() for w in re.findall(r"\w+", p.text)} or not words
     assert len(index) == len(DOCS)  # and never a change to the index
 
 

@@ -144,14 +144,13 @@ def _string_ids(value: dict, what: str) -> dict:
     return out
 
 
-def _probabilities(na_probs: dict, na_prob_thresh) -> dict:
-    if (
-        isinstance(na_prob_thresh, bool)
-        or not isinstance(na_prob_thresh, (int, float))
-        or na_prob_thresh != na_prob_thresh
-    ):
-        raise InputError(f"na_prob_thresh must be a number, got {na_prob_thresh!r}")
-    bad = [qid for qid, p in na_probs.items() if isinstance(p, bool) or not isinstance(p, (int, float)) or p != p]
+def _is_number(value) -> bool:
+    """A real number, not a bool and not NaN (what the official script's comparisons need)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and value == value
+
+
+def _probabilities(na_probs: dict) -> dict:
+    bad = [qid for qid, p in na_probs.items() if not _is_number(p)]
     if bad:
         raise InputError(
             f"no-answer probabilities must be numbers; not for {', '.join(map(repr, bad[:5]))} ({na_probs[bad[0]]!r})"
@@ -200,7 +199,8 @@ def evaluate_squad(dataset, predictions, na_probs=None, na_prob_thresh: float = 
         raise InputError(f"predictions must be answer texts; not a string for {', '.join(map(str, not_text[:5]))}")
     check_scorable(data)
     if data.version == "2.0":
-        probs = None if na_probs is None else _probabilities(_json_dict(na_probs, "no-answer probabilities"), 0.0)
-        _probabilities({}, na_prob_thresh)
+        if not _is_number(na_prob_thresh):
+            raise InputError(f"na_prob_thresh must be a number, got {na_prob_thresh!r}")
+        probs = None if na_probs is None else _probabilities(_json_dict(na_probs, "no-answer probabilities"))
         return _evaluate_v2(data.references, predictions, probs, na_prob_thresh)
     return _evaluate_v1(data.references, predictions)
