@@ -28,3 +28,19 @@ def same_answers(a, b, rel=1e-6) -> bool:
         and x.score == pytest.approx(y.score, rel=rel, abs=1e-12)
         for x, y in zip(a, b)
     )
+
+
+def tiny_config(vocab_size: int = 30522):
+    """The one-layer ElectraConfig (hidden 32, embedding 16, 64 positions) the pipeline-level tests build models
+    with."""
+    from electra_qa import ElectraConfig
+
+    return ElectraConfig(
+        vocab_size=vocab_size,
+        embedding_size=16,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+    )

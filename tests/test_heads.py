@@ -11,23 +11,16 @@ import textwrap
 import keras
 import numpy as np
 import pytest
+from conftest import tiny_config
 
-from electra_qa import ElectraConfig, InputError, QuestionAnswerer, build_model, heads, load_model, save_model
+from electra_qa import InputError, QuestionAnswerer, build_model, heads, load_model, save_model
 from electra_qa.heads import Head, JointHead, SimpleHead, get_head, register, unregister
 from electra_qa.heads.base import dense_slots, make_candidate, span_allowed
 from electra_qa.hub import PACKAGED_VOCAB
 from electra_qa.tokenization import load_tokenizer
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "electra_qa"
-CONFIG = ElectraConfig(
-    vocab_size=30522,
-    embedding_size=16,
-    hidden_size=32,
-    num_hidden_layers=1,
-    num_attention_heads=2,
-    intermediate_size=32,
-    max_position_embeddings=64,
-)
+CONFIG = tiny_config()
 
 
 # ------------------------------------------------------------------------------------------------ a third head

@@ -4,11 +4,11 @@ import string
 
 import numpy as np
 import pytest
-from conftest import same_answers
+from conftest import same_answers, tiny_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from electra_qa import ElectraConfig, ElectraForQuestionAnswering, InputError, QuestionAnswerer, load_tokenizer
+from electra_qa import ElectraForQuestionAnswering, InputError, QuestionAnswerer, load_tokenizer
 
 WORDS = ["the", "river", "bridge", "was", "built", "in", "town", "who", "what", "when", "cafe", "paris", "##ed"]
 
@@ -25,15 +25,7 @@ def vocab(tmp_path_factory):
 
 def _qa(vocab, head="joint", **kwargs):
     tok = load_tokenizer(vocab)
-    cfg = ElectraConfig(
-        vocab_size=tok.vocab_size,
-        embedding_size=16,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=64,
-    )
+    cfg = tiny_config(tok.vocab_size)
     model = ElectraForQuestionAnswering(cfg, head=head)
     rng = np.random.default_rng(0)
     for v in model.weights:
@@ -129,15 +121,7 @@ def test_bad_top_k(joint):
 
 def test_vocab_that_does_not_fit_the_model(vocab):
     tok = load_tokenizer(vocab)
-    cfg = ElectraConfig(
-        vocab_size=50,
-        embedding_size=16,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=64,
-    )
+    cfg = tiny_config(50)
     with pytest.raises(InputError, match="vocabulary does not fit the checkpoint.*50 rows"):
         QuestionAnswerer(ElectraForQuestionAnswering(cfg), tok)
 
@@ -146,15 +130,7 @@ def test_question_too_long_for_the_window(vocab):
     # Issue 15: a query budget that could leave no room for context is cut once, at construction (it used to fail
     # per question with "leaves no room for context").
     tok = load_tokenizer(vocab)
-    cfg = ElectraConfig(
-        vocab_size=tok.vocab_size,
-        embedding_size=16,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=64,
-    )
+    cfg = tiny_config(tok.vocab_size)
     qa = QuestionAnswerer(ElectraForQuestionAnswering(cfg), tok, max_seq_length=48, max_query_length=64)
     assert qa.max_query_length == 22
     a = qa(" ".join(["river"] * 60), "the town")

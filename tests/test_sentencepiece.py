@@ -3,9 +3,9 @@
 import io
 
 import pytest
-from conftest import same_answers
+from conftest import same_answers, tiny_config
 
-from electra_qa import ElectraConfig, ElectraForQuestionAnswering, InputError, QuestionAnswerer, load_tokenizer
+from electra_qa import ElectraForQuestionAnswering, InputError, QuestionAnswerer, load_tokenizer
 
 spm = pytest.importorskip("sentencepiece")
 
@@ -49,15 +49,7 @@ def test_offsets_cover_the_pieces_text(sp_model):
 
 def test_answers_are_exact_substrings(sp_model):
     tok = load_tokenizer(sp_model)
-    config = ElectraConfig(
-        vocab_size=tok.vocab_size,
-        embedding_size=16,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=64,
-    )
+    config = tiny_config(tok.vocab_size)
     qa = QuestionAnswerer(ElectraForQuestionAnswering(config, head="simple"), tok, max_seq_length=64, doc_stride=16)
     context = "Café au lait and naïve résumé writers met in Zürich.  " * 6
     answers = qa("Where did they meet?", context, top_k=5)
