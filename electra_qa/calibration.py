@@ -19,6 +19,7 @@ import re
 import numpy as np
 
 from electra_qa.errors import InputError
+from electra_qa.validate import finite_number
 
 STOPWORDS = frozenset(
     "a an and are as at be by did do does for from how in is it its of on or that the their this to was were what"
@@ -77,9 +78,7 @@ class Calibration:
 
     def __post_init__(self):
         for name in ("bias", *FEATURES):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise InputError(f"Calibration.{name} must be a finite number, got {value!r}")
+            finite_number(f"Calibration.{name}", getattr(self, name))
 
     @property
     def weights(self) -> tuple[float, ...]:

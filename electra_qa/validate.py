@@ -1,8 +1,9 @@
-"""Checks of single values that several modules share: integers, booleans. Each returns the value normalised or
-raises an ``InputError`` naming it; this module imports nothing of the library but its errors."""
+"""Checks of single values that several modules share: integers, finite numbers, booleans, texts. Each returns the
+value normalised or raises an ``InputError`` naming it; this module imports nothing of the library but its errors."""
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -18,6 +19,13 @@ def positive_int(name: str, value) -> int:
 def non_negative_int(name: str, value) -> int:
     """``value`` as an int when it is an integer >= 0 of any integral type, else an InputError."""
     return _integer(name, value, 0)
+
+
+def finite_number(name: str, value) -> float:
+    """``value`` as a float when it is a finite real number (not a bool, NaN or infinity), else an InputError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise InputError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
 
 
 def strict_bool(name: str, value) -> bool:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import numpy as np
 
 from electra_qa.config import AMP_END_MASK_VALUE, FLOAT32_END_MASK_VALUE
-from electra_qa.errors import InputError
 from electra_qa.heads.base import Candidate, Head, dense_slots, make_candidate, norm_slots, span_allowed
-from electra_qa.validate import positive_int, strict_bool
+from electra_qa.validate import finite_number, positive_int, strict_bool
 
 
 class JointHead(Head):
@@ -35,10 +31,7 @@ class JointHead(Head):
         if "version_2" in options:
             checked["version_2"] = strict_bool("version_2", options["version_2"])
         if "end_mask_value" in options:
-            value = options["end_mask_value"]
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-                raise InputError(f"end_mask_value must be a finite number, got {value!r}")
-            checked["end_mask_value"] = float(value)
+            checked["end_mask_value"] = finite_number("end_mask_value", options["end_mask_value"])
         return checked
 
     @classmethod
