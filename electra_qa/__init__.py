@@ -26,7 +26,7 @@ _LAZY = {
     "answer": "electra_qa.pipeline",
     "ask": "electra_qa.pipeline",
     "DocumentIndex": "electra_qa.index",
-    "Retriever": "electra_qa.index",
+    "Retriever": "electra_qa.documents",
     "Passage": "electra_qa.documents",
     "Calibration": "electra_qa.calibration",
     "QuestionAnswerer": "electra_qa.pipeline",
@@ -117,8 +117,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs
         load_ngc_checkpoint,
         save_model,
     )
-    from electra_qa.documents import Passage
-    from electra_qa.index import DocumentIndex, Retriever
+    from electra_qa.documents import Passage, Retriever
+    from electra_qa.index import DocumentIndex
     from electra_qa.models import (
         ElectraDiscriminator,
         ElectraEncoder,

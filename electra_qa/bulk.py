@@ -21,12 +21,11 @@ import json
 import os
 import time
 
-from electra_qa.collection import RETRIEVE_K
 from electra_qa.errors import InputError
 from electra_qa.files import check_output_file, json_line, os_error, output_lock, prefix_sha256, write_files
 from electra_qa.pipeline import QuestionAnswerer, check_text, load_answerer
 from electra_qa.progress import progress_bar
-from electra_qa.settings import CHUNK_SIZE, positive_int
+from electra_qa.settings import CHUNK_SIZE, RETRIEVE_K, positive_int
 from electra_qa.tables import pyarrow_module as _pyarrow
 from electra_qa.tables import read_rows as _rows
 
@@ -319,7 +318,8 @@ def answer_file(
 
 
 def _opened_index(index):
-    from electra_qa.index import DocumentIndex, Retriever
+    from electra_qa.documents import Retriever
+    from electra_qa.index import DocumentIndex
 
     if isinstance(index, Retriever):
         return index

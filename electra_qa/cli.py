@@ -11,7 +11,6 @@ from electra_qa import hub
 from electra_qa.bulk import answer_file
 from electra_qa.checkpoints import export_huggingface, inspect_checkpoint, load_model, locate, save_model
 from electra_qa.checkpoints.loader import load_qa_model
-from electra_qa.collection import RETRIEVE_K, TOP_K
 from electra_qa.documents import PASSAGE_OVERLAP, PASSAGE_WORDS
 from electra_qa.errors import ElectraQAError, InputError
 from electra_qa.files import check_output_folder
@@ -19,7 +18,7 @@ from electra_qa.heads import qa_head_names
 from electra_qa.pipeline import QuestionAnswerer, check_text, is_onnx, load_answerer
 from electra_qa.precision import PRECISIONS
 from electra_qa.recipe import RECIPE
-from electra_qa.settings import CHUNK_SIZE, DEFAULT_MAX_SEQ_LENGTH, QASettings, positive_int
+from electra_qa.settings import CHUNK_SIZE, DEFAULT_MAX_SEQ_LENGTH, RETRIEVE_K, TOP_K, QASettings, positive_int
 from electra_qa.squad import evaluate_squad, load_squad, predict_squad
 from electra_qa.squad.metrics import check_scorable
 from electra_qa.tokenization import load_tokenizer

@@ -15,14 +15,11 @@ import os
 
 from electra_qa import display
 from electra_qa.calibration import NEAR_CHARS, Calibration, Evidence, coverage, question_words
-from electra_qa.documents import Passage
+from electra_qa.documents import Passage, Retriever
 from electra_qa.errors import InputError
-from electra_qa.index import DocumentIndex, Retriever
 from electra_qa.postprocess import best_answers
+from electra_qa.settings import RETRIEVE_K, TOP_K
 from electra_qa.validate import check_text, positive_int
-
-RETRIEVE_K = 20
-TOP_K = 5
 
 
 @dataclasses.dataclass
@@ -92,6 +89,8 @@ class AskResult(list):
 def as_retriever(source) -> Retriever:
     """``source`` if it retrieves (a ``DocumentIndex``, or anything with ``retrieve(question, k)``), else an
     in-memory ``DocumentIndex`` of the documents it names (texts, pairs, dicts, paths)."""
+    from electra_qa.index import DocumentIndex  # SQLite (apsw) only for those who ask a collection
+
     if isinstance(source, Retriever):
         return source
     if isinstance(source, (str, os.PathLike)) and os.fspath(source).endswith(".db") and os.path.isfile(source):

@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 from collections.abc import Iterable, Iterator
+from typing import Protocol, runtime_checkable
 
 from electra_qa.errors import InputError
 from electra_qa.files import read_text
@@ -45,6 +46,15 @@ class Passage:
     text: str
     score: float = 0.0
     metadata: dict = dataclasses.field(default_factory=dict, hash=False, compare=False)
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    """Anything that returns the passages most likely to answer a question, best first: Elasticsearch, OpenSearch,
+    a vector database, your own search. ``DocumentIndex`` is one. Passages carry their document's id and their
+    character offset in it, so answers point into the original document."""
+
+    def retrieve(self, question: str, k: int) -> list[Passage]: ...
 
 
 def text_id(text: str) -> str:

@@ -1,5 +1,5 @@
-"""``DocumentIndex``: a persistent, embedded BM25 index of documents (SQLite FTS5), and the ``Retriever`` protocol
-that ``QuestionAnswerer.ask`` reads passages from.
+"""``DocumentIndex``: a persistent, embedded BM25 index of documents (SQLite FTS5), one implementation of the
+``Retriever`` protocol (``documents.py``) that ``QuestionAnswerer.ask`` reads passages from.
 
 SQLite comes from ``apsw``, which carries its own SQLite with FTS5 built in: Python's ``sqlite3`` module binds to
 whichever SQLite the process loaded first, and TensorFlow loads one without FTS5, so after ``import tensorflow`` a
@@ -17,15 +17,15 @@ import os
 import re
 import threading
 from collections.abc import Iterable
-from typing import Protocol, runtime_checkable
 
 import apsw
 
-from electra_qa.documents import (
+from electra_qa.documents import (  # noqa: F401 (Retriever: re-exported, the protocol DocumentIndex implements)
     PASSAGE_OVERLAP,
     PASSAGE_WORDS,
     Document,
     Passage,
+    Retriever,
     check_passage_settings,
     read_documents,
     split_passages,
@@ -36,15 +36,6 @@ from electra_qa.validate import positive_int
 SCHEMA_VERSION = 1
 TOKENIZE = "porter unicode61 remove_diacritics 2"
 _TERM = re.compile(r"\w+", re.UNICODE)
-
-
-@runtime_checkable
-class Retriever(Protocol):
-    """Anything that returns the passages most likely to answer a question, best first: Elasticsearch, OpenSearch,
-    a vector database, your own search. ``DocumentIndex`` is one. Passages carry their document's id and their
-    character offset in it, so answers point into the original document."""
-
-    def retrieve(self, question: str, k: int) -> list[Passage]: ...
 
 
 def fts_query(question: str) -> str | None:

@@ -13,12 +13,11 @@ from electra_qa.calibration import Calibration
 from electra_qa.checkpoints.find import locate
 from electra_qa.checkpoints.formats.keras_folder import read_section, save_model
 from electra_qa.checkpoints.loader import load_qa_model
-from electra_qa.collection import RETRIEVE_K, TOP_K
 from electra_qa.errors import InputError
 from electra_qa.features import Feature, build_features, context_token_spans, pad_batch
 from electra_qa.model_cache import ModelCache
 from electra_qa.runner import ModelRunner
-from electra_qa.settings import QASettings, positive_int
+from electra_qa.settings import RETRIEVE_K, TOP_K, QASettings, positive_int
 from electra_qa.tokenization import load_tokenizer
 from electra_qa.validate import check_text
 

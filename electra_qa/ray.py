@@ -17,11 +17,10 @@ import os
 
 import numpy as np
 
-from electra_qa.collection import RETRIEVE_K
 from electra_qa.errors import InputError
 from electra_qa.files import check_output_folder
 from electra_qa.pipeline import check_text, is_onnx, load_answerer
-from electra_qa.settings import positive_int
+from electra_qa.settings import RETRIEVE_K, positive_int
 
 
 def _gpu_memory_growth() -> None:

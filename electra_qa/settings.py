@@ -12,6 +12,8 @@ from electra_qa.validate import non_negative_int, positive_int, strict_bool
 SCORINGS = ("squad", "hf_pipeline")
 DEFAULT_MAX_SEQ_LENGTH = 384  # the reference's window, or the model's max_position_embeddings when smaller
 CHUNK_SIZE = 256  # paragraphs (predict_squad) or rows (answer_file, electra-qa batch) tokenized and answered together
+TOP_K = 5  # answers QuestionAnswerer.ask returns
+RETRIEVE_K = 20  # passages it reads per question
 _POSITIVE = ("doc_stride", "max_query_length", "n_best_size", "max_answer_length", "batch_size")
 
 

@@ -4,8 +4,9 @@ questions with reference answers."""
 from __future__ import annotations
 
 from electra_qa.calibration import Calibration, fit
-from electra_qa.collection import RETRIEVE_K, TOP_K, as_retriever, ask_many
+from electra_qa.collection import as_retriever, ask_many
 from electra_qa.errors import InputError
+from electra_qa.settings import RETRIEVE_K, TOP_K
 from electra_qa.squad.data import load_squad
 from electra_qa.squad.metrics import normalize_answer
 
