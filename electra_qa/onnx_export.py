@@ -4,7 +4,10 @@ The graph is written from the model's weights with the ``onnx`` package, op by o
 arithmetic (``models/embeddings.py``, ``models/transformer_layer.py``, ``models/attention.py``, ``models/qa_heads.py``):
 no tracing through TensorFlow, so it works whatever the Keras backend, and the file needs no custom op. (Keras'
 ``model.export(format="onnx")`` and tf2onnx go through TensorFlow's graph; building the graph ourselves keeps it
-small and readable, and keeps the joint head's beam search in it.) Inputs and outputs are the SavedModel signature's
+small and readable, and keeps the joint head's beam search in it.) By default each layer's attention and GELU are
+ONNX Runtime's fused ``com.microsoft`` ops (``Attention``, ``BiasGelu``/``FastGelu``), which its CPU and CUDA
+providers run and its int8 quantizer turns into ``QAttention``; ``fused=False`` writes standard ONNX ops only, for
+runtimes without them (TensorRT's own parser, OpenVINO). Inputs and outputs are the SavedModel signature's
 (``Head.serving_inputs``, ``Head.output_shapes``), batch and length dynamic. The model's head, options and config
 (and a ``QuestionAnswerer``'s settings and calibration) travel in the file's metadata (``electra_qa``), so
 ``QuestionAnswerer.from_onnx`` needs nothing else but the tokenizer beside it. Needs ``onnx`` at export time only
@@ -13,7 +16,9 @@ small and readable, and keeps the joint head's beam search in it.) Inputs and ou
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
 import os
 
@@ -25,6 +30,7 @@ from electra_qa.heads.joint import JointHead
 from electra_qa.heads.simple import SimpleHead
 
 OPSET = 17  # LayerNormalization
+MS_DOMAIN = "com.microsoft"  # ONNX Runtime's contrib ops
 METADATA_KEY = "electra_qa"
 
 
@@ -45,9 +51,9 @@ class _Graph:
         self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
         return name
 
-    def op(self, op_type: str, inputs: list[str], hint: str | None = None, outputs: int = 1, **attrs):
+    def op(self, op_type: str, inputs: list[str], hint: str | None = None, outputs: int = 1, domain: str = "", **attrs):
         names = [self.name(hint or op_type.lower()) for _ in range(outputs)]
-        self.nodes.append(self.helper.make_node(op_type, inputs, names, name=names[0], **attrs))
+        self.nodes.append(self.helper.make_node(op_type, inputs, names, name=names[0], domain=domain, **attrs))
         return names[0] if outputs == 1 else names
 
     def dense(self, x: str, kernel, bias=None, hint: str = "dense") -> str:
@@ -62,7 +68,14 @@ class _Graph:
         return self.op("LayerNormalization", [x, g, b], hint, axis=-1, epsilon=float(eps))
 
 
-def _activation(g: _Graph, x: str, kind: str) -> str:
+def _activation(g: _Graph, x: str, bias, kind: str, fused: bool, hint: str) -> str:
+    """``activation(x + bias)``: ONNX Runtime's BiasGelu / FastGelu when ``fused``, else standard ops."""
+    b = g.const(np.asarray(bias, np.float32), hint + "_bias")
+    if fused and kind == "gelu_erf":
+        return g.op("BiasGelu", [x, b], hint, domain=MS_DOMAIN)
+    if fused and kind == "gelu_tanh":
+        return g.op("FastGelu", [x, b], hint, domain=MS_DOMAIN)
+    x = g.op("Add", [x, b], hint)
     if kind == "relu":
         return g.op("Relu", [x])
     if kind == "gelu_erf":  # 0.5 x (1 + erf(x / sqrt 2))
@@ -75,9 +88,48 @@ def _activation(g: _Graph, x: str, kind: str) -> str:
     return g.op("Mul", [g.op("Mul", [x, g.const(np.float32(0.5))]), g.op("Add", [t, g.const(np.float32(1))])])
 
 
-def _encoder(g: _Graph, w: dict, config) -> str:
-    from electra_qa.config import ACTIVATIONS
+def _attention(g: _Graph, x: str, mask: str, w: dict, p: str, config, fused: bool, layer: int) -> str:
+    """Self-attention of one layer up to the merged heads' context (before the output dense). ``mask``: the raw 0/1
+    attention mask when ``fused``, else the additive bias [batch, 1, 1, seq] (``_mask_bias``)."""
     from electra_qa.models.backbone import MASK_BIAS
+
+    names = {"q": p + "attention/self/query", "k": p + "attention/self/key", "v": p + "attention/self/value"}
+    if fused:  # one [H, 3H] product, the scores, masked softmax and context in ONNX Runtime's Attention op
+        kernel = np.concatenate([np.asarray(w[n + "/kernel"], np.float32) for n in names.values()], axis=1)
+        bias = np.concatenate([np.asarray(w[n + "/bias"], np.float32) for n in names.values()])
+        return g.op(
+            "Attention",
+            [x, g.const(kernel, f"l{layer}_qkv_kernel"), g.const(bias, f"l{layer}_qkv_bias"), mask],
+            f"l{layer}_attention",
+            domain=MS_DOMAIN,
+            num_heads=config.num_attention_heads,
+            mask_filter_value=float(MASK_BIAS),  # (1 - mask) * MASK_BIAS added to the scores, as the Keras model does
+        )
+    split = g.const(np.array([0, 0, config.num_attention_heads, config.head_size]))
+    q, k, v = (
+        g.op("Reshape", [g.dense(x, w[n + "/kernel"], w[n + "/bias"], f"l{layer}_{part}"), split])
+        for part, n in names.items()
+    )
+    q, v = (g.op("Transpose", [t], perm=[0, 2, 1, 3]) for t in (q, v))
+    k = g.op("Transpose", [k], perm=[0, 2, 3, 1])
+    scale = g.const(np.float32(1 / math.sqrt(config.head_size)))
+    scores = g.op("Add", [g.op("Mul", [g.op("MatMul", [q, k]), scale]), mask])
+    context = g.op("MatMul", [g.op("Softmax", [scores], axis=-1), v])
+    merged = g.const(np.array([0, 0, config.hidden_size]))
+    return g.op("Reshape", [g.op("Transpose", [context], perm=[0, 2, 1, 3]), merged])
+
+
+def _mask_bias(g: _Graph) -> str:
+    """(1 - attention_mask) * MASK_BIAS as [batch, 1, 1, seq], added to every layer's scores (unfused graph)."""
+    from electra_qa.models.backbone import MASK_BIAS
+
+    mask = g.op("Cast", ["attention_mask"], to=g.onnx.TensorProto.FLOAT)
+    bias = g.op("Mul", [g.op("Sub", [g.const(np.float32(1)), mask]), g.const(np.float32(MASK_BIAS))])
+    return g.op("Unsqueeze", [bias, g.const(np.array([1, 2]))], "attention_bias")
+
+
+def _encoder(g: _Graph, w: dict, config, fused: bool) -> str:
+    from electra_qa.config import ACTIVATIONS
 
     c = config
     words = g.op("Gather", [g.const(w["electra/embeddings/word_embeddings"], "word_embeddings"), "input_ids"])
@@ -97,26 +149,15 @@ def _encoder(g: _Graph, w: dict, config) -> str:
     )
     if c.embedding_size != c.hidden_size:
         x = g.dense(x, w["electra/embeddings_project/kernel"], w["electra/embeddings_project/bias"], "project")
-    mask = g.op("Cast", ["attention_mask"], to=g.onnx.TensorProto.FLOAT)
-    bias = g.op("Mul", [g.op("Sub", [g.const(np.float32(1)), mask]), g.const(np.float32(MASK_BIAS))])
-    bias = g.op("Unsqueeze", [bias, g.const(np.array([1, 2]))], "attention_bias")  # [batch, 1, 1, seq]
-    heads, size = c.num_attention_heads, c.head_size
-    split = g.const(np.array([0, 0, heads, size]))
-    merged = g.const(np.array([0, 0, c.hidden_size]))
-    scale = g.const(np.float32(1 / math.sqrt(size)))
     kind = ACTIVATIONS[c.hidden_act]
+    mask = "attention_mask" if fused else _mask_bias(g)
     for i in range(c.num_hidden_layers):
         p = f"electra/encoder/layer_{i}/"
 
         def dense(v, part, name, i=i, p=p):
             return g.dense(v, w[p + part + "/kernel"], w[p + part + "/bias"], f"l{i}_{name}")
 
-        q = g.op("Transpose", [g.op("Reshape", [dense(x, "attention/self/query", "q"), split])], perm=[0, 2, 1, 3])
-        k = g.op("Transpose", [g.op("Reshape", [dense(x, "attention/self/key", "k"), split])], perm=[0, 2, 3, 1])
-        v = g.op("Transpose", [g.op("Reshape", [dense(x, "attention/self/value", "v"), split])], perm=[0, 2, 1, 3])
-        scores = g.op("Add", [g.op("Mul", [g.op("MatMul", [q, k]), scale]), bias])
-        probs = g.op("Softmax", [scores], axis=-1)
-        context = g.op("Reshape", [g.op("Transpose", [g.op("MatMul", [probs, v])], perm=[0, 2, 1, 3]), merged])
+        context = _attention(g, x, mask, w, p, c, fused, i)
         a = g.op("Add", [x, dense(context, "attention/output/dense", "o")])
         a = g.layer_norm(
             a,
@@ -125,7 +166,8 @@ def _encoder(g: _Graph, w: dict, config) -> str:
             c.layer_norm_eps,
             f"l{i}_ln1",
         )
-        m = _activation(g, dense(a, "intermediate/dense", "ffn1"), kind)
+        ffn1 = g.dense(a, w[p + "intermediate/dense/kernel"], None, f"l{i}_ffn1")
+        m = _activation(g, ffn1, w[p + "intermediate/dense/bias"], kind, fused, f"l{i}_ffn1")
         y = g.op("Add", [a, dense(m, "output/dense", "ffn2")])
         x = g.layer_norm(
             y, w[p + "output/LayerNorm/gamma"], w[p + "output/LayerNorm/beta"], c.layer_norm_eps, f"l{i}_ln2"
@@ -244,9 +286,12 @@ _HEAD_GRAPHS = {SimpleHead: _simple_head, JointHead: _joint_head}  # each head c
 KEEP_FLOAT = ("head",)
 
 
+QUANTIZED_OPS = ("MatMul", "Attention")  # the weight products int8 quantizes (Attention: its [H, 3H] product)
+
+
 def _matmul_groups(proto, layers: int) -> dict[str, list[str]]:
-    """Names of the weight MatMul nodes by group: "head", "embeddings", "attention", "ffn_input", "ffn_output", and
-    "layer:N" (every weight product of transformer layer N)."""
+    """Names of the weight-product nodes (MatMul, fused Attention) by group: "head", "embeddings", "attention",
+    "ffn_input", "ffn_output", and "layer:N" (every weight product of transformer layer N)."""
     groups: dict[str, list[str]] = {}
     parts = {
         "q": "attention",
@@ -257,7 +302,7 @@ def _matmul_groups(proto, layers: int) -> dict[str, list[str]]:
         "ffn2": "ffn_output",
     }
     for node in proto.graph.node:
-        if node.op_type != "MatMul" or not any("kernel" in i for i in node.input):  # weight products only
+        if node.op_type not in QUANTIZED_OPS or not any("kernel" in i for i in node.input):  # weight products only
             continue
         name = node.name
         if name.startswith("l") and "_" in name and name[1 : name.index("_")].isdigit():
@@ -276,6 +321,7 @@ def export_onnx(
     model,
     path: str | os.PathLike,
     *,
+    fused: bool = True,
     float16: bool = False,
     quantize: str | None = None,
     keep_float: tuple[str, ...] = KEEP_FLOAT,
@@ -284,10 +330,13 @@ def export_onnx(
     """Write ``model`` (a ``QuestionAnswerer`` or an ``ElectraForQuestionAnswering``) as an ONNX file at ``path``;
     a ``QuestionAnswerer``'s tokenizer is written beside it (``tokenizer.json``, ``vocab.txt``). Returns the path.
 
-    ``float16``: store the weights in float16 (a file half the size, for GPUs). ``quantize="int8"``: ONNX Runtime's
-    dynamic quantization (int8 weights, ``per_channel`` scales, activations quantized at run time), leaving in
-    float32 the weight products of the groups in ``keep_float`` ("head", "embeddings", "attention", "ffn_input",
-    "ffn_output", "last", "layer:N"; default: what the measured sweep kept, ``KEEP_FLOAT``)."""
+    ``fused``: attention and GELU as ONNX Runtime's fused ``com.microsoft`` ops (the default, for ONNX Runtime on CPU
+    or CUDA; faster on CPU, BENCHMARKS.md "ONNX Runtime"); ``fused=False``: standard ONNX ops only, for runtimes
+    without ONNX Runtime's ops (TensorRT's own parser, OpenVINO). ``float16``: store the weights in float16 (a file
+    half the size, for GPUs). ``quantize="int8"``: ONNX Runtime's dynamic quantization (int8 weights,
+    ``per_channel`` scales, activations quantized at run time), leaving in float32 the weight products of the groups
+    in ``keep_float`` ("head", "embeddings", "attention", "ffn_input", "ffn_output", "last", "layer:N"; default: what
+    the measured sweep kept, ``KEEP_FLOAT``)."""
     try:
         import onnx
     except ImportError:
@@ -309,7 +358,7 @@ def export_onnx(
 
     w = {name: keras.ops.convert_to_numpy(v).astype(np.float32) for name, v in model_weights(model).items()}
     g = _Graph(onnx)
-    hidden = _encoder(g, w, model.config)
+    hidden = _encoder(g, w, model.config, fused)
     outputs = build_head(g, w, hidden, head, model.config)
     tp, vi = onnx.TensorProto, onnx.helper.make_tensor_value_info
     types = {"int32": tp.INT32, "float32": tp.FLOAT}
@@ -321,10 +370,15 @@ def export_onnx(
         dtype = tp.INT32 if name.endswith("_index") else tp.FLOAT
         graph_outputs.append(vi(name, dtype, list(shapes[name])))
     graph = onnx.helper.make_graph(g.nodes, "electra_qa", inputs, graph_outputs, g.initializers)
-    proto = onnx.helper.make_model(
-        graph, opset_imports=[onnx.helper.make_opsetid("", OPSET)], producer_name="electra_qa"
-    )
-    meta = {"head": head.name, "options": head.options, "config": model.config.to_dict(), "format_version": 1}
+    opsets = [onnx.helper.make_opsetid("", OPSET)] + ([onnx.helper.make_opsetid(MS_DOMAIN, 1)] if fused else [])
+    proto = onnx.helper.make_model(graph, opset_imports=opsets, producer_name="electra_qa")
+    meta = {
+        "head": head.name,
+        "options": head.options,
+        "config": model.config.to_dict(),
+        "format_version": 1,
+        "fused": fused,
+    }
     if settings is not None:  # a QuestionAnswerer's windows, scoring and calibration: from_onnx starts from them
         meta["pipeline"] = {**settings.to_dict(), "calibration": calibration.to_dict()}
     onnx.helper.set_model_props(proto, {METADATA_KEY: json.dumps(meta)})
@@ -356,7 +410,7 @@ def _int8(onnx, proto, out: str, keep_float, per_channel: bool, layers: int) -> 
     excluded = sorted({name for k in keep_float for name in groups.get(k, [])})
     import tempfile
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _without_preprocessing_advice():
         source = os.path.join(tmp, "float.onnx")
         onnx.save_model(proto, source)
         quantize_dynamic(
@@ -364,9 +418,27 @@ def _int8(onnx, proto, out: str, keep_float, per_channel: bool, layers: int) -> 
             out,
             weight_type=QuantType.QInt8,
             per_channel=per_channel,
-            op_types_to_quantize=["MatMul"],
+            op_types_to_quantize=list(QUANTIZED_OPS),
             nodes_to_exclude=excluded,
+            # the fused ops' outputs have no type for ONNX's shape inference; every float tensor here is float32
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
+
+
+@contextlib.contextmanager
+def _without_preprocessing_advice():
+    """The quantizer logs advice to run its shape pre-processing on the root logger; our graph needs none (its types
+    are given), so the user does not see it. Other messages pass; the filter is removed afterwards."""
+
+    def advice(record: logging.LogRecord) -> bool:
+        return "pre-processing before quantization" not in record.getMessage()
+
+    root = logging.getLogger()
+    root.addFilter(advice)
+    try:
+        yield
+    finally:
+        root.removeFilter(advice)
 
 
 def _float16_weights(onnx, proto):

@@ -42,6 +42,82 @@ def test_outputs_equal_the_keras_model(pair):
             np.testing.assert_allclose(got[name], want[name], rtol=0, atol=1e-5, err_msg=name)
 
 
+@pytest.mark.parametrize("name", ["ngc_tiny", "ngc_tiny_simple"])
+def test_the_standard_ops_graph_equals_the_keras_model(name, tmp_path):
+    """``fused=False``: the same arithmetic in standard ONNX ops only (for TensorRT's parser, OpenVINO); the default
+    file uses ONNX Runtime's fused Attention."""
+    import onnx
+
+    qa = QuestionAnswerer.from_checkpoint(fixture_dir(name), **SETTINGS)
+    fused, standard = (export_onnx(qa, tmp_path / f"{f}.onnx", fused=f) for f in (True, False))
+    assert {n.domain for n in onnx.load(standard).graph.node} == {""}
+    assert sum(n.op_type == "Attention" for n in onnx.load(fused).graph.node) == qa.model.config.num_hidden_layers
+    flat = [f for fs in qa.features([("Where does Harry live?", CONTEXT)]) for f in fs]
+    inputs = pad_batch(flat, 64)
+    want = {k: np.asarray(v) for k, v in qa.model(inputs).items() if k != "sequence_output"}
+    got = QuestionAnswerer.from_onnx(standard, **SETTINGS).model(inputs)
+    for key in want:
+        np.testing.assert_allclose(got[key], want[key], rtol=0, atol=1e-5, err_msg=key)
+
+
+@pytest.mark.parametrize("act", ["gelu", "gelu_new", "relu"])
+def test_every_activation_in_both_graphs(act, tmp_path):
+    """BiasGelu, FastGelu and Relu (fused) and their standard-op forms, against the Keras model: random weights of
+    a two-layer model, a smoke test of the arithmetic (the answers' accuracy is the trained model's, BENCHMARKS.md)."""
+    import dataclasses
+
+    from conftest import tiny_config
+
+    from electra_qa import ElectraForQuestionAnswering
+
+    qa = QuestionAnswerer.from_checkpoint(fixture_dir("ngc_tiny_simple"), **SETTINGS)
+    config = dataclasses.replace(tiny_config(qa.tokenizer.vocab_size), hidden_act=act, num_hidden_layers=2)
+    model = ElectraForQuestionAnswering(config, head="simple")
+    rng = np.random.default_rng(0)
+    for v in model.weights:
+        v.assign(rng.normal(0, 0.3, size=v.shape).astype("float32"))
+    mine = QuestionAnswerer(model, qa.tokenizer, **SETTINGS)
+    flat = [f for fs in mine.features([("Where does Harry live?", CONTEXT), ("Who?", "Harry.")]) for f in fs]
+    inputs = pad_batch(flat, 64)
+    want = np.asarray(model(inputs)["start_logits"])
+    for fused in (True, False):
+        got = QuestionAnswerer.from_onnx(export_onnx(mine, tmp_path / f"{fused}.onnx", fused=fused)).model(inputs)
+        np.testing.assert_allclose(got["start_logits"], want, rtol=0, atol=1e-5, err_msg=f"{act}, fused={fused}")
+
+
+def test_calls_are_split_by_tokens_with_the_same_answers(pair):
+    """ONNX Runtime on CPU runs a batch in calls of at most ``call_tokens`` tokens, each padded to a multiple of 8:
+    the answers and scores are those of one call per batch."""
+    from electra_qa.runner import _token_groups
+
+    _, ox, _ = pair
+    pairs = [("Where does Harry live?", CONTEXT), ("What does he love?", CONTEXT[:60]), ("Who?", "Harry lives.")]
+    assert ox.model.call_tokens == 1024  # the CPU provider
+    calls = {1024: [], 64: []}
+    run = ox.model.predict_on_batch
+    ox.model.predict_on_batch = lambda inputs: (
+        calls[ox.model.call_tokens].append(inputs["input_ids"].shape) or run(inputs)
+    )
+    try:
+        want = ox.batch(pairs, top_k=3)
+        ox.model.call_tokens = 64
+        got = ox.batch(pairs, top_k=3)
+    finally:
+        ox.model.call_tokens = 1024
+        del ox.model.predict_on_batch
+    assert len(calls[1024]) == 1 and len(calls[64]) > 1
+    for budget, shapes in calls.items():
+        assert sum(rows for rows, _ in shapes) == len(calls[1024]) * calls[1024][0][0]  # every window once
+        assert all(length % 8 == 0 and (rows * length <= budget or rows == 1) for rows, length in shapes)
+    for a, b in zip(want, got):
+        assert [(x.text, x.start) for x in a] == [(x.text, x.start) for x in b]
+        np.testing.assert_allclose([x.score for x in a], [x.score for x in b], atol=1e-6)
+    lengths = [10, 12, 30, 31, 64, 64]
+    features = [type("F", (), {"length": n})() for n in lengths]
+    assert [[f.length for f in g] for g in _token_groups(features, 64)] == [[10, 12], [30, 31], [64], [64]]
+    assert [[f.length for f in g] for g in _token_groups(features, float("inf"))] == [lengths]
+
+
 def test_answers_are_identical(pair):
     qa, ox, _ = pair
     data = fixture_dir("ngc_tiny") / "squad_dev.json"
