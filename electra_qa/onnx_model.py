@@ -19,6 +19,13 @@ from electra_qa.heads import saved_head
 
 METADATA_KEY = "electra_qa"  # the same key export_onnx writes
 
+# On CPU: ONNX Runtime's fused SkipLayerNormalization kernel is 4x slower than the Add and LayerNormalization it
+# replaces (0.87 vs 0.22 s of 2.9 s for the MiniLM benchmark's windows), so that fusion is turned off there; and
+# calls of more than about a thousand tokens run slower per token (the activations leave the cache): a batch is run
+# in calls of at most CPU_CALL_TOKENS tokens (BENCHMARKS.md, "ONNX Runtime").
+CPU_DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
+CPU_CALL_TOKENS = 1024
+
 
 def _onnxruntime():
     try:
@@ -38,6 +45,7 @@ class OnnxModel:
     metadata, called like the Keras model on a dict of padded window arrays."""
 
     runs_any_shape = True  # one session serves every batch size and length: no padding to powers of two
+    call_tokens: int | None = None  # the most tokens (rows x length) per call; None: the whole batch in one call
 
     def __init__(self, path: str | os.PathLike, *, providers: list[str] | None = None, threads: int | None = None):
         ort = _onnxruntime()
@@ -52,8 +60,10 @@ class OnnxModel:
         missing = [p for p in providers or () if p not in available]
         if missing:
             raise InputError(f"ONNX Runtime here has no {', '.join(missing)} (it has {', '.join(available)})")
+        on_cpu = (providers or available)[0] == "CPUExecutionProvider"
+        disabled = CPU_DISABLED_OPTIMIZERS if on_cpu else None
         try:
-            self.session = ort.InferenceSession(self.path, options, providers=providers)
+            self.session = ort.InferenceSession(self.path, options, providers=providers, disabled_optimizers=disabled)
         except Exception as e:  # ONNX Runtime raises its own exception types
             raise CheckpointError(f"ONNX Runtime cannot load {self.path!r}: {e}") from None
         meta = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
@@ -65,6 +75,7 @@ class OnnxModel:
         self.head = saved_head({"head": meta["head"], **meta["options"]})
         self.config = ElectraConfig.from_dict(meta["config"])
         self.pipeline = dict(meta.get("pipeline", {}))  # the exporting QuestionAnswerer's settings and calibration
+        self.call_tokens = CPU_CALL_TOKENS if self.providers[0] == "CPUExecutionProvider" else None
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
         self._dtypes = {name: dtype for name, (dtype, _) in self.head.serving_inputs().items()}

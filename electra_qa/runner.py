@@ -67,20 +67,22 @@ class ModelRunner:
         results: list[dict | None] = [None] * len(features)
         for begin in range(0, len(order), batch_size):
             chunk = order[begin : begin + batch_size]
-            outputs = self._call([features[i] for i in chunk], max_seq_length)
-            for row, i in enumerate(chunk):
-                results[i] = {k: v[row] for k, v in outputs.items()}
+            for i, row in zip(chunk, self._call([features[i] for i in chunk], max_seq_length)):
+                results[i] = row
         return results
 
-    def _call(self, features: list[Feature], max_seq_length: int) -> dict:
-        """One batch through the model: eagerly while the budget lasts and the batch is small, else compiled."""
+    def _call(self, features: list[Feature], max_seq_length: int) -> list[dict]:
+        """One batch through the model, its outputs one dict per feature: eagerly while the budget lasts and the batch
+        is small, else compiled. A model that runs any shape (ONNX Runtime, a server) gets its windows padded to a
+        multiple of 8 only, in calls of at most its ``call_tokens`` tokens."""
+        if getattr(self.model, "runs_any_shape", False):
+            return self._call_any_shape(features, max_seq_length)
         longest = max(f.length for f in features)
         length = bucket(longest, max_seq_length)
         eager = self.eager_seconds < EAGER_BUDGET_S and len(features) * length <= EAGER_MAX_TOKENS
         if eager:  # eager calls compile nothing, so they pad only to a multiple of 8
             length = min(-(-longest // 8) * 8, max_seq_length)
-        any_shape = eager or getattr(self.model, "runs_any_shape", False)
-        rows = len(features) if any_shape else batch_rows(len(features))
+        rows = len(features) if eager else batch_rows(len(features))
         inputs = pad_batch(features, length, rows=rows)
         if eager:
             start = time.perf_counter()
@@ -89,4 +91,31 @@ class ModelRunner:
         else:
             outputs = self.model.predict_on_batch(inputs)
             self.eager_seconds = math.inf  # compiled once: eager calls would only be slower
-        return {k: np.asarray(v) for k, v in outputs.items() if k != "sequence_output"}
+        outputs = {k: np.asarray(v) for k, v in outputs.items() if k != "sequence_output"}
+        return [{k: v[row] for k, v in outputs.items()} for row in range(len(features))]
+
+    def _call_any_shape(self, features: list[Feature], max_seq_length: int) -> list[dict]:
+        budget = getattr(self.model, "call_tokens", None) or math.inf
+        rows: list[dict] = []
+        for group in _token_groups(features, budget):
+            length = min(-(-max(f.length for f in group) // 8) * 8, max_seq_length)
+            outputs = self.model.predict_on_batch(pad_batch(group, length))
+            outputs = {k: np.asarray(v) for k, v in outputs.items() if k != "sequence_output"}
+            rows.extend({k: v[row] for k, v in outputs.items()} for row in range(len(group)))
+        return rows
+
+
+def _token_groups(features: list[Feature], budget: float) -> list[list[Feature]]:
+    """Consecutive runs of ``features`` whose rows x longest length (rounded up to 8) stay within ``budget`` tokens
+    (a single window over it is a group of its own)."""
+    groups: list[list[Feature]] = []
+    longest = 0
+    for f in features:
+        padded = -(-max(longest, f.length) // 8) * 8
+        if groups and (len(groups[-1]) + 1) * padded <= budget:
+            groups[-1].append(f)
+            longest = max(longest, f.length)
+        else:
+            groups.append([f])
+            longest = f.length
+    return groups

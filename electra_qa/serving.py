@@ -75,7 +75,7 @@ class RemoteModel:
     of the head, with the head's shapes for the batch sent, finite numbers, token indices inside the window.
     """
 
-    runs_any_shape = True  # the server takes any batch size: no padding to powers of two
+    runs_any_shape = True  # the server takes any batch size and length: windows padded to a multiple of 8 only
 
     def __init__(
         self,
