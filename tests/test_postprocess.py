@@ -168,3 +168,31 @@ def test_masked_softmax_against_float64_reference():
     np.testing.assert_allclose(masked_softmax(logits, allowed), ref, rtol=1e-12, atol=0)
     hf = masked_softmax(logits, allowed, fill=-10000.0, dtype=np.float32)
     assert hf.dtype == np.float32 and np.allclose(hf, ref, atol=1e-6)
+
+
+def test_allowed_spans_is_span_allowed_for_every_pair():
+    """The vectorized span filter the simple head uses equals the per-pair rule the joint head uses, on random
+    windows (max-context flags, p_mask, a window with no context tokens)."""
+    from electra_qa.heads.base import allowed_spans, span_allowed
+
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        window = 0 if trial % 20 == 0 else int(rng.integers(1, 12))
+        cs = int(rng.integers(1, 5))
+        n = cs + window + 1
+        p_mask = (rng.random(n) < 0.2).astype(np.float32)
+        feature = Feature(
+            0,
+            0,
+            np.arange(n, dtype=np.int32),
+            np.zeros(n, np.int32),
+            p_mask,
+            cs,
+            np.zeros((window, 2), np.int64),
+            np.arange(window),
+            rng.random(window) < 0.7,
+        )
+        starts, ends = rng.permutation(n)[: int(rng.integers(1, n + 1))], rng.permutation(n)
+        max_len = int(rng.integers(1, 6))
+        want = [[span_allowed(feature, int(s), int(e), max_len) for e in ends] for s in starts]
+        assert allowed_spans(feature, starts, ends, max_len).tolist() == want

@@ -43,6 +43,16 @@ def span_allowed(feature, s: int, e: int, max_answer_length: int) -> bool:
     return s <= e and e - s + 1 <= max_answer_length
 
 
+def allowed_spans(feature, starts: np.ndarray, ends: np.ndarray, max_answer_length: int) -> np.ndarray:
+    """``span_allowed`` for every pair of ``starts`` x ``ends`` at once: a [len(starts), len(ends)] bool array."""
+    cs, n = feature.context_start, feature.window_length
+    s, e = np.asarray(starts)[:, None], np.asarray(ends)[None, :]
+    in_context = (cs <= s) & (s < cs + n) & (cs <= e) & (e < cs + n)
+    max_context = feature.is_max_context[np.clip(s - cs, 0, n - 1)] if n else np.zeros_like(s, bool)
+    answerable = ~(np.asarray(feature.p_mask)[s].astype(bool) | np.asarray(feature.p_mask)[e].astype(bool))
+    return in_context & max_context & answerable & (s <= e) & (e - s + 1 <= max_answer_length)
+
+
 def make_candidate(feature, s: int, e: int, start_score: float, end_score: float) -> Candidate:
     cs = feature.context_start
     return Candidate(

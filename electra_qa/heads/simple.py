@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from electra_qa.heads.base import Candidate, Head, dense_slots, make_candidate, span_allowed
+from electra_qa.heads.base import Candidate, Head, allowed_spans, dense_slots, make_candidate
 
 
 class SimpleHead(Head):
@@ -45,11 +45,10 @@ class SimpleHead(Head):
         start_logits, end_logits = out["start_logits"][:n], out["end_logits"][:n]
         best_starts = np.argsort(-start_logits, kind="stable")[:n_best_size]
         best_ends = np.argsort(-end_logits, kind="stable")[:n_best_size]
+        rows, cols = np.nonzero(allowed_spans(feature, best_starts, best_ends, max_answer_length))  # row-major
         return [
             make_candidate(feature, int(s), int(e), float(start_logits[s]), float(end_logits[e]))
-            for s in best_starts
-            for e in best_ends
-            if span_allowed(feature, int(s), int(e), max_answer_length)
+            for s, e in zip(best_starts[rows], best_ends[cols])
         ]
 
     def null_score(self, outputs):
