@@ -3,9 +3,10 @@
     KERAS_BACKEND=jax python benchmarks/onnx_gpu.py [--model ../shared/models/minilm-squad-0-29] [--base]
 
 Needs ``onnxruntime-gpu`` (CUDA and TensorRT providers) and ``onnx``; the export runs on any Keras backend (the GPU
-machine has JAX, not TensorFlow). Exports the model in float32 and with float16 weights, then times ONNX Runtime with
-the TensorRT provider (FP16 engines), the CUDA provider and the CPU provider on batch 1 and 256 at length 384:
-sequences/s, best of 5 after a warm-up, and the largest output difference to CPU float32. ``--base`` uses a random
+machine has JAX, not TensorFlow). Exports the model in float32 and with float16 weights, each with ONNX Runtime's
+fused ops and in standard ops only (what TensorRT takes whole), then times ONNX Runtime with the TensorRT provider
+(FP16 engines), the CUDA provider and the CPU provider on batch 1 and 256 at length 384: sequences/s, best of 5
+after a warm-up, and the largest output difference to CPU float32. ``--base`` uses a random
 ELECTRA-base simple-head model instead (the NGC model's size).
 """
 
@@ -39,9 +40,13 @@ def main():
         model = ElectraForQuestionAnswering(ElectraConfig.base(), head="simple")
     else:
         model = QuestionAnswerer.from_checkpoint(args.model, precision="float32").model
-    files = {
+    files = {  # the default file (ONNX Runtime's fused attention), the standard-ops one (TensorRT takes it whole)
         "float32": export_onnx(model, os.path.join(work, "fp32.onnx")),
+        "float32 standard ops": export_onnx(model, os.path.join(work, "fp32-standard.onnx"), fused=False),
         "float16 weights": export_onnx(model, os.path.join(work, "fp16.onnx"), float16=True),
+        "float16 weights, standard ops": export_onnx(
+            model, os.path.join(work, "fp16-standard.onnx"), float16=True, fused=False
+        ),
     }
     available = ort.get_available_providers()
     providers = {  # CPU first: its float32 outputs are the reference the others are compared with

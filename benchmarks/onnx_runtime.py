@@ -7,9 +7,10 @@
 Model: ../shared/models/minilm-squad-0-29 (fine-tuned on articles 0-29); questions: articles 30-37 of
 ../shared/squad/dev-v1.1-a.json (1,572; ``--every N`` keeps every N-th), each with its own paragraph.
 
-``sweep``: Keras float32 (the reference), the ONNX float32 export, and int8 exports leaving different groups of
-weight products in float32 (all int8; the head; the FFN output; the last layer; per-channel scales off); for each,
-EM/F1 by the official script, answers identical to Keras float32, and the paired F1 difference per question.
+``sweep``: Keras float32 (the reference), the ONNX float32 exports (fused ops, standard ops), and int8 exports
+leaving different groups of weight products in float32 (all int8; the head; the FFN output; the last layer;
+attention; per-channel scales off); for each, EM/F1 by the official script, answers identical to Keras float32,
+and the paired F1 difference per question.
 
 ``speed``: end-to-end questions/s on the same questions (windows, model, post-processing), each side in its own
 process, one after another: our Keras float32 and mixed_bfloat16, ONNX Runtime float32 and int8, and the
@@ -73,10 +74,12 @@ def official(asked: list[dict], predictions: dict, name: str) -> dict:
 
 
 SWEEP = {
+    "onnx float32, standard ops only": {"fused": False},
     "int8, all weight products": {"quantize": "int8", "keep_float": ()},
     "int8, head float32": {"quantize": "int8", "keep_float": ("head",)},
     "int8, head and FFN output float32": {"quantize": "int8", "keep_float": ("head", "ffn_output")},
     "int8, head and last layer float32": {"quantize": "int8", "keep_float": ("head", "last")},
+    "int8, head and attention float32": {"quantize": "int8", "keep_float": ("head", "attention")},
     "int8, head float32, per-tensor scales": {"quantize": "int8", "keep_float": ("head",), "per_channel": False},
 }
 

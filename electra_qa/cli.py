@@ -207,6 +207,12 @@ def _checkpoint_parsers(sub) -> None:
     exp.add_argument("--int8", action="store_true", help="--onnx: int8 weights (dynamic quantization)")
     exp.add_argument("--float16", action="store_true", help="--onnx: float16 weights (for GPUs)")
     exp.add_argument(
+        "--standard-ops",
+        action="store_true",
+        help="--onnx: standard ONNX ops only, for runtimes other than ONNX Runtime (TensorRT's parser, OpenVINO); "
+        "default: ONNX Runtime's fused attention and GELU",
+    )
+    exp.add_argument(
         "--precision", choices=PRECISIONS, default=None, help="float32 (default), mixed_float16, mixed_bfloat16, ..."
     )
     exp.add_argument("--config", help="config.json for the checkpoint (default: beside it, else inferred)")
@@ -485,7 +491,13 @@ def _export(args) -> int:
 
         check_output_folder(os.path.dirname(os.path.abspath(args.onnx)), "ONNX file's folder")
         qa = QuestionAnswerer.from_checkpoint(args.checkpoint, config=args.config, precision="float32")
-        path = export_onnx(qa, args.onnx, float16=args.float16, quantize="int8" if args.int8 else None)
+        path = export_onnx(
+            qa,
+            args.onnx,
+            fused=not args.standard_ops,
+            float16=args.float16,
+            quantize="int8" if args.int8 else None,
+        )
         size = os.path.getsize(path) / 2**20
         print(f"ONNX: {path} ({size:.0f} MiB, {qa.model.head.name} head), tokenizer beside it")
         for name, (dtype, shape) in signature_inputs(qa.model.head).items():
