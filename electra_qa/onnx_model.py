@@ -60,12 +60,14 @@ class OnnxModel:
         missing = [p for p in providers or () if p not in available]
         if missing:
             raise InputError(f"ONNX Runtime here has no {', '.join(missing)} (it has {', '.join(available)})")
-        on_cpu = (providers or available)[0] == "CPUExecutionProvider"
-        disabled = CPU_DISABLED_OPTIMIZERS if on_cpu else None
-        try:
-            self.session = ort.InferenceSession(self.path, options, providers=providers, disabled_optimizers=disabled)
-        except Exception as e:  # ONNX Runtime raises its own exception types
-            raise CheckpointError(f"ONNX Runtime cannot load {self.path!r}: {e}") from None
+        # the CPU-only optimizer settings when no compute provider but the CPU is asked for or installed (Azure's
+        # provider computes nothing); a session that falls back to the CPU anyway is made again with them
+        on_cpu = not set(providers or available) - {"CPUExecutionProvider", "AzureExecutionProvider"}
+        self.disabled_optimizers = CPU_DISABLED_OPTIMIZERS if on_cpu else []
+        self.session = self._session(ort, options, providers)
+        if not on_cpu and self.providers[0] == "CPUExecutionProvider":
+            self.disabled_optimizers = CPU_DISABLED_OPTIMIZERS
+            self.session = self._session(ort, options, providers)
         meta = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
         if meta is None:
             raise CheckpointError(
@@ -79,6 +81,14 @@ class OnnxModel:
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
         self._dtypes = {name: dtype for name, (dtype, _) in self.head.serving_inputs().items()}
+
+    def _session(self, ort, options, providers):
+        try:
+            return ort.InferenceSession(
+                self.path, options, providers=providers, disabled_optimizers=self.disabled_optimizers or None
+            )
+        except Exception as e:  # ONNX Runtime raises its own exception types
+            raise CheckpointError(f"ONNX Runtime cannot load {self.path!r}: {e}") from None
 
     @property
     def providers(self) -> list[str]:

@@ -118,6 +118,25 @@ def test_calls_are_split_by_tokens_with_the_same_answers(pair):
     assert [[f.length for f in g] for g in _token_groups(features, float("inf"))] == [lengths]
 
 
+def test_cpu_sessions_turn_off_the_skip_layer_norm_fusion(pair, monkeypatch):
+    """On CPU (with or without Azure's provider, which computes nothing, listed first) the session runs without
+    ONNX Runtime's SkipLayerNormalization fusion and splits calls; a provider list with a GPU keeps both defaults."""
+    import onnxruntime
+
+    from electra_qa.onnx_model import OnnxModel
+
+    _, _, path = pair
+    for available in (["AzureExecutionProvider", "CPUExecutionProvider"], ["CPUExecutionProvider"]):
+        monkeypatch.setattr(onnxruntime, "get_available_providers", lambda available=available: available)
+        model = OnnxModel(path)
+        assert model.disabled_optimizers == ["SkipLayerNormFusion"] and model.call_tokens == 1024
+    monkeypatch.setattr(
+        onnxruntime, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    )
+    model = OnnxModel(path)  # no CUDA here: ONNX Runtime falls back to the CPU, and the session is made again for it
+    assert model.providers[0] == "CPUExecutionProvider" and model.disabled_optimizers == ["SkipLayerNormFusion"]
+
+
 def test_answers_are_identical(pair):
     qa, ox, _ = pair
     data = fixture_dir("ngc_tiny") / "squad_dev.json"
