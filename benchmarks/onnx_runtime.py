@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/onnx_runtime.py sweep [--every 1]
     .venv/bin/python benchmarks/onnx_runtime.py speed --peer-python .venv-peers/bin/python [--every 4]
     .venv/bin/python benchmarks/onnx_runtime.py memory --peer-python .venv-peers/bin/python
+    .venv/bin/python benchmarks/onnx_runtime.py session [--every 4]
 
 Model: ../shared/models/minilm-squad-0-29 (fine-tuned on articles 0-29); questions: articles 30-37 of
 ../shared/squad/dev-v1.1-a.json (1,572; ``--every N`` keeps every N-th), each with its own paragraph.
@@ -18,6 +19,9 @@ transformers 4.57 question-answering pipeline at its best batch size (it exports
 ``memory`` (after ``speed``): the whole-process peak memory of one ``electra-qa answer`` on each runtime and of the
 pipeline answering one question, the imports alone, and the cold start (a new process to its first answer),
 medians of 3.
+``session``: ONNX Runtime alone on the same windows (no tokenization or post-processing), best of 3: the fused and
+the standard-ops graph, float32 and int8, with ONNX Runtime's SkipLayerNormalization fusion on and off, in calls of
+512, 1,024 and 2,048 tokens and in batches of 32 windows padded to the length buckets (how the Keras path batches).
 """
 
 from __future__ import annotations
@@ -271,9 +275,60 @@ def memory(peer_python: str) -> dict:
     return report
 
 
+def session(every: int) -> dict:
+    """Session-only seconds for the speed questions' windows under each graph, optimizer setting and call size."""
+    import onnxruntime as ort
+
+    from electra_qa import QuestionAnswerer
+    from electra_qa.features import pad_batch
+    from electra_qa.onnx_export import export_onnx
+    from electra_qa.runner import _token_groups, bucket
+
+    asked = questions(every)
+    qa = QuestionAnswerer.from_checkpoint(MODEL)
+    features = sorted((f for fs in qa.features([(q["question"], q["context"]) for q in asked]) for f in fs), key=len_)
+    files = {}
+    for fused in (True, False):
+        for quantize in (None, "int8"):
+            name = f"{'fused' if fused else 'standard ops'}, {quantize or 'float32'}"
+            target = os.path.join(OUT, "session", name.replace(", ", "-").replace(" ", "_") + ".onnx")
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            files[name] = export_onnx(qa, target, fused=fused, quantize=quantize)
+    calls = {f"calls of {n} tokens": _token_groups(features, n) for n in (512, 1024, 2048)}
+    calls["batches of 32, length buckets"] = [features[i : i + 32] for i in range(0, len(features), 32)]
+    report = {"windows": len(features), "tokens": sum(f.length for f in features), "seconds": {}}
+    for name, path in files.items():
+        for skip_fusion in (True, False):
+            options = ort.SessionOptions()
+            disabled = None if skip_fusion else ["SkipLayerNormFusion"]
+            run = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"], disabled_optimizers=disabled)
+            names = [i.name for i in run.get_inputs()]
+            for how, groups in calls.items():
+                buckets = how.startswith("batches")
+                batches = [
+                    pad_batch(g, bucket(len_(g[-1]), 384) if buckets else -(-len_(g[-1]) // 8) * 8) for g in groups
+                ]
+
+                def once(batches=batches, run=run, names=names):
+                    start = time.perf_counter()
+                    for b in batches:
+                        run.run(None, {n: b[n] for n in names})
+                    return time.perf_counter() - start
+
+                once()
+                key = f"{name}; SkipLayerNorm fusion {'on' if skip_fusion else 'off'}; {how}"
+                report["seconds"][key] = min(once() for _ in range(3))
+                print(key, round(report["seconds"][key], 3), file=sys.stderr, flush=True)
+    return report
+
+
+def len_(feature) -> int:
+    return feature.length
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("sweep", "speed", "memory"))
+    parser.add_argument("what", choices=("sweep", "speed", "memory", "session"))
     parser.add_argument("--every", type=int, default=1)
     parser.add_argument("--peer-python")
     args = parser.parse_args()
@@ -282,6 +337,8 @@ def main():
         report = sweep(args.every)
     elif args.what == "speed":
         report = speed(args.every, args.peer_python)
+    elif args.what == "session":
+        report = session(args.every)
     else:
         report = memory(args.peer_python)
     path = os.path.join(HERE, "results", f"onnx_{args.what}-{time.strftime('%Y-%m-%d')}.json")
