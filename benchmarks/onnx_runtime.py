@@ -11,7 +11,7 @@ Model: ../shared/models/minilm-squad-0-29 (fine-tuned on articles 0-29); questio
 ``sweep``: Keras float32 (the reference), the ONNX float32 exports (fused ops, standard ops), and int8 exports
 leaving different groups of weight products in float32 (all int8; the head; the FFN output; the last layer;
 attention; per-channel scales off); for each, EM/F1 by the official script, answers identical to Keras float32,
-and the paired F1 difference per question.
+and the paired F1 difference per question (mean, and its standard error over the questions).
 
 ``speed``: end-to-end questions/s on the same questions (windows, model, post-processing), each side in its own
 process, one after another: our Keras float32 and mixed_bfloat16, ONNX Runtime float32 and int8, and the
@@ -123,6 +123,7 @@ def sweep(every: int) -> dict:
             "scores": official(asked, predictions, name.replace(" ", "_").replace(",", "")),
             "identical": sum(predictions[i] == reference[i] for i in reference),
             "paired_f1_difference": 100 * statistics.mean(f1[i] - base_f1[i] for i in f1),
+            "paired_f1_standard_error": 100 * statistics.stdev(f1[i] - base_f1[i] for i in f1) / len(f1) ** 0.5,
             "mib": os.path.getsize(path) / 2**20,
             "questions_per_second": len(asked) / seconds,
         }
