@@ -283,8 +283,8 @@ _HEAD_GRAPHS = {SimpleHead: _simple_head, JointHead: _joint_head}  # each head c
 
 # The matrix products int8 leaves in float32 unless told otherwise: those whose quantization cost accuracy on the
 # trained MiniLM SQuAD model (BENCHMARKS.md, "ONNX Runtime": the sweep over layer groups). The FFN output products
-# (whose input is the GELU's) change the most answers: int8 everywhere but the head flips 214 of 1,572 answers, -0.68
-# F1; with the FFN outputs in float32, 131 and -0.24, at 0.72x the speed. keep_float=("head",) is the faster choice.
+# (whose input is the GELU's) change the most answers: int8 everywhere but the head changes 206 of 1,572 answers, -0.72
+# F1; with the FFN outputs in float32, 132 and -0.21, at 0.7x the speed. keep_float=("head",) is the faster choice.
 KEEP_FLOAT = ("head", "ffn_output")
 
 
