@@ -204,8 +204,9 @@ def _checkpoint_parsers(sub) -> None:
     target.add_argument(
         "--onnx", metavar="FILE", help="an ONNX file to write (tokenizer beside it), for ONNX Runtime, TensorRT, Triton"
     )
-    exp.add_argument("--int8", action="store_true", help="--onnx: int8 weights (dynamic quantization)")
-    exp.add_argument("--float16", action="store_true", help="--onnx: float16 weights (for GPUs)")
+    weights = exp.add_mutually_exclusive_group()
+    weights.add_argument("--int8", action="store_true", help="--onnx: int8 weights (dynamic quantization)")
+    weights.add_argument("--float16", action="store_true", help="--onnx: float16 weights (for GPUs)")
     exp.add_argument(
         "--standard-ops",
         action="store_true",

@@ -342,6 +342,10 @@ def export_onnx(
     ``per_channel`` scales, activations quantized at run time), leaving in float32 the weight products of the groups
     in ``keep_float`` ("head", "embeddings", "attention", "ffn_input", "ffn_output", "last", "layer:N"; default: what
     the measured sweep kept, ``KEEP_FLOAT``)."""
+    if quantize not in (None, "int8"):
+        raise InputError(f"quantize must be None or 'int8', got {quantize!r}")
+    if quantize and float16:  # int8 quantizes float32 weights; float16 ones would be left as they are
+        raise InputError("float16=True and quantize='int8' exclude each other (int8 quantizes the float32 weights)")
     try:
         import onnx
     except ImportError:
@@ -390,8 +394,6 @@ def export_onnx(
     if float16:
         proto = _float16_weights(onnx, proto)
     onnx.checker.check_model(proto)
-    if quantize not in (None, "int8"):
-        raise InputError(f"quantize must be None or 'int8', got {quantize!r}")
     tmp = path + ".part"
     if quantize == "int8":
         _int8(onnx, proto, tmp, keep_float, per_channel, model.config.num_hidden_layers)

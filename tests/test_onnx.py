@@ -178,6 +178,10 @@ def test_int8_and_float16_files_answer(pair, tmp_path):
         assert CONTEXT[a.start : a.end] == a.text
     with pytest.raises(InputError, match="unknown groups"):
         export_onnx(qa, tmp_path / "m.onnx", quantize="int8", keep_float=("nothing",))
+    with pytest.raises(InputError, match="exclude each other"):
+        export_onnx(qa, tmp_path / "m.onnx", quantize="int8", float16=True)
+    with pytest.raises(InputError, match="quantize must be"):
+        export_onnx(qa, tmp_path / "m.onnx", quantize="int4")
 
 
 def test_bad_files_and_providers(pair, tmp_path):
