@@ -20,9 +20,9 @@ from electra_qa.heads import saved_head
 METADATA_KEY = "electra_qa"  # the same key export_onnx writes
 
 # On CPU: ONNX Runtime's fused SkipLayerNormalization kernel is 4x slower than the Add and LayerNormalization it
-# replaces (0.87 vs 0.22 s of 2.9 s for the MiniLM benchmark's windows), so that fusion is turned off there; and
-# calls of more than about a thousand tokens run slower per token (the activations leave the cache): a batch is run
-# in calls of at most CPU_CALL_TOKENS tokens (BENCHMARKS.md, "ONNX Runtime").
+# replaces (0.87 vs 0.22 s in a 3.6 s int8 run over the MiniLM benchmark's windows), so that fusion is turned off
+# there; and calls of more than about a thousand tokens measured slower per token, so a batch runs in calls of at
+# most CPU_CALL_TOKENS tokens (BENCHMARKS.md, "ONNX Runtime ... second pass").
 CPU_DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
 CPU_CALL_TOKENS = 1024
 
