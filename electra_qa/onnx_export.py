@@ -25,7 +25,7 @@ import os
 import numpy as np
 
 from electra_qa.errors import InputError
-from electra_qa.files import check_output_file
+from electra_qa.files import check_output_file, check_output_folder, make_folder
 from electra_qa.heads.joint import JointHead
 from electra_qa.heads.simple import SimpleHead
 
@@ -332,8 +332,9 @@ def export_onnx(
     keep_float: tuple[str, ...] = KEEP_FLOAT,
     per_channel: bool = True,
 ) -> str:
-    """Write ``model`` (a ``QuestionAnswerer`` or an ``ElectraForQuestionAnswering``) as an ONNX file at ``path``;
-    a ``QuestionAnswerer``'s tokenizer is written beside it (``tokenizer.json``, ``vocab.txt``). Returns the path.
+    """Write ``model`` (a ``QuestionAnswerer`` or an ``ElectraForQuestionAnswering``) as an ONNX file at ``path``
+    (its folder made if missing); a ``QuestionAnswerer``'s tokenizer is written beside it (``tokenizer.json``,
+    ``vocab.txt``). Returns the path.
 
     ``fused``: attention and GELU as ONNX Runtime's fused ``com.microsoft`` ops (the default, for ONNX Runtime on CPU
     or CUDA; faster on CPU, BENCHMARKS.md "ONNX Runtime"); ``fused=False``: standard ONNX ops only, for runtimes
@@ -362,7 +363,8 @@ def export_onnx(
             f"export_onnx writes simple- and joint-head question-answering models, got {type(model).__name__}"
             + (f" with {head.title}" if head is not None else "")
         )
-    path = check_output_file(path, what="ONNX file")
+    folder = check_output_folder(os.path.dirname(os.path.abspath(path)), "ONNX file's folder")  # made if missing
+    path = check_output_file(path, what="ONNX file") if os.path.isdir(folder) else os.fspath(path)
     import keras
 
     w = {name: keras.ops.convert_to_numpy(v).astype(np.float32) for name, v in model_weights(model).items()}
@@ -394,6 +396,7 @@ def export_onnx(
     if float16:
         proto = _float16_weights(onnx, proto)
     onnx.checker.check_model(proto)
+    make_folder(folder, "ONNX file's folder")
     tmp = path + ".part"
     if quantize == "int8":
         _int8(onnx, proto, tmp, keep_float, per_channel, model.config.num_hidden_layers)

@@ -182,6 +182,13 @@ def test_int8_and_float16_files_answer(pair, tmp_path):
         export_onnx(qa, tmp_path / "m.onnx", quantize="int8", float16=True)
     with pytest.raises(InputError, match="quantize must be"):
         export_onnx(qa, tmp_path / "m.onnx", quantize="int4")
+    path = export_onnx(qa, tmp_path / "new" / "deeper" / "m.onnx")  # the README's model/model.onnx: folder made
+    assert os.path.isfile(path) and os.path.isfile(tmp_path / "new" / "deeper" / "vocab.txt")
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(InputError, match="is a file, not a folder"):
+        export_onnx(qa, tmp_path / "a-file" / "m.onnx")
+    with pytest.raises(InputError, match="is a folder; name a file"):
+        export_onnx(qa, tmp_path / "new")
 
 
 def test_bad_files_and_providers(pair, tmp_path):
