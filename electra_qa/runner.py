@@ -81,7 +81,7 @@ class ModelRunner:
         length = bucket(longest, max_seq_length)
         eager = self.eager_seconds < EAGER_BUDGET_S and len(features) * length <= EAGER_MAX_TOKENS
         if eager:  # eager calls compile nothing, so they pad only to a multiple of 8
-            length = min(-(-longest // 8) * 8, max_seq_length)
+            length = min(_round8(longest), max_seq_length)
         rows = len(features) if eager else batch_rows(len(features))
         inputs = pad_batch(features, length, rows=rows)
         if eager:
@@ -91,18 +91,25 @@ class ModelRunner:
         else:
             outputs = self.model.predict_on_batch(inputs)
             self.eager_seconds = math.inf  # compiled once: eager calls would only be slower
-        outputs = {k: np.asarray(v) for k, v in outputs.items() if k != "sequence_output"}
-        return [{k: v[row] for k, v in outputs.items()} for row in range(len(features))]
+        return _per_row(outputs, len(features))
 
     def _call_any_shape(self, features: list[Feature], max_seq_length: int) -> list[dict]:
         budget = getattr(self.model, "call_tokens", None) or math.inf
         rows: list[dict] = []
         for group in _token_groups(features, budget):
-            length = min(-(-max(f.length for f in group) // 8) * 8, max_seq_length)
-            outputs = self.model.predict_on_batch(pad_batch(group, length))
-            outputs = {k: np.asarray(v) for k, v in outputs.items() if k != "sequence_output"}
-            rows.extend({k: v[row] for k, v in outputs.items()} for row in range(len(group)))
+            length = min(_round8(max(f.length for f in group)), max_seq_length)
+            rows.extend(_per_row(self.model.predict_on_batch(pad_batch(group, length)), len(group)))
         return rows
+
+
+def _per_row(outputs: dict, rows: int) -> list[dict]:
+    """A batch's outputs (numpy; the hidden states dropped) as one dict per row."""
+    outputs = {k: np.asarray(v) for k, v in outputs.items() if k != "sequence_output"}
+    return [{k: v[row] for k, v in outputs.items()} for row in range(rows)]
+
+
+def _round8(length: int) -> int:
+    return -(-length // 8) * 8
 
 
 def _token_groups(features: list[Feature], budget: float) -> list[list[Feature]]:
@@ -111,7 +118,7 @@ def _token_groups(features: list[Feature], budget: float) -> list[list[Feature]]
     groups: list[list[Feature]] = []
     longest = 0
     for f in features:
-        padded = -(-max(longest, f.length) // 8) * 8
+        padded = _round8(max(longest, f.length))
         if groups and (len(groups[-1]) + 1) * padded <= budget:
             groups[-1].append(f)
             longest = max(longest, f.length)
