@@ -28,10 +28,10 @@ from electra_qa.errors import InputError
 from electra_qa.files import check_output_file, check_output_folder, make_folder
 from electra_qa.heads.joint import JointHead
 from electra_qa.heads.simple import SimpleHead
+from electra_qa.onnx_model import METADATA_KEY
 
 OPSET = 17  # LayerNormalization
 MS_DOMAIN = "com.microsoft"  # ONNX Runtime's contrib ops
-METADATA_KEY = "electra_qa"
 
 
 class _Graph:
