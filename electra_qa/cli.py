@@ -274,7 +274,9 @@ def _context(args) -> str:
     raise InputError("give the context with -c, --context-file FILE, or on standard input")
 
 
-def _check_runtime(args) -> None:
+def _prepare_runtime(args) -> None:
+    """Check ``--runtime`` against the checkpoint, and import the backend quietly first in a real command-line run
+    (not for an ONNX file: ONNX Runtime runs it, and TensorFlow is never imported)."""
     onnx = is_onnx(args.checkpoint)
     if args.runtime == "onnxruntime" and not onnx:
         raise InputError(
@@ -282,6 +284,8 @@ def _check_runtime(args) -> None:
         )
     if args.runtime == "tensorflow" and onnx:
         raise InputError(f"{args.checkpoint} is an ONNX file, which runs on --runtime onnxruntime")
+    if args.quiet_backend and not onnx:
+        _import_backend_quietly()
 
 
 def _load_options(args) -> dict:
@@ -301,11 +305,8 @@ def _load_options(args) -> dict:
 
 
 def _load_qa(args, **settings) -> QuestionAnswerer:
-    """The model the options name, with the backend imported quietly first in a real command-line run (not for an
-    ONNX file: ONNX Runtime runs it, and TensorFlow is never imported)."""
-    _check_runtime(args)
-    if args.quiet_backend and not is_onnx(args.checkpoint):
-        _import_backend_quietly()
+    """The model the options name (``_prepare_runtime`` first)."""
+    _prepare_runtime(args)
     return load_answerer(args.checkpoint, **_load_options(args), **settings)
 
 
@@ -391,9 +392,7 @@ def _batch(args) -> int:
             f"output: {counts['output']}"
         )
         return 0
-    _check_runtime(args)
-    if args.quiet_backend and not is_onnx(args.checkpoint):
-        _import_backend_quietly()
+    _prepare_runtime(args)
     summary = answer_file(  # checks the input and output before it loads the model
         args.input,
         args.output,
